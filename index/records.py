@@ -1,0 +1,132 @@
+"""Records that flow from the engine to every front end."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Span:
+    """A [start, end) range of a document's clean text."""
+
+    start: int
+    end: int
+
+
+@dataclass
+class Document:
+    """A loaded, cleaned source document. `text` is the clean text all offsets refer to."""
+
+    path: str  # relative to the corpus folder, posix
+    text: str
+    title: str | None = None
+    source: str | None = None  # publisher, e.g. "The American Conservative"
+    date: str | None = None  # YYYY-MM-DD publication date
+    url: str | None = None
+    author: str | None = None
+    comments: list[Span] = field(default_factory=list)  # reader comments inside `text`
+    content_hash: str = ""  # hash of the raw file bytes
+
+
+@dataclass
+class Chunk:
+    id: int
+    path: str
+    start: int
+    end: int
+    text: str
+    hash: str
+
+
+@dataclass
+class Result:
+    """One answer result: a verbatim quote inside a passage, with its citation."""
+
+    quote: str
+    passage: str
+    path: str
+    start: int  # quote offsets in the document's clean text
+    end: int
+    title: str | None
+    source: str | None
+    date: str | None
+    score: float
+    url: str | None = None
+    passage_start: int = 0
+    passage_end: int = 0
+    speaker: str | None = None  # who said the quote, when known
+    is_comment: bool = False  # the quote is from a reader comment, not the article
+    also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON shape read by tools outside this repo."""
+        return {
+            "quote": self.quote,
+            "passage": self.passage,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "title": self.title,
+            "source": self.source,
+            "date": self.date,
+            "score": round(float(self.score), 4),
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    abstained: bool
+    results: list[Result]
+    # Closest matches shown when abstaining; never presented as answers.
+    near_misses: list[Result] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "abstained": self.abstained,
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexReport:
+    documents: int = 0
+    chunks: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks_embedded: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+@dataclass
+class SourceInfo:
+    path: str
+    title: str | None
+    source: str | None
+    date: str | None
+    url: str | None
+    chunks: int
+
+
+@dataclass
+class IndexStatus:
+    documents: int
+    chunks: int
+    updated_at: str | None  # ISO time of the last index change
+    model: str
+    sources: list[SourceInfo] = field(default_factory=list)

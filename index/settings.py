@@ -1,0 +1,35 @@
+"""One settings object, read from the environment and `.env`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Engine settings. Every field is documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSDESK_", env_file=".env", extra="ignore")
+
+    corpus: Path = Field(default=Path("corpus"), description="Folder of source documents.")
+    data: Path = Field(default=Path(".newsdesk"), description="Folder holding the index.")
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        description="sentence-transformers model name or path; the default loads the bundled all-MiniLM-L6-v2.",
+    )
+    device: str | None = Field(default=None, description="torch device for embedding (cpu, cuda); auto when unset.")
+    batch_size: int = Field(default=32, ge=1, description="Chunks embedded per batch while indexing.")
+    query_threads: int = Field(default=1, ge=1, description="CPU threads for a single query.")
+    index_threads: int = Field(default=0, ge=0, description="CPU threads while indexing; 0 means all cores.")
+    max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are skipped.")
+    chunk_words: int = Field(default=140, ge=20, description="Target words per chunk.")
+    max_chunk_words: int = Field(default=180, ge=20, description="Upper bound of words per chunk.")
+    top_k: int = Field(default=5, ge=1, le=50, description="Results per answer.")
+    reranker: str | None = Field(
+        default=None, description="Optional sentence-transformers CrossEncoder name or path for reranking."
+    )
+    min_score: float = Field(default=0.0, description="Abstain when the best result scores below this (tuned).")
+    progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")
