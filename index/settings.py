@@ -31,5 +31,6 @@ class Settings(BaseSettings):
     reranker: str | None = Field(
         default=None, description="Optional sentence-transformers CrossEncoder name or path for reranking."
     )
-    min_score: float = Field(default=0.0, description="Abstain when the best result scores below this (tuned).")
+    fusion: str = Field(default="rrf", description="How dense and BM25 candidates are fused: rrf or convex.")
+    lock_timeout: float = Field(default=10.0, ge=0, description="Seconds an index run waits for another writer.")
     progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")

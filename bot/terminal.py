@@ -1,0 +1,58 @@
+"""Terminal rendering of answers, index reports and sources."""
+from __future__ import annotations
+
+import textwrap
+
+from index.records import Answer, IndexReport, IndexStatus, Result
+
+
+def cite(r: Result) -> str:
+    parts = [r.title or r.path]
+    if r.source:
+        parts.append(r.source)
+    if r.date:
+        parts.append(r.date)
+    parts.append(f"{r.path}:{r.start}-{r.end}")
+    return " · ".join(parts)
+
+
+def render_result(n: int, r: Result, width: int = 100) -> str:
+    who = f"{r.speaker}: " if r.speaker else ""
+    note = " (reader comment)" if r.is_comment else ""
+    quote = textwrap.fill(f"{who}\u201c{r.quote}\u201d{note}", width=width, initial_indent=f"{n}. ",
+                          subsequent_indent="   ")
+    lines = [quote, f"   \u2014 {cite(r)}"]
+    if r.url:
+        lines.append(f"   {r.url}")
+    for other in r.also_in:
+        lines.append(f"   also in: {other.get('title') or other.get('path')} ({other.get('path')})")
+    return "\n".join(lines)
+
+
+def render_answer(answer: Answer, width: int = 100) -> str:
+    if answer.abstained:
+        out = ["The sources don't answer that."]
+        if answer.near_misses:
+            out.append("Closest passages (not an answer):")
+            out += [render_result(i, r, width) for i, r in enumerate(answer.near_misses, 1)]
+        return "\n".join(out)
+    return "\n\n".join(render_result(i, r, width) for i, r in enumerate(answer.results, 1))
+
+
+def render_report(rep: IndexReport) -> str:
+    lines = [
+        f"indexed {rep.documents} documents, {rep.chunks} chunks in {rep.seconds:.1f} s: "
+        f"{rep.added} added, {rep.updated} updated, {rep.removed} removed, {rep.unchanged} unchanged; "
+        f"{rep.chunks_embedded} chunks embedded"
+    ]
+    for s in rep.skipped:
+        lines.append(f"skipped {s.path}: {s.reason}")
+    return "\n".join(lines)
+
+
+def render_status(st: IndexStatus) -> str:
+    lines = [f"{st.documents} documents, {st.chunks} chunks, model {st.model}, updated {st.updated_at or 'never'}"]
+    for s in st.sources:
+        meta = " · ".join(x for x in (s.source, s.date) if x)
+        lines.append(f"- {s.path}: {s.title or '(untitled)'}" + (f" ({meta})" if meta else "") + f", {s.chunks} chunks")
+    return "\n".join(lines)

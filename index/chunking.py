@@ -1,0 +1,42 @@
+"""Sentence-aligned chunks of about `target_words` words, one sentence of overlap, exact offsets."""
+from __future__ import annotations
+
+import hashlib
+
+from .records import Span
+from .sentences import split_sentences, word_count
+
+
+def chunk_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def chunk_spans(text: str, sentences: list[Span] | None = None, *, target_words: int = 140,
+                max_words: int = 180) -> list[Span]:
+    """Group consecutive sentences into chunks. A chunk closes once it reaches `target_words`, or before a
+    sentence that would push it past `max_words`. Each chunk after the first starts with the previous
+    chunk's last sentence (one sentence of overlap). A single sentence longer than `max_words` is a chunk
+    of its own (the embedding model truncates it; BM25 still sees all of it)."""
+    sents = sentences if sentences is not None else split_sentences(text)
+    if not sents:
+        return []
+    counts = [word_count(text[s.start:s.end]) for s in sents]
+    chunks: list[Span] = []
+    i = 0
+    n = len(sents)
+    while i < n:
+        j = i
+        words = 0
+        while j < n:
+            if words and words + counts[j] > max_words:
+                break
+            words += counts[j]
+            j += 1
+            if words >= target_words:
+                break
+        chunks.append(Span(sents[i].start, sents[j - 1].end))
+        if j >= n:
+            break
+        # one sentence of overlap, unless the chunk was a single sentence (avoid an endless loop)
+        i = j - 1 if j - 1 > i else j
+    return chunks
