@@ -1,44 +1,97 @@
-"""From retrieved chunks to an answer: choose the verbatim quote inside each passage, check it, rank."""
+"""From retrieved chunks to an answer: score every sentence of the candidate passages, choose verbatim
+quotes, attribute them, collapse duplicates, verify, rank, and decide whether to abstain.
+
+Sentence scoring is a linear reranker over features (see `features`); its weights are fitted on the
+development sets by `scripts/fit_reranker.py` and stored in `reranker_weights.json` beside this file.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
+import numpy as np
+
+from .dates import DateMention, text_dates
 from .lexical import LexicalIndex, terms
+from .questions import QuestionInfo
 from .records import Answer, Result, Span
 from .retrieval import Candidate
-from .sentences import split_sentences
+from .speakers import Quotation, extract_quotations, name_matches
 from .store import Snapshot
 
 log = logging.getLogger(__name__)
 
 MAX_QUOTE_WORDS = 60
 PASSAGE_WORDS = 90
+WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
+
+FEATURES = [
+    "dense_sent",  # cosine of the question to the sentence's late-chunked vector
+    "coverage",  # IDF-weighted share of question terms in the sentence
+    "coverage_ctx",  # ... in the sentence and its neighbours
+    "retrieval",  # fused retrieval score of the passage, max-normalized
+    "dense_chunk",  # cosine of the question to the passage
+    "type_fit",  # the sentence holds what the question asks for (date, number, name)
+    "speaker",  # a quotation attributed to a person the question names (for "what did X say")
+    "date",  # the sentence, or the lines just before it, mention a date the question pins
+    "quoted",  # the sentence holds a direct quotation and the question asks what someone said
+    "short",  # very short sentences (headlines, fragments) carry less
+]
+DEFAULT_WEIGHTS = {
+    "dense_sent": 1.0, "coverage": 1.2, "coverage_ctx": 0.4, "retrieval": 0.6, "dense_chunk": 0.5,
+    "type_fit": 0.3, "speaker": 0.8, "date": 0.4, "quoted": 0.3, "short": -0.3, "bias": 0.0,
+    "abstain_threshold": 0.0,
+}
 
 
-@dataclass
-class Scored:
-    row: int
-    path: str
-    sentence: Span
-    quote: Span
-    score: float
-    candidate: Candidate
+def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, float]:
+    w = dict(DEFAULT_WEIGHTS)
+    if path.exists():
+        w.update(json.loads(path.read_text()).get("weights", {}))
+    return w
 
 
-def _coverage(q_terms: dict[str, float], text: str) -> float:
-    """Share of the question's IDF weight whose terms occur in `text`."""
+_NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
+_YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
+_CAPNAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+_QUOTE_CHARS = re.compile(r"[\"\u201c\u201d]")
+
+
+def _coverage(q_terms: dict[str, float], toks: set[str]) -> float:
     total = sum(q_terms.values())
     if not total:
         return 0.0
-    present = set(terms(text))
-    return sum(w for t, w in q_terms.items() if t in present) / total
+    return sum(w for t, w in q_terms.items() if t in toks) / total
+
+
+@dataclass
+class DocInfo:
+    """Per-document facts computed once per index generation: quotations and dated phrases."""
+
+    quotations: list[Quotation]
+    dates: list[DateMention]
+
+
+@dataclass
+class Sent:
+    row: int
+    path: str
+    span: Span  # absolute offsets of the sentence in the document
+    index: int  # position among the passage's sentences
+    feats: dict[str, float]
+    score: float = 0.0
+    speaker: str | None = None
 
 
 def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MAX_QUOTE_WORDS) -> Span:
-    """A sentence of at most `limit` words is returned whole; a longer one is cut to the verbatim clause
-    (split at ; : , — and dashes) window that covers most of the question's terms within the limit."""
+    """A span of at most `limit` words is returned whole; a longer one is cut to the verbatim clause
+    window (split at ; : , and dashes) that covers most of the question's terms within the limit."""
     sent = text[span.start : span.end]
     if len(sent.split()) <= limit:
         return span
@@ -49,7 +102,7 @@ def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MA
             piece = sent[bounds[i] : bounds[j]]
             if len(piece.split()) > limit:
                 break
-            score = _coverage(q_terms, piece) + 0.001 * len(piece.split())
+            score = _coverage(q_terms, set(terms(piece))) + 0.001 * len(piece.split())
             if best is None or score > best[0]:
                 best = (score, bounds[i], bounds[j])
     if best is None:  # no clause boundary fits: the first `limit` words
@@ -62,103 +115,186 @@ def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MA
     return Span(span.start + s + lead, span.start + s + lead + len(piece))
 
 
-def passage_around(text: str, sentences: list[Span], idx: int, quote: Span) -> Span:
-    """The quote's sentence plus its neighbours while the passage stays within PASSAGE_WORDS words."""
-    lo = hi = idx
-    words = len(text[sentences[idx].start : sentences[idx].end].split())
-    for step in (-1, 1, -1, 1):
-        j = lo - 1 if step < 0 else hi + 1
-        if 0 <= j < len(sentences):
-            w = len(text[sentences[j].start : sentences[j].end].split())
-            if words + w <= PASSAGE_WORDS:
-                words += w
-                lo, hi = (j, hi) if step < 0 else (lo, j)
-    return Span(min(sentences[lo].start, quote.start), max(sentences[hi].end, quote.end))
+def verify_quote(text: str, quote: str, start: int) -> bool:
+    """The verbatim guarantee: the quote is exactly the document's text at its offsets."""
+    return bool(quote.strip()) and 0 <= start and text[start : start + len(quote)] == quote
 
 
 class AnswerBuilder:
-    """Quote choice: the best sentence of each candidate passage by question-term coverage (IDF weighted)
-    and the passage's retrieval score; duplicates collapse; every quote is verified verbatim."""
-
-    def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, *, passages: int = 10,
-                 min_dense: float = 0.30, min_coverage: float = 0.5) -> None:
+    def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 8,
+                 weights: dict[str, float] | None = None) -> None:
+        """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}."""
         self.snap = snapshot
         self.lexical = lexical
+        self.sentences_of = sentences_of
         self.passages = passages
-        self.min_dense = min_dense
-        self.min_coverage = min_coverage
+        self.w = weights or load_weights()
+        self._docinfo: dict[str, DocInfo] = {}
+        self._lock = threading.Lock()
 
-    def build(self, question: str, candidates: list[Candidate], k: int) -> Answer:
-        q_terms = {t: self.lexical.idf(t) for t in set(terms(question))}
-        top = max((c.score for c in candidates), default=0.0) or 1.0
-        scored: list[Scored] = []
-        for cand in candidates[: self.passages]:
-            row = self.snap.row_of.get(cand.chunk_id)
-            if row is None:
+    # --- per-document facts ---------------------------------------------------------------------
+    def docinfo(self, path: str) -> DocInfo:
+        with self._lock:
+            info = self._docinfo.get(path)
+        if info is None:
+            doc = self.snap.documents[path]
+            ref = dt.date.fromisoformat(doc.date) if doc.date else None
+            try:
+                quotes = extract_quotations(doc.text)
+            except Exception:  # attribution is a bonus; never let it break an answer
+                log.exception("quotation extraction failed for %s", path)
+                quotes = []
+            try:
+                dates = text_dates(doc.text, ref)
+            except Exception:
+                log.exception("date extraction failed for %s", path)
+                dates = []
+            info = DocInfo(quotes, dates)
+            with self._lock:
+                self._docinfo[path] = info
+        return info
+
+    # --- scoring --------------------------------------------------------------------------------
+    def candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Sent]:
+        """Every sentence of the top passages, with its features and score."""
+        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
+        top = max((c.score for c in cands), default=0.0) or 1.0
+        use = [c for c in cands[: self.passages] if c.chunk_id in self.snap.row_of]
+        rows = [self.snap.row_of[c.chunk_id] for c in use]
+        sents_by_hash = self.sentences_of([self.snap.chunk_hashes[r] for r in rows])
+        out: list[Sent] = []
+        for cand, row in zip(use, rows):
+            path = self.snap.chunk_paths[row]
+            text = self.snap.documents[path].text
+            c0 = int(self.snap.chunk_starts[row])
+            spans, svecs = sents_by_hash.get(self.snap.chunk_hashes[row], (np.zeros((0, 2), np.int32), None))
+            if not len(spans):
                 continue
-            s = self._best_sentence(row, cand, q_terms, cand.score / top)
-            if s:
-                scored.append(s)
-        scored.sort(key=lambda s: -s.score)
+            sims = svecs @ qvec if svecs is not None else np.zeros(len(spans))
+            toks = [set(terms(text[c0 + a : c0 + b])) for a, b in spans]
+            info = self.docinfo(path)
+            for i, (a, b) in enumerate(spans):
+                span = Span(c0 + int(a), c0 + int(b))
+                sent = text[span.start : span.end]
+                ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
+                speaker = self._speaker(info, span)
+                f = {
+                    "dense_sent": float(sims[i]),
+                    "coverage": _coverage(q_terms, toks[i]),
+                    "coverage_ctx": _coverage(q_terms, ctx),
+                    "retrieval": cand.score / top,
+                    "dense_chunk": cand.dense,
+                    "type_fit": self._type_fit(q, sent, span, info),
+                    "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
+                    "date": self._date_fit(q, span, info, path),
+                    "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
+                    "short": 1.0 if len(sent.split()) < 6 else 0.0,
+                }
+                s = Sent(row, path, span, i, f, speaker=speaker)
+                s.score = self.score(f)
+                out.append(s)
+        return out
+
+    def score(self, f: dict[str, float]) -> float:
+        return self.w.get("bias", 0.0) + sum(self.w.get(k, 0.0) * v for k, v in f.items())
+
+    @staticmethod
+    def _speaker(info: DocInfo, span: Span) -> str | None:
+        for qt in info.quotations:
+            if qt.speaker and qt.start < span.end and span.start < qt.end:
+                return qt.speaker
+        return None
+
+    @staticmethod
+    def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> float:
+        if q.kind == "when":
+            return 1.0 if _YEAR.search(sent) or any(span.start <= d.start < span.end for d in info.dates) else 0.0
+        if q.kind == "number":
+            return 1.0 if _NUMBER.search(sent) else 0.0
+        if q.kind == "who":
+            known = {n.lower() for n in q.names}
+            return 1.0 if any(m.group().lower() not in known for m in _CAPNAME.finditer(sent)) else 0.0
+        return 0.0
+
+    @staticmethod
+    def _date_fit(q: QuestionInfo, span: Span, info: DocInfo, path: str) -> float:
+        if not q.dates:
+            return 0.0
+        lo = span.start - 400  # a date stated just before ("in his April 7 statement:") covers what follows
+        for d in info.dates:
+            if lo <= d.start < span.end and any(r.overlaps(d.range) for r in q.dates):
+                return 1.0
+        return 0.0
+
+    # --- the answer -----------------------------------------------------------------------------
+    def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
+        sents = self.candidates(q, qvec, cands)
+        sents.sort(key=lambda s: -s.score)
+        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
-        seen: set[tuple[str, int]] = set()
-        for s in scored:
-            key = (s.path, s.sentence.start)
-            if key in seen:
+        covered: list[tuple[str, int, int]] = []
+        for s in sents:
+            if any(p == s.path and a < s.span.end and s.span.start < b for p, a, b in covered):
+                continue  # overlapping chunks give the same sentence twice
+            r = self._result(s, q_terms)
+            if r is None or any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 continue
-            seen.add(key)
-            r = self._result(s)
-            if r is not None:
-                results.append(r)
+            if self._merge_duplicate(results, r):
+                continue
+            covered.append((s.path, r.start, r.end))
+            results.append(r)
             if len(results) >= k:
                 break
-        abstain = self._abstain(candidates, results, q_terms)
-        if abstain:
-            return Answer(question, True, [], near_misses=results[:3])
-        return Answer(question, False, results)
+        best = sents[0].score if sents else float("-inf")
+        if not results or best < self.w.get("abstain_threshold", 0.0):
+            return Answer(q.text, True, [], near_misses=results[:3])
+        return Answer(q.text, False, results)
 
-    def _abstain(self, candidates: list[Candidate], results: list[Result], q_terms: dict[str, float]) -> bool:
-        if not results:
-            return True
-        best_dense = max((c.dense for c in candidates), default=0.0)
-        best_cov = max((_coverage(q_terms, r.passage) for r in results[:3]), default=0.0)
-        return best_dense < self.min_dense and best_cov < self.min_coverage
+    def _merge_duplicate(self, results: list[Result], r: Result) -> bool:
+        """The same words in another document (a syndicated copy): list it as another source."""
+        key = _norm(r.quote)
+        for other in results:
+            if _norm(other.quote) == key:
+                if other.path != r.path:
+                    other.also_in.append({"path": r.path, "title": r.title, "source": r.source,
+                                          "date": r.date, "url": r.url, "start": r.start, "end": r.end})
+                return True
+        return False
 
-    def _best_sentence(self, row: int, cand: Candidate, q_terms: dict[str, float], retrieval: float) -> Scored | None:
-        path = self.snap.chunk_paths[row]
-        text = self.snap.documents[path].text
-        c0, c1 = int(self.snap.chunk_starts[row]), int(self.snap.chunk_ends[row])
-        best: Scored | None = None
-        for sp in split_sentences(text[c0:c1]):
-            span = Span(c0 + sp.start, c0 + sp.end)
-            sent = text[span.start : span.end]
-            if len(sent.split()) < 3:
-                continue
-            cov = _coverage(q_terms, sent)
-            score = 0.6 * cov + 0.4 * retrieval
-            if best is None or score > best.score:
-                best = Scored(row, path, span, span, score, cand)
-        if best is not None:
-            best.quote = clip_quote(text, best.sentence, q_terms)
-        return best
-
-    def _result(self, s: Scored) -> Result | None:
+    def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
+        """The sentence, extended to a neighbour when it only introduces a quotation (ends with ':') or is a
+        bare quotation whose attribution is the sentence before, while it stays within the word limit."""
         doc = self.snap.documents[s.path]
         text = doc.text
-        quote = text[s.quote.start : s.quote.end]
-        if not verify_quote(text, quote, s.quote.start) or len(quote.split()) > MAX_QUOTE_WORDS:
-            log.error("dropped a quote that is not verbatim in %s at %d", s.path, s.quote.start)
+        span = s.span
+        sent = text[span.start : span.end]
+        info = self.docinfo(s.path)
+        if sent.rstrip().endswith(":"):
+            nxt = _next_sentence(text, span.end)
+            if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
+                span = Span(span.start, nxt.end)
+        elif sent.lstrip()[:1] in "\"\u201c" and not _attributed(sent):
+            prev = _prev_sentence(text, span.start)
+            if prev and _attributed(text[prev.start : prev.end]) and self._speaker(info, prev) and \
+                    len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
+                span = Span(prev.start, span.end)
+        return clip_quote(text, span, q_terms)
+
+    def _result(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
+        doc = self.snap.documents[s.path]
+        text = doc.text
+        qs = self._quote_span(s, q_terms)
+        quote = text[qs.start : qs.end]
+        if not verify_quote(text, quote, qs.start) or len(quote.split()) > MAX_QUOTE_WORDS:
+            log.error("dropped a quote that is not verbatim in %s at %d", s.path, qs.start)
             return None
-        sents = split_sentences(text)
-        idx = next((i for i, sp in enumerate(sents) if sp.start <= s.sentence.start < sp.end), None)
-        passage = s.sentence if idx is None else passage_around(text, sents, idx, s.quote)
-        in_comment = any(c.start <= s.quote.start < c.end for c in doc.comments)
+        passage = _passage(text, qs)
         return Result(
             quote=quote,
             passage=text[passage.start : passage.end],
             path=s.path,
-            start=s.quote.start,
-            end=s.quote.end,
+            start=qs.start,
+            end=qs.end,
             title=doc.title,
             source=doc.source,
             date=doc.date,
@@ -166,10 +302,56 @@ class AnswerBuilder:
             url=doc.url,
             passage_start=passage.start,
             passage_end=passage.end,
-            is_comment=in_comment,
+            speaker=s.speaker or self._speaker(self.docinfo(s.path), qs),
+            is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
         )
 
 
-def verify_quote(text: str, quote: str, start: int) -> bool:
-    """The verbatim guarantee: the quote is exactly the document's text at its offsets."""
-    return bool(quote.strip()) and 0 <= start and text[start : start + len(quote)] == quote
+def _norm(text: str) -> str:
+    return re.sub(r"\W+", " ", text.casefold()).strip()
+
+
+_ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
+                     r"announced|declared)\b", re.I)
+
+
+def _attributed(sentence: str) -> bool:
+    return bool(_ATTRIB.search(sentence))
+
+
+@lru_cache(maxsize=256)
+def _doc_sentences(text: str) -> tuple[Span, ...]:
+    from .sentences import split_sentences
+
+    return tuple(split_sentences(text))
+
+
+def _next_sentence(text: str, end: int) -> Span | None:
+    return next((s for s in _doc_sentences(text) if s.start >= end), None)
+
+
+def _prev_sentence(text: str, start: int) -> Span | None:
+    prev = None
+    for s in _doc_sentences(text):
+        if s.end > start:
+            break
+        prev = s
+    return prev
+
+
+def _passage(text: str, quote: Span) -> Span:
+    """The quote plus neighbouring sentences while the passage stays within PASSAGE_WORDS words."""
+    sents = _doc_sentences(text)
+    idx = [i for i, s in enumerate(sents) if s.start < quote.end and quote.start < s.end]
+    if not idx:
+        return quote
+    lo, hi = idx[0], idx[-1]
+    words = len(text[sents[lo].start : sents[hi].end].split())
+    for step in (-1, 1, -1, 1):
+        j = lo - 1 if step < 0 else hi + 1
+        if 0 <= j < len(sents):
+            w = len(text[sents[j].start : sents[j].end].split())
+            if words + w <= PASSAGE_WORDS:
+                words += w
+                lo, hi = (j, hi) if step < 0 else (lo, j)
+    return Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))

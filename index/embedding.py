@@ -69,3 +69,34 @@ class Embedder:
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
+
+    def encode_chunks(
+        self, texts: Sequence[str], sentences: Sequence[Sequence[tuple[int, int]]], *, batch_size: int = 32
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Chunk vectors plus one vector per sentence from the same forward pass ("late chunking"): a
+        sentence's vector is the mean of its tokens' contextual embeddings inside the chunk, normalized.
+        `sentences` holds (start, end) character spans relative to each text. A sentence past the model's
+        token limit gets a zero vector (it is then ranked by its words alone)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
+        with self._lock:
+            outs = self.model.encode(list(texts), batch_size=batch_size, output_value=None,
+                                     convert_to_numpy=False, show_progress_bar=False)
+            tok = self.model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
+                                       max_length=self.model.max_seq_length)
+        chunk_vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
+        sent_vecs: list[np.ndarray] = []
+        for i, out in enumerate(outs):
+            v = out["sentence_embedding"].float().cpu().numpy()
+            chunk_vecs[i] = v / (np.linalg.norm(v) or 1.0)
+            offsets = np.asarray(tok["offset_mapping"][i], dtype=np.int64)
+            tokens = out["token_embeddings"][: len(offsets)].float().cpu().numpy()
+            real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+            sv = np.zeros((len(sentences[i]), self.dim), dtype=np.float32)
+            for j, (s, e) in enumerate(sentences[i]):
+                sel = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
+                if sel.any():
+                    m = tokens[sel].mean(axis=0)
+                    sv[j] = m / (np.linalg.norm(m) or 1.0)
+            sent_vecs.append(sv)
+        return chunk_vecs, sent_vecs

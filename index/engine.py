@@ -14,13 +14,12 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import faiss
-
 from . import vectors
 from .answers import AnswerBuilder
 from .embedding import Embedder, set_threads
 from .indexer import run_index, verify
 from .lexical import LexicalIndex
+from .questions import analyze
 from .loaders import SUPPORTED_SUFFIXES
 from .records import Answer, IndexReport, IndexStatus, SourceInfo
 from .retrieval import Retriever, make_fusion
@@ -133,8 +132,9 @@ class Engine:
                 log.info("index generation %d replaced while loading; retrying", snap.generation)
         assert index is not None and lexical is not None
         log.info("loaded index generation %d (%d chunks)", snap.generation, len(snap.chunk_ids))
+        dim = int(meta.get("dimension", 0))
         return _View(snap, Retriever(index, lexical, make_fusion(self.settings.fusion)),
-                     AnswerBuilder(snap, lexical))
+                     AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim)))
 
     def ask(self, question: str, *, k: int | None = None,
             asked_at: dt.datetime | dt.date | None = None) -> Answer:
@@ -149,9 +149,10 @@ class Engine:
             view = self._refresh(force=False)
         if view is None:
             return Answer(question, True, [])
+        info = analyze(question, asked_at or dt.datetime.now())
         qvec = self.embedder.encode_query(question)
         candidates = view.retriever.search(qvec, question, k=30)
-        return view.builder.build(question, candidates, k)
+        return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:
         """What is indexed: counts, last update time, per-document info."""

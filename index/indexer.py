@@ -20,6 +20,7 @@ from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .records import Document, IndexReport, Skipped
+from .sentences import split_sentences
 from .settings import Settings
 from .store import FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso
 
@@ -223,8 +224,11 @@ def _embed(store: Store, embedder: Embedder, missing: list[str], texts: dict[str
         bar = tqdm(total=len(missing), desc="embedding", unit="chunk", disable=not progress, leave=False)
         for i in range(0, len(missing), EMBED_BLOCK):
             part = missing[i : i + EMBED_BLOCK]
-            vecs = embedder.encode([texts[h] for h in part], batch_size=settings.batch_size)
-            store.put_embeddings(part, vecs)
+            chunk_texts = [texts[h] for h in part]
+            spans = [[(sp.start, sp.end) for sp in split_sentences(t)] for t in chunk_texts]
+            vecs, sent_vecs = embedder.encode_chunks(chunk_texts, spans, batch_size=settings.batch_size)
+            store.put_embeddings(part, vecs, [(np.array(sp, dtype=np.int32).reshape(-1, 2), sv)
+                                              for sp, sv in zip(spans, sent_vecs)])
             bar.update(len(part))
         bar.close()
     finally:

@@ -52,7 +52,12 @@ CREATE TABLE IF NOT EXISTS chunks (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
-CREATE TABLE IF NOT EXISTS embeddings (hash TEXT PRIMARY KEY, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS embeddings (
+    hash TEXT PRIMARY KEY,          -- sha256 of the chunk text
+    vector BLOB NOT NULL,           -- float32 chunk vector
+    sent_spans BLOB,                -- int32 (start, end) pairs of the chunk's sentences, chunk-relative
+    sent_vectors BLOB               -- float16 sentence vectors (late chunking), one row per span
+);
 """
 
 
@@ -116,6 +121,7 @@ class Snapshot:
     chunk_paths: list[str]
     chunk_starts: np.ndarray
     chunk_ends: np.ndarray
+    chunk_hashes: list[str]
     faiss_path: Path | None
     bm25_path: Path | None
     row_of: dict[int, int] = field(default_factory=dict)
@@ -193,13 +199,35 @@ class Store:
             found.update(r[0] for r in self.conn.execute(q, part))
         return found
 
-    def put_embeddings(self, hashes: list[str], vectors: np.ndarray) -> None:
+    def put_embeddings(self, hashes: list[str], vectors: np.ndarray,
+                       sentences: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
+        """Store chunk vectors (and optionally per-sentence spans and vectors) under their text hash."""
+        rows = []
+        for i, (h, v) in enumerate(zip(hashes, vectors)):
+            spans, svecs = sentences[i] if sentences else (None, None)
+            rows.append((h, v.astype(np.float32).tobytes(),
+                         None if spans is None else np.asarray(spans, dtype=np.int32).tobytes(),
+                         None if svecs is None else np.asarray(svecs, dtype=np.float16).tobytes()))
         with self.conn:
             self.conn.execute("BEGIN")
             self.conn.executemany(
-                "INSERT OR REPLACE INTO embeddings(hash, vector) VALUES (?, ?)",
-                [(h, v.astype(np.float32).tobytes()) for h, v in zip(hashes, vectors)],
+                "INSERT OR REPLACE INTO embeddings(hash, vector, sent_spans, sent_vectors) VALUES (?, ?, ?, ?)",
+                rows,
             )
+
+    def get_sentences(self, hashes: list[str], dim: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per chunk hash: sentence spans (n x 2, chunk-relative) and float32 sentence vectors (n x dim)."""
+        out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        keys = list(set(hashes))
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = "SELECT hash, sent_spans, sent_vectors FROM embeddings WHERE hash IN (%s)" % ",".join("?" * len(part))
+            for h, sp, sv in self.conn.execute(q, part):
+                if sp is None or sv is None:
+                    continue
+                spans = np.frombuffer(sp, dtype=np.int32).reshape(-1, 2)
+                out[h] = (spans, np.frombuffer(sv, dtype=np.float16).reshape(len(spans), dim).astype(np.float32))
+        return out
 
     def get_embeddings(self, hashes: list[str], dim: int) -> np.ndarray:
         out = np.zeros((len(hashes), dim), dtype=np.float32)
@@ -230,7 +258,7 @@ class Store:
                     "SELECT path, content_hash, title, source, date, url, author, text, comments FROM documents"
                 )
             }
-            rows = c.execute("SELECT id, path, start, end FROM chunks ORDER BY id").fetchall()
+            rows = c.execute("SELECT id, path, start, end, hash FROM chunks ORDER BY id").fetchall()
         finally:
             c.execute("COMMIT")
         ids = np.array([r[0] for r in rows], dtype=np.int64)
@@ -242,6 +270,7 @@ class Store:
             chunk_paths=[r[1] for r in rows],
             chunk_starts=np.array([r[2] for r in rows], dtype=np.int64),
             chunk_ends=np.array([r[3] for r in rows], dtype=np.int64),
+            chunk_hashes=[r[4] for r in rows],
             faiss_path=self.dir / f"vectors-{gen}.faiss" if gen else None,
             bm25_path=self.dir / f"bm25-{gen}" if gen else None,
         )
