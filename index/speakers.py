@@ -1,0 +1,577 @@
+"""Quotations in news text and who said them, by rules (no model).
+
+`extract_quotations` finds every double-quoted span (straight " , curly “ ”, or « ») and attributes
+it, trying in order:
+
+1. an attribution right after the closing mark, when the quote ends in , ? ! or a dash:
+   `"…," Pompeo said.` / `"…," said Pompeo.` / `"…," National Security Council spokesman Garrett
+   Marquis said on Twitter.` / `"…," according to Reuters.`
+2. continuation: a quote that follows the previous quote of the same paragraph with nothing in between
+   but that quote's attribution (`"…," Pompeo added. "This is why…"`) gets the same speaker;
+3. an attribution earlier in the same sentence (`Pompeo said: "…"`, `Pompeo said he was "deeply
+   concerned"`, `the White House said it "recognized…"`, `According to X, "…"`), or, for a quote
+   opening a paragraph, a previous paragraph that ends with a colon;
+4. a quote left open at a paragraph break (news style for multi-paragraph quotes) takes the speaker of
+   the quote that reopens the next paragraph.
+
+Speakers are the proper-name part of the attribution: titles and roles go to `role`
+("Secretary of State Mike Pompeo" -> speaker "Mike Pompeo", role "Secretary of State"). A surname
+alone is expanded to the full name when the text named that person earlier ("Pompeo" ->
+"Mike Pompeo"). "he"/"she" resolve to the previous quotation's person speaker, else to the last
+full personal name before the quote. Organisations ("the White House", "Politico") are kept as
+speakers. A common-noun attribution ("officials said", "a spokeswoman said") leaves the speaker None
+and puts the phrase in `role`.
+
+`speaker_start`/`speaker_end` locate the attribution as written near the quote (the surname, the
+name, or the pronoun), so `text[speaker_start:speaker_end]` may be shorter than `speaker`.
+
+Limitations: single quotes ('…') are not treated as quotations (apostrophes make them ambiguous);
+no gender agreement for pronouns; "they"/"we"/"I" are not resolved; a verb far earlier in a long
+sentence can attribute a partial quote to that sentence's subject.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Quotation:
+    """A quoted span. `text[start:end]` is the words inside the quote marks (white space trimmed)."""
+
+    start: int
+    end: int
+    speaker: str | None = None
+    speaker_start: int | None = None
+    speaker_end: int | None = None
+    verb: str | None = None
+    role: str | None = None  # title / description of the speaker as written, e.g. "Secretary of State"
+    closed: bool = True  # False: left open at a paragraph break
+
+
+@dataclass(frozen=True)
+class NameMention:
+    """A capitalised personal name in the text (titles stripped)."""
+
+    start: int
+    end: int
+    name: str
+    subject: bool = False  # the name (with its title) opens its sentence
+
+
+# ---- vocabulary -------------------------------------------------------------------------------
+
+_VERBS = frozenset(
+    """said says say told tells added adds tweeted wrote writes stated asked asks warned warns
+    explained explains noted announced announces declared declares reported insisted insists argued
+    argues claimed continued replied responded recalled acknowledged admitted confirmed testified
+    urged cautioned posted commented remarked observed suggested concluded conceded complained
+    predicted promised vowed pledged stressed emphasized emphasised described called denied agreed
+    boasted joked quipped shouted yelled countered retorted reiterated alleged charged""".split()
+)
+_BE = frozenset("is are was were be been being".split())
+_ADVERBS = frozenset(
+    """also later then reportedly previously once has have had repeatedly recently publicly privately
+    earlier further subsequently again would will could may might allegedly initially finally simply
+    just only flatly angrily""".split()
+)
+_STOP = frozenset(
+    """that which who whom whose and but or as when while after before because if so than where
+    though although since until unless whether said""".split()
+)
+_TAIL_STOP = frozenset(
+    "on in at during after before while when to that of via from with about for by as".split()
+)
+_PRONOUNS = frozenset("he she".split())
+_OTHER_PRONOUNS = frozenset("it they we i you".split())
+_CONNECTORS = frozenset("of bin ibn al el de da di du van von der den la le y".split())
+_DETERMINERS = frozenset("the a an".split())
+_TITLES = frozenset(
+    """president vice secretary minister prime deputy acting former state defense defence homeland
+    security treasury commerce energy interior health education labor labour transportation
+    agriculture justice foreign affairs national adviser advisor attorney general gen gen. sen sen.
+    senator rep rep. representative gov gov. governor mayor lt lt. col col. colonel sgt sgt. capt
+    capt. captain adm adm. admiral mr mr. mrs mrs. ms ms. miss dr dr. prof prof. professor judge
+    chief director ambassador spokesman spokeswoman spokesperson king queen prince princess crown
+    pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
+    envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
+    officer ceo founder editor correspondent analyst""".split()
+)
+_ORGS = frozenset(
+    """house department council ministry office agency army navy party government administration
+    committee commission court senate congress union nations bank press news times post journal
+    reuters politico bloomberg forces command pentagon kremlin institute university foundation group
+    company corp corp. inc inc. association organization organisation service bureau embassy network
+    insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
+    agency police parliament assembly cabinet""".split()
+)
+_COMMON_SUBJECTS = frozenset(
+    """officials critics analysts experts sources authorities residents witnesses diplomats protesters
+    lawmakers observers police others some many most both several aides advisers supporters
+    opponents""".split()
+)
+
+# ---- tokens -----------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
+    r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc)\.(?=\s)"
+    r"|[^\W_](?:[\w'’\-]*[^\W_])?(?:['’]s?)?"  # words, hyphenated and possessive
+    r"|[^\w\s]",  # a punctuation mark
+)
+_QUOTE_CHARS = "\"“”«»"
+
+
+@dataclass(frozen=True)
+class _Tok:
+    start: int
+    end: int
+    text: str
+
+    @property
+    def low(self) -> str:
+        return self.text.lower()
+
+    @property
+    def is_word(self) -> bool:
+        return self.text[0].isalnum()
+
+    @property
+    def capitalised(self) -> bool:
+        return any(part[:1].isupper() for part in self.text.split("-"))
+
+
+def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Tok]:
+    end = len(text) if end is None else end
+    return [_Tok(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
+
+
+def _bare(tok: _Tok) -> str:
+    """Lower-case word without a possessive or a then-/ex- prefix."""
+    low = re.sub(r"['’]s?$", "", tok.low)
+    return re.sub(r"^(?:then|ex|former)-", "", low)
+
+
+# ---- attribution phrases ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Who:
+    speaker: str | None
+    start: int | None
+    end: int | None
+    role: str | None
+    pronoun: str | None = None
+
+
+def _name_like(tok: _Tok) -> bool:
+    return tok.is_word and (tok.capitalised or tok.low in _CONNECTORS)
+
+
+def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
+    """Split a subject phrase ("the National Security Council spokesman Garrett Marquis") into
+    speaker and role."""
+    toks = [t for t in toks if t.is_word]
+    while toks and toks[0].low in _DETERMINERS:
+        toks = toks[1:]
+    if not toks:
+        return None
+    if len(toks) == 1 and toks[0].low in _PRONOUNS | _OTHER_PRONOUNS:
+        return _Who(None, toks[0].start, toks[0].end, None, pronoun=toks[0].low)
+    # trailing run of capitalised tokens (connectors allowed inside, not at the ends)
+    i = len(toks)
+    while i > 0 and _name_like(toks[i - 1]):
+        i -= 1
+    while i < len(toks) and toks[i].low in _CONNECTORS:
+        i += 1
+    run = toks[i:]
+    phrase = text[toks[0].start : toks[-1].end]
+    if not run or not run[-1].capitalised:
+        return _Who(None, None, None, phrase)
+    if len(toks) == 1 and _bare(run[0]) in _COMMON_SUBJECTS:
+        return _Who(None, None, None, phrase)
+    # the name is what follows the last title/organisation word, unless the run ends with one
+    cut = 0
+    for k, tok in enumerate(run[:-1]):
+        if _bare(tok) in _TITLES or _bare(tok) in _ORGS:
+            cut = k + 1
+    if _bare(run[-1]) in _ORGS or _bare(run[-1]) in _TITLES:
+        cut = 0
+    while cut < len(run) and run[cut].low in _CONNECTORS:
+        cut += 1
+    name = run[cut:] or run
+    role_end = name[0].start
+    role = text[toks[0].start : role_end].strip(" ,") or None
+    start, end = name[0].start, name[-1].end
+    speaker = re.sub(r"['’]s$", "", text[start:end])
+    return _Who(speaker, start, end, role)
+
+
+def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] | None:
+    """Tokens of the subject that ends right before toks[verb_index] (adverbs skipped)."""
+    j = verb_index - 1
+    while j >= 0 and toks[j].low in _ADVERBS:
+        j -= 1
+    if j < 0 or not toks[j].is_word or toks[j].low in _BE:
+        return None
+    k = j
+    while k - 1 >= 0 and j - k < 9:
+        prev = toks[k - 1]
+        if not prev.is_word or prev.low in _STOP or prev.low in _VERBS or prev.low in _BE:
+            break
+        if prev.text[0].isdigit():
+            break
+        if prev.low in _TAIL_STOP and not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
+            break
+        k -= 1
+    subject = toks[k : j + 1]
+    if subject[-1].low in _STOP:
+        return None
+    return subject
+
+
+def _subject_after(toks: list[_Tok], start: int) -> list[_Tok]:
+    """Tokens naming who, after a verb: up to punctuation or a lower-case preposition."""
+    out: list[_Tok] = []
+    window = toks[start : start + 10]
+    for n, tok in enumerate(window):
+        if not tok.is_word or tok.low in _STOP:
+            break
+        if tok.low in _TAIL_STOP:
+            inside_name = tok.low in _CONNECTORS and out and out[-1].capitalised
+            if not (inside_name and n + 1 < len(window) and window[n + 1].capitalised):
+                break
+        out.append(tok)
+    return out
+
+
+def _is_verb(tok: _Tok) -> bool:
+    return tok.low in _VERBS and tok.text[0].islower()
+
+
+def _according(toks: list[_Tok], i: int) -> bool:
+    return toks[i].low == "according" and i + 1 < len(toks) and toks[i + 1].low == "to"
+
+
+@dataclass(frozen=True)
+class _Attribution:
+    who: _Who
+    verb: str
+    end: int  # end of the attribution clause in the text
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=[\s\"“”]|$)|\n")
+
+
+def _after_attribution(text: str, close: int) -> _Attribution | None:
+    """`"…," Pompeo said.` / `"…," said Pompeo.` — `close` is the index just past the closing mark."""
+    line_end = text.find("\n", close)
+    limit = min(len(text), close + 240, line_end if line_end >= 0 else len(text))
+    toks = _tokens(text, close, limit)
+    i = 0
+    if i < len(toks) and toks[i].text == ",":
+        i += 1
+    if i >= len(toks) or not toks[i].is_word:
+        return None
+    who: _Who | None = None
+    verb_tok: _Tok | None = None
+    end_tok = i
+    if _according(toks, i):
+        subject = _subject_after(toks, i + 2)
+        who, verb_tok = _parse_who(text, subject), toks[i]
+        end_tok = i + 2 + len(subject)
+        verb = "according to"
+    elif _is_verb(toks[i]):
+        subject = _subject_after(toks, i + 1)
+        who, verb_tok = _parse_who(text, subject), toks[i]
+        end_tok = i + 1 + len(subject)
+        verb = toks[i].low
+    else:
+        for j in range(i, min(len(toks), i + 12)):
+            if not toks[j].is_word:
+                return None
+            if _is_verb(toks[j]) and j > i:
+                subject = _subject_before(text, toks[: j + 1], j)
+                if not subject or subject[0] is not toks[i]:
+                    return None
+                who, verb_tok = _parse_who(text, subject), toks[j]
+                end_tok = j + 1
+                verb = toks[j].low
+                break
+        else:
+            return None
+    if who is None or verb_tok is None:
+        return None
+    # the clause runs on to the end of its sentence ("… said on Twitter."), but not into a new quote
+    pos = toks[end_tok - 1].end if end_tok - 1 < len(toks) else limit
+    stop = _SENTENCE_END.search(text, pos, limit)
+    quote = min((q for q in (text.find(c, pos, limit) for c in _QUOTE_CHARS) if q >= 0), default=limit)
+    end = min(stop.end() if stop else limit, quote)
+    return _Attribution(who, verb, end)
+
+
+def _before_attribution(text: str, open_: int, para_start: int) -> _Attribution | None:
+    """`Pompeo said: "…"` / `Pompeo said he was "deeply concerned"` — `open_` is the opening mark."""
+    start = _sentence_start(text, open_, para_start)
+    if not text[start:open_].strip() and para_start > 0:
+        # a quote opening a paragraph, introduced by a previous paragraph ending with a colon
+        prev = text[:para_start].rstrip()
+        if prev.endswith(":"):
+            prev_para = max(prev.rfind("\n"), 0)
+            start = _sentence_start(text, len(prev), prev_para)
+            open_ = len(prev)
+    toks = _tokens(text, start, open_)
+    for i in range(len(toks) - 1, -1, -1):
+        if _according(toks, i):
+            who = _parse_who(text, _subject_after(toks, i + 2))
+            if who:
+                return _Attribution(who, "according to", open_)
+        elif _is_verb(toks[i]):
+            subject = _subject_before(text, toks, i)
+            who = _parse_who(text, subject) if subject else None
+            if who is None:
+                after = _subject_after(toks, i + 1)
+                who = _parse_who(text, after) if after and after[0].capitalised else None
+            if who is not None:
+                return _Attribution(who, toks[i].low, open_)
+            if i > 0 and toks[i - 1].low in _BE | _ADVERBS:
+                continue  # passive "were said to"; look further back
+            return None
+    return None
+
+
+_BOUNDARY = re.compile(r"[.!?][\"”’)]*\s+(?=[\"“A-Z0-9])")
+
+
+def _sentence_start(text: str, pos: int, floor: int) -> int:
+    last = floor
+    for m in _BOUNDARY.finditer(text, floor, min(len(text), pos + 1)):
+        if m.end() <= pos:
+            last = m.end()
+    return last
+
+
+# ---- quote spans --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Span:
+    open: int  # index of the opening mark
+    close: int  # index just past the closing mark (or end of the paragraph when unclosed)
+    start: int
+    end: int
+    closed: bool
+
+
+_PARA_BREAK = re.compile(r"\n[ \t]*\n|\n(?=[ \t]*[\"“«])")
+
+
+def _quote_spans(text: str) -> list[_Span]:
+    spans: list[_Span] = []
+    open_at: int | None = None
+    para_breaks = {m.start() for m in _PARA_BREAK.finditer(text)}
+
+    def add(o: int, c_mark: int | None, end: int) -> None:
+        inner = text[o + 1 : end]
+        lead = len(inner) - len(inner.lstrip())
+        s, e = o + 1 + lead, o + 1 + len(inner.rstrip())
+        if e > s:
+            closed = c_mark is not None
+            spans.append(_Span(o, (c_mark + 1) if closed else e, s, e, closed))
+
+    for i, ch in enumerate(text):
+        if i in para_breaks and open_at is not None:
+            add(open_at, None, i)
+            open_at = None
+        if ch not in _QUOTE_CHARS:
+            continue
+        before = text[i - 1] if i else " "
+        after = text[i + 1] if i + 1 < len(text) else " "
+        if ch in "“«":
+            if open_at is not None:
+                add(open_at, None, i)
+            open_at = i
+        elif ch in "”»":
+            if open_at is not None:
+                add(open_at, i, i)
+                open_at = None
+        else:  # straight quote: opener or closer by context
+            opener_like = (before.isspace() or before in "([{—–-/") and not after.isspace()
+            if open_at is None:
+                if not after.isspace() or i == 0:
+                    open_at = i
+            elif opener_like and i - open_at > 1 and text[i - 1].isspace():
+                add(open_at, None, i)
+                open_at = i
+            else:
+                add(open_at, i, i)
+                open_at = None
+    if open_at is not None:
+        add(open_at, None, len(text))
+    return spans
+
+
+def _paragraph_start(text: str, pos: int) -> int:
+    i = text.rfind("\n", 0, pos)
+    return 0 if i < 0 else i + 1
+
+
+# ---- names --------------------------------------------------------------------------------------
+
+
+def speaker_mentions(text: str) -> list[NameMention]:
+    """Capitalised personal names of two or more tokens (titles stripped; organisations left out)."""
+    out: list[NameMention] = []
+    toks = _tokens(text)
+    i = 0
+    while i < len(toks):
+        if not (toks[i].is_word and toks[i].capitalised):
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(toks) and _name_like(toks[j + 1]) and "\n" not in text[toks[j].end : toks[j + 1].start]:
+            j += 1
+        while j > i and toks[j].low in _CONNECTORS:
+            j -= 1
+        run = toks[i : j + 1]
+        i = j + 1
+        if len(run) > 7 or any(_bare(t) in _ORGS for t in run):
+            continue
+        who = _parse_who(text, run)
+        if who and who.speaker and who.start is not None and who.end is not None:
+            words = [t for t in run if who.start <= t.start and t.end <= who.end]
+            plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
+                        for t in words)
+            if 2 <= len(words) <= 5 and plain and not any(_bare(t) in _TITLES for t in words):
+                lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
+                subject = not lead.strip(" \t\"“”«")
+                out.append(NameMention(who.start, who.end, who.speaker, subject))
+    return out
+
+
+def _is_org(name: str) -> bool:
+    return any(w.lower().strip(".") in _ORGS for w in name.split())
+
+
+def _expand_surname(name: str, names: list[NameMention], before: int) -> str:
+    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`."""
+    if " " in name or _is_org(name):
+        return name
+    for m in reversed([n for n in names if n.start < before]):
+        if m.name.split()[-1].lower() == name.lower():
+            return m.name
+    return name
+
+
+# ---- main entry ---------------------------------------------------------------------------------
+
+
+def extract_quotations(text: str) -> list[Quotation]:
+    """Every double-quoted span with its speaker where the text makes it clear."""
+    spans = _quote_spans(text)
+    names = speaker_mentions(text)
+    results: list[Quotation] = []
+    attr_end: list[int] = []  # where each quote's own attribution (or the quote) ends
+    for idx, sp in enumerate(spans):
+        para = _paragraph_start(text, sp.open)
+        attribution: _Attribution | None = None
+        inner_last = text[sp.end - 1] if sp.end > sp.start else ""
+        after_char = text[sp.close] if sp.close < len(text) else ""
+        if sp.closed and (inner_last in ",?!—–-…" or after_char == ","):
+            attribution = _after_attribution(text, sp.close)
+        inherited: Quotation | None = None
+        if attribution is None and idx > 0 and results:
+            prev, prev_end = results[-1], attr_end[-1]
+            gap = text[prev_end : sp.open] if prev_end <= sp.open else "x"
+            if not gap.strip(" \t,;:—–-") and "\n" not in gap and prev.speaker:
+                inherited = prev
+        if attribution is None and inherited is None:
+            attribution = _before_attribution(text, sp.open, para)
+        if inherited is not None:
+            q = Quotation(sp.start, sp.end, inherited.speaker, inherited.speaker_start,
+                          inherited.speaker_end, inherited.verb, inherited.role, sp.closed)
+            results.append(q)
+            attr_end.append(sp.close)
+            continue
+        speaker = s_start = s_end = verb = role = None
+        if attribution is not None:
+            who = attribution.who
+            verb, role, s_start, s_end = attribution.verb, who.role, who.start, who.end
+            if who.pronoun:
+                speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
+            elif who.speaker:
+                speaker = _expand_surname(who.speaker, names, sp.open)
+        results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
+        closes_here = attribution is not None and attribution.end > sp.close
+        attr_end.append(attribution.end if closes_here else sp.close)
+    results = _carry_back(text, results)
+    log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
+    return results
+
+
+def _resolve_pronoun(pronoun: str, earlier: list[Quotation], names: list[NameMention], pos: int) -> str | None:
+    """The person "he"/"she" most likely refers to: the last person quoted, else the last full name."""
+    if pronoun not in _PRONOUNS:
+        if pronoun == "it" and earlier and earlier[-1].speaker and _is_org(earlier[-1].speaker):
+            return earlier[-1].speaker
+        return None
+    before = [n for n in names if n.end <= pos]
+    last_name = next((n for n in reversed(before) if n.subject), before[-1] if before else None)
+    for q in reversed(earlier):
+        if q.speaker and not _is_org(q.speaker):
+            if last_name is None or q.start > last_name.start or pos - q.end < 600:
+                return q.speaker
+            break
+    return last_name.name if last_name else None
+
+
+def _carry_back(text: str, quotes: list[Quotation]) -> list[Quotation]:
+    """A quote left open at a paragraph break takes the speaker of the quote reopening the next one."""
+    out = list(quotes)
+    for i in range(len(out) - 2, -1, -1):
+        q, nxt = out[i], out[i + 1]
+        if q.closed or q.speaker or not nxt.speaker:
+            continue
+        between = text[q.end : nxt.start]
+        if "\n" in between and not between.strip(" \t\n\"“«"):
+            out[i] = Quotation(q.start, q.end, nxt.speaker, nxt.speaker_start, nxt.speaker_end,
+                               nxt.verb, nxt.role, q.closed)
+    return out
+
+
+def _norm_tokens(name: str) -> list[str]:
+    flat = unicodedata.normalize("NFKD", name)
+    flat = "".join(c for c in flat if not unicodedata.combining(c)).lower()
+    flat = re.sub(r"['’]s\b", "", flat)
+    return re.findall(r"[a-z0-9]+", flat)
+
+
+_NAME_NOISE = frozenset(
+    """president vice secretary minister prime deputy acting former sen senator rep representative gov
+    governor mayor gen general lt col colonel sgt capt captain adm admiral mr mrs ms miss dr prof
+    professor judge chief director ambassador spokesman spokeswoman spokesperson king queen prince
+    princess crown pope sheikh field marshal commander chancellor premier emir sultan cardinal bishop
+    rev father of the a an""".split()
+)
+
+
+def name_matches(query_name: str, speaker: str | None) -> bool:
+    """Does a name in a question refer to this speaker? Case- and accent-insensitive, on whole tokens.
+
+    "Pompeo" ~ "Mike Pompeo"; "Secretary Pompeo" ~ "Mike Pompeo"; "Mike Pompeo" ~ "Pompeo";
+    "white house" ~ "White House"; "Pompe" !~ "Mike Pompeo"; "Mike Smith" !~ "Mike Pompeo".
+    """
+    if not speaker:
+        return False
+    q_all, s_all = _norm_tokens(query_name), _norm_tokens(speaker)
+    q = [t for t in q_all if t not in _NAME_NOISE] or q_all
+    s = [t for t in s_all if t not in _NAME_NOISE] or s_all
+    if not q or not s:
+        return False
+    if set(q) <= set(s):
+        return True
+    return set(s) <= set(q) and q[-1] == s[-1]

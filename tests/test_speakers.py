@@ -1,0 +1,218 @@
+"""Quotations and their speakers (index/speakers.py)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
+
+ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "004_563c2adb94c7b42a.txt"
+
+
+@pytest.fixture(scope="module")
+def article() -> str:
+    return ARTICLE.read_text(encoding="utf-8")
+
+
+def find(text: str, quotes: list[Quotation], opening: str) -> Quotation:
+    for q in quotes:
+        if text[q.start : q.end].startswith(opening):
+            return q
+    raise AssertionError(f"no quotation starts with {opening!r}: {[text[q.start:q.end][:40] for q in quotes]}")
+
+
+def only(text: str) -> Quotation:
+    quotes = extract_quotations(text)
+    assert len(quotes) == 1, [text[q.start : q.end] for q in quotes]
+    return quotes[0]
+
+
+# ---- the sample article ------------------------------------------------------------------------
+
+
+def test_offsets_round_trip_to_the_words_inside_the_marks(article: str) -> None:
+    quotes = extract_quotations(article)
+    assert quotes
+    for q in quotes:
+        inner = article[q.start : q.end]
+        assert inner == inner.strip() and inner
+        assert article[q.start - 1] in "\"“«"
+        if q.closed:
+            assert article[q.end] in "\"”»"
+        if q.speaker_start is not None:
+            assert q.speaker_end is not None and article[q.speaker_start : q.speaker_end].strip()
+
+
+def test_pompeo_april_7_quotes(article: str) -> None:
+    quotes = extract_quotations(article)
+    oppose = find(article, quotes, "We have made clear that we oppose")
+    assert article[oppose.start : oppose.end].endswith("against the Libyan capital,")
+    no_solution = find(article, quotes, "There is no military solution to the Libya conflict,")
+    continued = find(article, quotes, "This is why the United States continues")
+    for q in (oppose, no_solution, continued):
+        assert q.speaker == "Mike Pompeo"  # "Pompeo" expanded from "Secretary of State Mike Pompeo"
+        assert name_matches("Pompeo", q.speaker)
+        assert article[q.speaker_start : q.speaker_end] == "Pompeo"
+    assert no_solution.verb == "added" and continued.verb == "added"
+    assert find(article, quotes, "deeply concerned").speaker == "Mike Pompeo"
+
+
+def test_national_security_council_quotes(article: str) -> None:
+    quotes = extract_quotations(article)
+    first = find(article, quotes, "The characterizations of conversations")
+    assert article[first.start : first.end].endswith("are inaccurate,")
+    second = find(article, quotes, "We encouraged Bloomberg not to run it with bad information.")
+    for q in (first, second):
+        assert q.speaker == "Garrett Marquis"
+        assert q.role == "National Security Council spokesman"
+        assert q.verb == "said"
+
+
+def test_white_house_quotes(article: str) -> None:
+    quotes = extract_quotations(article)
+    recognized = find(article, quotes, "recognized [Haftar's] significant role")
+    assert recognized.speaker == "White House"
+    assert name_matches("white house", recognized.speaker)
+    # passive "were also said to have discussed" is not an attribution; the trailing one is
+    assert find(article, quotes, "shared vision for Libya").speaker == "White House"
+
+
+def test_article_has_no_quote_for_single_quoted_headline(article: str) -> None:
+    quotes = extract_quotations(article)
+    assert all("This is our answer" not in article[q.start : q.end] for q in quotes)
+
+
+def test_extraction_is_fast(article: str) -> None:
+    t0 = time.perf_counter()
+    for _ in range(20):
+        extract_quotations(article)
+    assert (time.perf_counter() - t0) / 20 < 0.05
+
+
+# ---- attribution forms -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "verb"),
+    [
+        ('Pompeo said: "We oppose the offensive."', "Pompeo", "said"),
+        ('Trump said on Twitter: "Great call with Haftar!"', "Trump", "said"),
+        ('"We will not stand for this," Pompeo said.', "Pompeo", "said"),
+        ('"We will not stand for this," said Pompeo.', "Pompeo", "said"),
+        ('“We will not stand for this,” said Secretary of State Mike Pompeo, in Washington.', "Mike Pompeo", "said"),
+        ('"Is this a crisis?" asked Pompeo.', "Pompeo", "asked"),
+        ('"The talks collapsed," according to Reuters.', "Reuters", "according to"),
+        ('According to Reuters, "the talks collapsed."', "Reuters", "according to"),
+        ('Egyptian President Abdel Fattah El-Sisi told reporters: "We support Haftar."', "Abdel Fattah El-Sisi", "told"),
+        ('"We are done," Haftar\'s spokesman Ahmed al-Mismari said.', "Ahmed al-Mismari", "said"),
+        ('Bolton warned that the US would "not tolerate" attacks.', "Bolton", "warned"),
+    ],
+)
+def test_attribution_forms(text: str, speaker: str, verb: str) -> None:
+    q = only(text)
+    assert q.speaker == speaker
+    assert q.verb == verb
+
+
+def test_title_goes_to_role() -> None:
+    q = only('White House National Security Adviser John Bolton said the US would "not tolerate" it.')
+    assert (q.speaker, q.role) == ("John Bolton", "White House National Security Adviser")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"It was productive," officials told the Associated Press.',
+        '"It was productive," a State Department spokeswoman said.',
+        'The so-called "deep state" is back.',
+        'He called it "fake news" on the trail.',  # pronoun with no antecedent
+    ],
+)
+def test_no_named_speaker(text: str) -> None:
+    assert only(text).speaker is None
+
+
+def test_pronoun_resolves_to_the_last_named_subject() -> None:
+    text = 'Secretary of State Mike Pompeo spoke on Monday. "We are worried," he said. "Very worried."'
+    quotes = extract_quotations(text)
+    assert [q.speaker for q in quotes] == ["Mike Pompeo", "Mike Pompeo"]
+    assert text[quotes[0].speaker_start : quotes[0].speaker_end] == "he"
+
+
+def test_pronoun_prefers_the_previous_speaker() -> None:
+    text = (
+        '"We will respond," Pompeo said. Meanwhile Khalifa Haftar visited troops in Benghazi.\n\n'
+        '"We are ready," he added.'
+    )
+    quotes = extract_quotations(text)
+    assert [q.speaker for q in quotes] == ["Pompeo", "Pompeo"]
+
+
+def test_pronoun_prefers_sentence_subject_over_object() -> None:
+    text = 'Angela Merkel met Emmanuel Macron in Paris. "It was a good meeting," she added.'
+    assert only(text).speaker == "Angela Merkel"
+
+
+def test_quote_split_around_attribution() -> None:
+    text = '"I don\'t know," Trump said, "but we will see."'
+    assert [q.speaker for q in extract_quotations(text)] == ["Trump", "Trump"]
+
+
+def test_continuation_stops_at_a_new_sentence_with_content() -> None:
+    text = '"We are worried," Pompeo said. Trump disagreed with him on Friday. "Nonsense."'
+    quotes = extract_quotations(text)
+    assert quotes[0].speaker == "Pompeo"
+    assert quotes[1].speaker is None
+
+
+def test_multi_paragraph_quote_open_at_paragraph_end() -> None:
+    text = "\u201cWe have made clear that we oppose it.\n\n\u201cWe urge a halt,\u201d Pompeo added."
+    quotes = extract_quotations(text)
+    assert [text[q.start : q.end] for q in quotes] == ["We have made clear that we oppose it.", "We urge a halt,"]
+    assert [q.closed for q in quotes] == [False, True]
+    assert [q.speaker for q in quotes] == ["Pompeo", "Pompeo"]
+
+
+def test_colon_at_paragraph_end_introduces_next_paragraph_quote() -> None:
+    text = 'Pompeo said in a statement:\n\n"We oppose the offensive by Haftar."'
+    assert only(text).speaker == "Pompeo"
+
+
+def test_surname_is_expanded_only_from_earlier_full_name() -> None:
+    text = 'Khalifa Haftar met envoys. "We will win," Haftar said. "No," said Smith.'
+    quotes = extract_quotations(text)
+    assert [q.speaker for q in quotes] == ["Khalifa Haftar", "Smith"]
+
+
+def test_speaker_mentions_strip_titles() -> None:
+    text = "President Donald Trump spoke as Secretary of State Mike Pompeo looked on."
+    assert [m.name for m in speaker_mentions(text)] == ["Donald Trump", "Mike Pompeo"]
+    for m in speaker_mentions(text):
+        assert text[m.start : m.end] == m.name
+
+
+# ---- name_matches ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "speaker", "expected"),
+    [
+        ("Pompeo", "Mike Pompeo", True),
+        ("pompeo", "Secretary of State Mike Pompeo", True),
+        ("Secretary Pompeo", "Mike Pompeo", True),
+        ("Mike Pompeo", "Pompeo", True),
+        ("President Trump", "Donald Trump", True),
+        ("white house", "White House", True),
+        ("Haftar's", "Khalifa Haftar", True),
+        ("Neill", "Séamus Ó Néill", True),
+        ("Pompe", "Mike Pompeo", False),
+        ("Mike Smith", "Mike Pompeo", False),
+        ("State Department", "Defense Department", False),
+        ("Trump", None, False),
+        ("", "Mike Pompeo", False),
+    ],
+)
+def test_name_matches(query: str, speaker: str | None, expected: bool) -> None:
+    assert name_matches(query, speaker) is expected
