@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .chunking import chunk_hash
 from .dates import DateMention, text_dates
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
@@ -280,13 +281,25 @@ class AnswerBuilder:
                 span = Span(prev.start, span.end)
         return clip_quote(text, span, q_terms)
 
+    def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
+        """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
+        and the passage it came from still hashes to what was indexed (a document text altered after
+        indexing is never quoted)."""
+        snap = self.snap
+        text = snap.documents[s.path].text
+        c0, c1 = int(snap.chunk_starts[s.row]), int(snap.chunk_ends[s.row])
+        ok = (verify_quote(text, quote, qs.start) and len(quote.split()) <= MAX_QUOTE_WORDS
+              and chunk_hash(text[c0:c1]) == snap.chunk_hashes[s.row])
+        if not ok:
+            log.error("dropped a quote that failed the verbatim check: %s at %d", s.path, qs.start)
+        return ok
+
     def _result(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
         doc = self.snap.documents[s.path]
         text = doc.text
         qs = self._quote_span(s, q_terms)
         quote = text[qs.start : qs.end]
-        if not verify_quote(text, quote, qs.start) or len(quote.split()) > MAX_QUOTE_WORDS:
-            log.error("dropped a quote that is not verbatim in %s at %d", s.path, qs.start)
+        if not self._verified(s, qs, quote):
             return None
         passage = _passage(text, qs)
         return Result(

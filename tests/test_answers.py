@@ -1,0 +1,86 @@
+"""Answer quality mechanisms: quote choice and its limit, speakers, dates, comments, duplicates, the
+verbatim guarantee. Real model, real index."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+from pathlib import Path
+
+from index.answers import MAX_QUOTE_WORDS, clip_quote
+from index.engine import Engine
+from index.lexical import terms
+from index.questions import analyze
+from index.records import Span
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_long_sentence_is_cut_to_the_verbatim_clause_that_answers():
+    words = ", ".join(f"clause number {i} talks about nothing in particular" for i in range(12))
+    text = words + ", and the harbour toll was raised to 40 dollars by the council, which surprised many."
+    assert len(text.split()) > MAX_QUOTE_WORDS
+    q = {t: 1.0 for t in terms("How much was the harbour toll raised to?")}
+    span = clip_quote(text, Span(0, len(text)), q)
+    quote = text[span.start : span.end]
+    assert len(quote.split()) <= MAX_QUOTE_WORDS
+    assert "harbour toll was raised to 40 dollars" in quote
+    assert text.find(quote) == span.start
+
+
+def test_question_analysis():
+    info = analyze("what did Pompeo say on April 7?", dt.date(2019, 4, 20))
+    assert info.asks_said and "Pompeo" in info.names
+    assert [(d.start, d.end) for d in info.dates] == [(dt.date(2019, 4, 7), dt.date(2019, 4, 7))]
+    assert analyze("When did the Broncos win?").kind == "when"
+    assert analyze("How many points did they score?").kind == "number"
+    assert analyze("Who met Trump on April 9?").kind == "who"
+
+
+def test_pompeo_quote_comes_first_attributed_to_him(sample_engine):
+    ans = sample_engine.ask("what did Pompeo say on April 7?", asked_at=dt.date(2019, 4, 20))
+    first = ans.results[0]
+    assert first.speaker == "Mike Pompeo"
+    assert "We have made clear that we oppose the military offensive" in first.quote or \
+        "There is no military solution to the Libya conflict" in first.quote
+
+
+def test_spokesman_tweet_attributed_to_garrett_marquis(sample_engine):
+    ans = sample_engine.ask("What did the National Security Council spokesman say on Twitter?")
+    hit = next(r for r in ans.results if "are inaccurate" in r.quote)
+    assert hit.speaker == "Garrett Marquis"
+
+
+def test_reader_comment_is_marked(sample_engine):
+    ans = sample_engine.ask("Does The American Conservative consider the US lily-white?")
+    hit = next(r for r in ans.results if "lily-white" in r.quote)
+    assert hit.is_comment
+    assert not any(r.is_comment for r in sample_engine.ask("what did Pompeo say on April 7?").results)
+
+
+def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    text = (ROOT / "corpus" / "004_563c2adb94c7b42a.txt").read_text(encoding="utf-8")
+    (corpus / "syndicated-copy.txt").write_text("Syndicated: " + text, encoding="utf-8")
+    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng.index(progress=False)
+    ans = eng.ask("Which militant group could exploit Libya's power vacuum?")
+    hits = [r for r in ans.results if "Islamic State militants" in r.quote]
+    assert len(hits) == 1
+    paths = {hits[0].path} | {o["path"] for o in hits[0].also_in}
+    assert paths == {"004_563c2adb94c7b42a.txt", "syndicated-copy.txt"}
+
+
+def test_tampered_index_text_is_never_quoted(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng.index(progress=False)
+    assert any("Islamic State" in r.quote for r in eng.ask("Which militant group could exploit Libya's power vacuum?").results)
+    with sqlite3.connect(tmp_path / "data" / "newsdesk.sqlite") as db:
+        db.execute("UPDATE documents SET text = replace(text, 'Islamic State militants', 'Islamic Steak militants')")
+    fresh = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    ans = fresh.ask("Which militant group could exploit Libya's power vacuum?")
+    assert not any("Steak" in r.quote or "Steak" in r.passage for r in ans.results + ans.near_misses)

@@ -1,0 +1,158 @@
+"""The core engine on the real model, real FAISS and real files: chunks, index runs, answers, the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from index.chunking import chunk_spans
+from index.engine import Engine
+from index.settings import Settings
+from index.store import IndexError_
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = sorted((ROOT / "corpus").glob("*.txt"))
+POMPEO = ("There is no military solution to the Libya conflict",
+          "We have made clear that we oppose the military offensive")
+
+
+def test_chunks_are_sentence_aligned_with_exact_offsets():
+    text = SAMPLES[1].read_text(encoding="utf-8")
+    spans = chunk_spans(text, target_words=140, max_words=180)
+    assert len(spans) > 3
+    for a, b in zip(spans, spans[1:]):
+        assert b.start < a.end, "consecutive chunks share one sentence"
+    for s in spans:
+        chunk = text[s.start : s.end]
+        assert chunk == chunk.strip()
+        assert len(chunk.split()) <= 180
+
+
+def test_abbreviations_do_not_split_sentences():
+    from index.sentences import split_sentences
+
+    text = "Gen. Smith met the U.S. envoy on Jan. 5 in Washington. He left."
+    sents = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sents == ["Gen. Smith met the U.S. envoy on Jan. 5 in Washington.", "He left."]
+
+
+def test_index_reports_and_second_run_embeds_nothing(sample_engine):
+    st = sample_engine.status()
+    assert st.documents == 2 and st.chunks > 5
+    titles = {s.title for s in st.sources}
+    assert "Trump Greenlighted Haftar\u2019s Attack on US-Backed Libyan Government" in titles
+    assert "The American Conservative" in {s.source for s in st.sources}
+    again = sample_engine.index(progress=False)
+    assert again.chunks_embedded == 0 and again.unchanged == 2
+    assert (again.added, again.updated, again.removed) == (0, 0, 0)
+
+
+def test_boilerplate_is_not_indexed(sample_engine):
+    snap = sample_engine._refresh(force=False).snapshot
+    text = "\n".join(d.text for d in snap.documents.values())
+    for junk in ("Advertisement", "Popular Right Now", "Leave A Reply", "READ MORE ARTICLES ON", "scorecard"):
+        assert junk not in text
+
+
+def test_headline_question_quotes_pompeo_verbatim(sample_engine):
+    ans = sample_engine.ask("what did Pompeo say on April 7?", k=3)
+    assert not ans.abstained
+    assert any(any(p in r.quote for p in POMPEO) for r in ans.results[:3])
+    snap = sample_engine._refresh(force=False).snapshot
+    for r in ans.results:
+        doc = snap.documents[r.path]
+        assert doc.text[r.start : r.end] == r.quote, "every quote is verbatim at its offsets"
+        assert r.quote in r.passage
+        assert len(r.quote.split()) <= 60
+
+
+def test_unanswerable_question_abstains(sample_engine):
+    ans = sample_engine.ask("What is the capital of Australia?")
+    assert ans.abstained and ans.results == []
+    assert ans.to_json() == {"question": "What is the capital of Australia?", "abstained": True, "results": []}
+
+
+def test_answer_json_shape(sample_engine):
+    data = sample_engine.ask("Which militant group could exploit Libya's power vacuum?").to_json()
+    assert set(data) == {"question", "abstained", "results"}
+    r = data["results"][0]
+    assert set(r) == {"quote", "passage", "path", "start", "end", "title", "source", "date", "score"}
+    assert "Islamic State militants" in r["quote"]
+    assert r["path"].endswith(".txt") and "/" not in r["path"]
+
+
+def test_bad_files_are_skipped_with_reasons(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SAMPLES[0], corpus)
+    (corpus / "empty.txt").write_text("")
+    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
+    (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
+    (corpus / "big.txt").write_text("word " * 300_000)
+    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", max_file_mb=1, progress=False), embedder=embedder)
+    rep = eng.index(progress=False)
+    reasons = {s.path: s.reason for s in rep.skipped}
+    assert set(reasons) == {"empty.txt", "image.txt", "broken.pdf", "notes.docx", "big.txt"}
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["image.txt"]
+    assert "PDF" in reasons["broken.pdf"]
+    assert "unsupported" in reasons["notes.docx"]
+    assert "too large" in reasons["big.txt"]
+    assert rep.added == 1 and rep.documents == 1
+
+
+def test_other_model_index_gives_rebuild_message(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SAMPLES[0], corpus)
+    Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder).index(progress=False)
+    other = Engine(Settings(corpus=corpus, data=tmp_path / "data", model="some/other-model"), embedder=embedder)
+    with pytest.raises(IndexError_, match="newsdesk index --rebuild"):
+        other.ask("what did Pompeo say?")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env | {"PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_cli_index_and_ask_json(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    p = _cli("index", "--corpus", str(corpus), "--data", str(tmp_path / "d"), "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert set(rep) == {"documents", "chunks", "added", "updated", "removed", "unchanged", "chunks_embedded",
+                        "skipped", "seconds"}
+    assert rep["added"] == 2 and rep["chunks_embedded"] == rep["chunks"] > 0
+    p = _cli("ask", "what did Pompeo say on April 7?", "--corpus", str(corpus), "--data", str(tmp_path / "d"),
+             "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    ans = json.loads(p.stdout)
+    assert any(any(x in r["quote"] for x in POMPEO) for r in ans["results"][:3])
+    p = _cli("ask", "what did Pompeo say on April 7?", "--corpus", str(corpus), "--data", str(tmp_path / "d"),
+             cwd=tmp_path)
+    assert "\u201c" in p.stdout and "004_563c2adb94c7b42a.txt" in p.stdout and "Business Insider" in p.stdout
+
+
+def test_eval_reports_metrics(tmp_path):
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        json.dumps({"qid": "a", "question": "what did Pompeo say on April 7?", "gold": list(POMPEO)}) + "\n"
+        + json.dumps({"qid": "b", "question": "What is the capital of Australia?", "gold": []}) + "\n"
+    )
+    p = _cli("eval", str(qfile), "--corpus", str(ROOT / "corpus"), "--data", str(tmp_path / "d"), "--json",
+             cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    m = out["metrics"]
+    assert m["quote_hit@3"] == 1.0 and m["abstention_recall"] == 1.0 and m["verbatim"] == 1.0
+    assert [q["qid"] for q in out["questions"]] == ["a", "b"]
+    assert out["questions"][1]["answer"]["abstained"] is True
