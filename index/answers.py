@@ -123,8 +123,12 @@ def verify_quote(text: str, quote: str, start: int) -> bool:
 
 class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 8,
-                 weights: dict[str, float] | None = None) -> None:
-        """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}."""
+                 weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30) -> None:
+        """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
+        `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
+        `rerank_top` sentences (abstention still uses the calibrated linear score)."""
+        self.cross_encoder = cross_encoder
+        self.rerank_top = rerank_top
         self.snap = snapshot
         self.lexical = lexical
         self.sentences_of = sentences_of
@@ -231,6 +235,13 @@ class AnswerBuilder:
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
         sents = self.candidates(q, qvec, cands)
         sents.sort(key=lambda s: -s.score)
+        best = sents[0].score if sents else float("-inf")
+        if self.cross_encoder is not None and sents:
+            head = sents[: self.rerank_top]
+            texts = [self.snap.documents[s.path].text[s.span.start : s.span.end] for s in head]
+            ce = self.cross_encoder.predict([(q.text, t) for t in texts], show_progress_bar=False)
+            order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
+            sents = [head[i] for i in order] + sents[self.rerank_top :]
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
         covered: list[tuple[str, int, int]] = []
@@ -246,7 +257,6 @@ class AnswerBuilder:
             results.append(r)
             if len(results) >= k:
                 break
-        best = sents[0].score if sents else float("-inf")
         if not results or best < self.w.get("abstain_threshold", 0.0):
             return Answer(q.text, True, [], near_misses=results[:3])
         return Answer(q.text, False, results)

@@ -43,6 +43,7 @@ class Engine:
         self.settings = settings or Settings()
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
+        self._cross_encoder = None
         self._view: _View | None = None
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -56,6 +57,19 @@ class Engine:
             if self._embedder is None:
                 self._embedder = Embedder(self.settings.model, self.settings.device)
             return self._embedder
+
+    @property
+    def cross_encoder(self):
+        """The optional CrossEncoder reranker (NEWSDESK_RERANKER), loaded once."""
+        if not self.settings.reranker:
+            return None
+        with self._embedder_lock:
+            if self._cross_encoder is None:
+                from sentence_transformers import CrossEncoder
+
+                log.info("loading reranker %s", self.settings.reranker)
+                self._cross_encoder = CrossEncoder(self.settings.reranker, device=self.settings.device)
+            return self._cross_encoder
 
     def _store(self) -> Store:
         store = getattr(self._local, "store", None)
@@ -134,7 +148,8 @@ class Engine:
         log.info("loaded index generation %d (%d chunks)", snap.generation, len(snap.chunk_ids))
         dim = int(meta.get("dimension", 0))
         return _View(snap, Retriever(index, lexical, make_fusion(self.settings.fusion)),
-                     AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim)))
+                     AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
+                                   cross_encoder=self.cross_encoder))
 
     def ask(self, question: str, *, k: int | None = None,
             asked_at: dt.datetime | dt.date | None = None) -> Answer:

@@ -84,3 +84,25 @@ def test_tampered_index_text_is_never_quoted(tmp_path, embedder):
     fresh = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
     ans = fresh.ask("Which militant group could exploit Libya's power vacuum?")
     assert not any("Steak" in r.quote or "Steak" in r.passage for r in ans.results + ans.near_misses)
+
+
+def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
+    """NEWSDESK_RERANKER takes a CrossEncoder path; here one built from the bundled MiniLM folder, whose
+    scores we also compute directly: the answer's order must follow them."""
+    import numpy as np
+    from sentence_transformers import CrossEncoder
+
+    from index.embedding import resolve_model
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    ce_path = tmp_path / "ce"
+    CrossEncoder(resolve_model("all-MiniLM-L6-v2"), num_labels=1).save(str(ce_path))
+    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False, reranker=str(ce_path)),
+                 embedder=embedder)
+    eng.index(progress=False)
+    q = "Which militant group could exploit Libya's power vacuum?"
+    ans = eng.ask(q)
+    assert not ans.abstained and len(ans.results) >= 3
+    scores = eng.cross_encoder.predict([(q, r.quote) for r in ans.results[:3]])
+    assert list(np.argsort(-np.asarray(scores))) == [0, 1, 2]
