@@ -1,0 +1,399 @@
+"""Load one corpus file (.txt, .md, .html, .pdf) into a cleaned `Document`.
+
+Every failure caused by the file itself is raised as `DocumentError` with a short user-facing reason;
+nothing else escapes `load_document` for bad input. Sizes are in MB of 1024 * 1024 bytes, the unit the
+indexer uses for `max_file_mb`.
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import io
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from index.cleaning import CleanResult, clean_text, normalize_date
+from index.records import Document, Span
+
+try:  # PyYAML comes with huggingface_hub; the flat parser below covers its absence and broken YAML.
+    import yaml
+except ImportError:  # pragma: no cover
+    yaml = None
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SUPPORTED_SUFFIXES", "DocumentError", "load_document"]
+
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
+MB = 1024 * 1024
+
+
+class DocumentError(Exception):
+    """Raised with a short user-facing reason, e.g. 'empty file', 'binary file (not text)', 'not valid UTF-8
+    text', 'file too large (25.3 MB > 20 MB)', 'unsupported type .docx', 'unreadable PDF: ...', 'no text
+    extracted'."""
+
+
+def load_document(path: Path, corpus_root: Path, *, max_bytes: int) -> Document:
+    """Read, extract, clean; return a Document with path relative to corpus_root (posix), text = clean text,
+    metadata, comment spans and content_hash = sha256 hex of the raw bytes."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DocumentError(f"unsupported type {suffix or '(no extension)'}")
+    data = _read(path, int(max_bytes))
+    if not data.strip():
+        raise DocumentError("empty file")
+    try:
+        if suffix == ".pdf":
+            fields = _load_pdf(data)
+        else:
+            text = _decode_html(data) if suffix in (".html", ".htm") else _decode(data)
+            if not text.strip("\ufeff \t\r\n\f\v\u00a0"):
+                raise DocumentError("empty file")
+            if suffix in (".html", ".htm"):
+                fields = _load_html(text)
+            elif suffix in (".md", ".markdown"):
+                fields = _load_markdown(text)
+            else:
+                fields = _fields(clean_text(text))
+    except DocumentError:
+        raise
+    except Exception as exc:  # a parser tripping over odd input is still a bad file, not a crash
+        log.debug("extraction failed for %s", path, exc_info=True)
+        raise DocumentError(f"could not extract text ({type(exc).__name__}: {str(exc)[:80]})") from exc
+    if not fields["text"].strip():
+        raise DocumentError("no text extracted")
+    doc = Document(path=_relative(path, corpus_root), content_hash=hashlib.sha256(data).hexdigest(), **fields)
+    log.debug("loaded %s: %d chars, title=%r", doc.path, len(doc.text), doc.title)
+    return doc
+
+
+def _relative(path: Path, root: Path) -> str:
+    for p, r in ((path, root), (path.resolve(), Path(root).resolve())):
+        try:
+            return p.relative_to(r).as_posix()
+        except ValueError:
+            continue
+    log.warning("%s is outside the corpus folder %s", path, root)
+    return path.name
+
+
+def _size(n: int) -> str:
+    if n >= MB / 10:
+        return f"{n / MB:.1f}".removesuffix(".0") + " MB"
+    if n >= 1024:
+        return f"{n / 1024:.1f}".removesuffix(".0") + " KB"
+    return f"{n} bytes"
+
+
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; refuses an oversized file before reading it."""
+    try:
+        size = path.stat().st_size
+        if size <= max_bytes:
+            with path.open("rb") as fh:
+                data = fh.read(max_bytes + 1)
+            size = len(data)
+    except OSError as exc:
+        raise DocumentError(f"unreadable file ({exc.strerror or exc})") from exc
+    if size > max_bytes:
+        raise DocumentError(f"file too large ({_size(size)} > {_size(max_bytes)})")
+    return data
+
+
+_CONTROL = re.compile(rb"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+_UTF8_SEQ = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+def _decode(data: bytes, declared: str | None = None) -> str:
+    """UTF-8 (BOM allowed; UTF-16 with a BOM too). Otherwise the `declared` charset (an HTML page's own), or
+    cp1252 when the bytes clearly are not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DocumentError("not valid UTF-16 text") from exc
+        if _CONTROL.search(text.encode("utf-8")[:65536]):
+            raise DocumentError("binary file (not text)")
+        return text
+    sample = data[:65536]
+    if b"\x00" in data or len(_CONTROL.findall(sample)) > max(2, len(sample) // 100):
+        raise DocumentError("binary file (not text)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    if declared:
+        try:
+            return data.decode(declared)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise DocumentError(f"not valid {declared} text") from exc
+    high = len(data) - len(data.translate(None, bytes(range(0x80, 0x100))))
+    utf8_bytes = sum(len(m) for m in _UTF8_SEQ.findall(data))
+    if utf8_bytes * 2 >= high:  # mostly well-formed UTF-8 with a few broken bytes: corrupt, not cp1252
+        raise DocumentError("not valid UTF-8 text")
+    try:
+        text = data.decode("cp1252")
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise DocumentError("not valid UTF-8 text") from exc
+    if high > len(data) * 0.3:
+        raise DocumentError("not valid UTF-8 text")
+    log.info("decoded as cp1252 (not UTF-8)")
+    return text
+
+
+def _fields(res: CleanResult, **meta: Any) -> dict[str, Any]:
+    """Document fields: metadata wins over what cleaning guessed from the text."""
+    return {
+        "text": res.text,
+        "title": meta.get("title") or res.title,
+        "source": meta.get("source") or res.source,
+        "date": meta.get("date") or res.date,
+        "url": meta.get("url"),
+        "author": meta.get("author") or res.author,
+        "comments": list(res.comments),
+    }
+
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v).strip() for v in value if v is not None and str(v).strip())
+    if value is None or isinstance(value, (dict, bool)):
+        return None
+    return " ".join(str(value).split()) or None
+
+
+# ---------------------------------------------------------------- markdown
+_FRONT = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.S | re.M)
+_KEYS = {
+    "title": ("title", "headline"),
+    "date": ("date", "published", "pubdate", "date_published", "published_at", "publish_date"),
+    "source": ("source", "publisher", "publication", "site_name", "sitename", "site"),
+    "url": ("url", "link", "canonical_url", "canonical", "source_url"),
+    "author": ("author", "authors", "byline"),
+}
+
+
+def _flat_yaml(block: str) -> dict[str, Any]:
+    """Careful minimal parser: `key: value` lines and `- item` lists; quotes around values removed."""
+    out: dict[str, Any] = {}
+    key = None
+    for line in block.splitlines():
+        if m := re.match(r"([A-Za-z_][\w-]*)\s*:(?:\s+(.*))?$", line):
+            key, value = m.group(1).lower(), (m.group(2) or "").strip()
+            if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            out[key] = value if value else []
+        elif (m := re.match(r"\s+-\s+(.*)$", line)) and key and isinstance(out.get(key), list):
+            out[key].append(m.group(1).strip().strip("'\""))
+    return out
+
+
+def _front_matter(text: str) -> tuple[dict[str, Any], str]:
+    m = _FRONT.match(text.lstrip("\ufeff"))
+    if not m:
+        return {}, text
+    meta: Any = None
+    if yaml is not None:
+        try:
+            meta = yaml.safe_load(m.group(1))
+        except yaml.YAMLError as exc:
+            log.info("front matter is not valid YAML (%s); reading it as flat key: value lines", exc)
+    if not isinstance(meta, dict) or not meta:
+        meta = _flat_yaml(m.group(1))
+        if not any(k in meta for names in _KEYS.values() for k in names):
+            return {}, text  # a leading "---" rule, not front matter
+    meta = {str(k).lower(): v for k, v in meta.items()}
+    found: dict[str, Any] = {}
+    for field, names in _KEYS.items():
+        value = next((meta[k] for k in names if meta.get(k) not in (None, "", [])), None)
+        found[field] = normalize_date(value if not isinstance(value, str) else value.strip()) \
+            if field == "date" else _str(value)
+    return found, text.lstrip("\ufeff")[m.end():]
+
+
+_MD_INLINE = [  # bounded, non-overlapping patterns: linear time even on hostile input
+    (re.compile(r"!\[([^\]\n]{0,300})\]\([^)\n]{0,500}\)"), r"\1"),  # images -> alt text
+    (re.compile(r"\[([^\]\n]{1,300})\]\((?:[^()\s]|\([^()\s]{0,200}\)){0,500}(?:\s+\"[^\"\n]{0,200}\")?\)"), r"\1"),
+    (re.compile(r"\[([^\]\n]{1,300})\]\[[^\]\n]{0,100}\]"), r"\1"),  # [text][ref]
+    (re.compile(r"<(https?://[^>\s]{1,500})>"), r"\1"),
+    (re.compile(r"\*\*(?=\S)([^*\n]{1,300}?)(?<=\S)\*\*"), r"\1"),
+    (re.compile(r"__(?=\S)([^_\n]{1,300}?)(?<=\S)__"), r"\1"),
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*\n]{1,300}?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_\n]{1,300}?)(?<=\S)_(?![\w_])"), r"\1"),
+    (re.compile(r"~~(?=\S)([^~\n]{1,300}?)(?<=\S)~~"), r"\1"),
+    (re.compile(r"`([^`\n]{1,300})`"), r"\1"),
+    (re.compile(r"</?(?:em|strong|b|i|u|span|sup|sub|a|br|mark|small)\b[^<>\n]{0,300}>"), ""),
+    (re.compile(r"\\([\\`*_{}\[\]()#+\-.!>|])"), r"\1"),
+]
+
+
+def _strip_html_comments(s: str) -> str:
+    out, i = [], 0
+    while (j := s.find("<!--", i)) != -1 and (k := s.find("-->", j + 4)) != -1:
+        out.append(s[i:j])
+        i = k + 3
+    out.append(s[i:])
+    return "".join(out)
+
+
+def _markdown_to_text(md: str) -> str:
+    """Markdown as the text a reader sees: markers and link targets removed, one line per source line."""
+    md = _strip_html_comments(md)
+    out: list[str] = []
+    fenced = False
+    for line in md.splitlines():
+        if re.match(r"\s*(```|~~~)", line):
+            fenced = not fenced
+            out.append("")
+            continue
+        if fenced:
+            out.append(line)
+            continue
+        if re.fullmatch(r"\s*([-*_])(\s*\1){2,}\s*|\s*=+\s*|\s*\[[^\]]+\]:\s*\S+.*", line):
+            out.append("")  # rules, setext underlines, link reference definitions
+            continue
+        line = re.sub(r"^\s*(?:>\s?)+", "", line)
+        if heading := re.match(r"\s*#{1,6}\s+", line):
+            line = line[heading.end():].rstrip()
+            bare = line.rstrip("#")
+            line = bare.rstrip() if not bare or bare[-1].isspace() else line  # closing "##" of "## Title ##"
+        line = re.sub(r"^\s*[-*+]\s+(?:\[[ xX]\]\s+)?", "", line)
+        for rx, repl in _MD_INLINE:
+            line = rx.sub(repl, line)
+        out.append(line)
+    return "\n".join(out)
+
+
+def _load_markdown(text: str) -> dict[str, Any]:
+    meta, body = _front_matter(text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _fields(clean_text(_markdown_to_text(body), title=meta.get("title")), **meta)
+
+
+# ---------------------------------------------------------------- html
+_META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
+
+
+def _decode_html(data: bytes) -> str:
+    """UTF-8 first; otherwise the charset the page declares; otherwise the cp1252 fallback."""
+    found = _META_CHARSET.search(data[:4096])
+    charset: str | None = found.group(1).decode("ascii", "replace").lower() if found else None
+    try:
+        if charset is None or codecs.lookup(charset).name in ("utf-8", "iso8859-1", "ascii", "cp1252"):
+            charset = None  # UTF-8 or the cp1252 fallback (what browsers do with latin-1 labels)
+    except LookupError:
+        charset = None
+    return _decode(data, declared=charset)
+
+
+def _inline_text(el: Any) -> str:
+    """Text of an element; <lb/> and nested blocks become line breaks."""
+    parts: list[str] = []
+
+    def walk(e: Any) -> None:
+        block = e.tag in ("p", "head", "item", "row", "quote", "list", "lb")
+        if block:
+            parts.append("\n")
+        parts.append(e.text or "")
+        for child in e:
+            walk(child)
+            parts.append(child.tail or "")
+        if block:
+            parts.append("\n")
+
+    walk(el)
+    return "\n".join(" ".join(line.split()) for line in "".join(parts).split("\n"))
+
+
+def _html_blocks(body: Any) -> list[str]:
+    """trafilatura's body tree as paragraphs; list items and table rows as lines of one paragraph."""
+    blocks: list[str] = []
+    for el in body.iterchildren():
+        if el.tag == "table":
+            text = "\n".join(" | ".join(_inline_text(c).replace("\n", " ").strip() for c in row.iterchildren())
+                             for row in el.iter("row"))
+        elif el.tag == "graphic":
+            continue
+        else:
+            text = _inline_text(el)
+        text = "\n".join(line for line in text.split("\n") if line.strip())
+        if text:
+            blocks.append(text)
+    return blocks
+
+
+def _load_html(html: str) -> dict[str, Any]:
+    import trafilatura  # imported here: slow to import and only needed for HTML
+
+    extracted = None
+    for recall in (False, True):
+        extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=True,
+                                                include_tables=True, favor_recall=recall)
+        if extracted is not None and (extracted.text or "").strip():
+            break
+    if extracted is None or not (extracted.text or "").strip():
+        raise DocumentError("no text extracted")
+    body = _html_blocks(extracted.body) if extracted.body is not None else []
+    article = "\n\n".join(body) or extracted.text
+    meta = {"title": _str(extracted.title), "source": _str(extracted.sitename), "url": _str(extracted.url),
+            "author": _str(extracted.author), "date": normalize_date(extracted.date)}
+    fields = _fields(clean_text(article, title=meta["title"]), **meta)
+    comments = _html_blocks(extracted.commentsbody) if extracted.commentsbody is not None else []
+    if comments:
+        start = len(fields["text"]) + 2 if fields["text"] else 0
+        fields["text"] = (fields["text"] + "\n\n" if fields["text"] else "") + "\n\n".join(comments)
+        fields["comments"].append(Span(start, len(fields["text"])))
+    return fields
+
+
+# ---------------------------------------------------------------- pdf
+_JUNK_TITLE = re.compile(r"(?i)^(?:microsoft \w+ - .*|untitled.*|.*\.(?:docx?|pdf|indd|rtf|odt|txt))$")
+
+
+def _load_pdf(data: bytes) -> dict[str, Any]:
+    from pypdf import PdfReader  # imported here: only needed for PDFs
+
+    if b"%PDF-" not in data[:1024]:
+        raise DocumentError("unreadable PDF: not a PDF file")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise DocumentError("unreadable PDF: encrypted")
+        pages = list(reader.pages)
+    except DocumentError:
+        raise
+    except Exception as exc:
+        raise DocumentError(f"unreadable PDF: {_reason(exc)}") from exc
+    texts: list[str] = []
+    failed = 0
+    for number, page in enumerate(pages, start=1):
+        try:
+            texts.append(page.extract_text() or "")
+        except Exception as exc:
+            failed += 1
+            log.warning("PDF page %d: text extraction failed (%s)", number, _reason(exc))
+    if pages and failed == len(pages):
+        raise DocumentError("unreadable PDF: no page could be read")
+    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
+    text = re.sub(r"[\x00-\x08\x0e-\x1f\x7f]", "", text)  # stray control codes from font encodings
+    if not text.strip():
+        raise DocumentError("no text extracted (a scanned PDF without a text layer?)")
+    meta: dict[str, Any] = {}
+    try:
+        info = reader.metadata
+        if info is not None:
+            title = _str(info.title)
+            meta["title"] = title if title and not _JUNK_TITLE.match(title) else None
+            meta["author"] = _str(info.author)
+            meta["date"] = normalize_date(info.get("/CreationDate") and str(info.get("/CreationDate")))
+    except Exception as exc:  # metadata is optional; a broken info dictionary is not fatal
+        log.info("PDF metadata unreadable (%s)", _reason(exc))
+    return _fields(clean_text(text, title=meta.get("title")), **meta)
+
+
+def _reason(exc: BaseException) -> str:
+    msg = " ".join(str(exc).split())[:100]
+    return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
