@@ -6,7 +6,6 @@ development sets by `scripts/fit_reranker.py` and stored in `reranker_weights.js
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 import re
@@ -18,12 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from .chunking import chunk_hash
-from .dates import DateMention, text_dates
+from . import facts
+from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
 from .records import Answer, Result, Span
 from .retrieval import Candidate
-from .speakers import Quotation, extract_quotations, name_matches
+from .speakers import name_matches
 from .store import Snapshot
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,6 @@ def _coverage(q_terms: dict[str, float], toks: set[str]) -> float:
     if not total:
         return 0.0
     return sum(w for t, w in q_terms.items() if t in toks) / total
-
-
-@dataclass
-class DocInfo:
-    """Per-document facts computed once per index generation: quotations and dated phrases."""
-
-    quotations: list[Quotation]
-    dates: list[DateMention]
 
 
 @dataclass
@@ -139,22 +131,12 @@ class AnswerBuilder:
 
     # --- per-document facts ---------------------------------------------------------------------
     def docinfo(self, path: str) -> DocInfo:
+        """The document's quotations and dates, stored at index time (parsed once per generation)."""
         with self._lock:
             info = self._docinfo.get(path)
         if info is None:
             doc = self.snap.documents[path]
-            ref = dt.date.fromisoformat(doc.date) if doc.date else None
-            try:
-                quotes = extract_quotations(doc.text)
-            except Exception:  # attribution is a bonus; never let it break an answer
-                log.exception("quotation extraction failed for %s", path)
-                quotes = []
-            try:
-                dates = text_dates(doc.text, ref)
-            except Exception:
-                log.exception("date extraction failed for %s", path)
-                dates = []
-            info = DocInfo(quotes, dates)
+            info = facts.loads(doc.facts) or facts.extract(doc.text, doc.date)
             with self._lock:
                 self._docinfo[path] = info
         return info

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 from filelock import FileLock, Timeout
 
-from . import vectors
+from . import facts, vectors
 from .chunking import chunk_hash, chunk_spans
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex
@@ -265,9 +265,10 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             d = prep.doc
             c.execute(
                 "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                "indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "facts, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
-                 json.dumps([[s.start, s.end] for s in d.comments]), ts),
+                 json.dumps([[s.start, s.end] for s in d.comments]),
+                 facts.dumps(facts.extract(d.text, d.date)), ts),
             )
             for (s, e), h in zip(prep.spans, prep.hashes):
                 cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))

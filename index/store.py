@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS documents (
     title TEXT, source TEXT, date TEXT, url TEXT, author TEXT,
     text TEXT NOT NULL,
     comments TEXT NOT NULL DEFAULT '[]',
+    facts TEXT NOT NULL DEFAULT '{}',   -- quotations and dates extracted at index time (index/facts.py)
     indexed_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS chunks (
@@ -104,6 +105,7 @@ class DocRow:
     author: str | None
     text: str
     comments: list[Span]
+    facts: str = "{}"
 
     @classmethod
     def from_document(cls, d: Document) -> "DocRow":
@@ -180,7 +182,7 @@ class Store:
 
     def document(self, path: str) -> DocRow | None:
         r = self.conn.execute(
-            "SELECT path, content_hash, title, source, date, url, author, text, comments FROM documents "
+            "SELECT path, content_hash, title, source, date, url, author, text, comments, facts FROM documents "
             "WHERE path=?",
             (path,),
         ).fetchone()
@@ -255,7 +257,7 @@ class Store:
             docs = {
                 r[0]: _docrow(r)
                 for r in c.execute(
-                    "SELECT path, content_hash, title, source, date, url, author, text, comments FROM documents"
+                    "SELECT path, content_hash, title, source, date, url, author, text, comments, facts FROM documents"
                 )
             }
             rows = c.execute("SELECT id, path, start, end, hash FROM chunks ORDER BY id").fetchall()
@@ -302,7 +304,7 @@ class Store:
 
 def _docrow(r: tuple) -> DocRow:
     comments = [Span(int(a), int(b)) for a, b in json.loads(r[8] or "[]")]
-    return DocRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], comments)
+    return DocRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], comments, r[9])
 
 
 def fsync_dir(path: Path) -> None:

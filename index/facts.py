@@ -1,0 +1,56 @@
+"""Facts extracted from a document at index time and stored with it: direct quotations with their
+speakers, and dated phrases resolved against the document's own publication date."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+from .dates import DateMention, DateRange, text_dates
+from .speakers import Quotation, extract_quotations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocFacts:
+    quotations: list[Quotation]
+    dates: list[DateMention]
+
+
+def extract(text: str, date: str | None) -> DocFacts:
+    """Never raises: attribution and dates are aids to ranking, not a reason to skip a document."""
+    try:
+        quotes = extract_quotations(text)
+    except Exception:
+        log.exception("quotation extraction failed")
+        quotes = []
+    try:
+        dates = text_dates(text, dt.date.fromisoformat(date) if date else None)
+    except Exception:
+        log.exception("date extraction failed")
+        dates = []
+    return DocFacts(quotes, dates)
+
+
+def dumps(facts: DocFacts) -> str:
+    return json.dumps({
+        "quotations": [asdict(q) for q in facts.quotations],
+        "dates": [[d.start, d.end, d.text, d.range.start.isoformat(), d.range.end.isoformat()] for d in facts.dates],
+    }, ensure_ascii=False)
+
+
+def loads(data: str) -> DocFacts | None:
+    """None when nothing was stored (compute on demand instead)."""
+    try:
+        d = json.loads(data or "{}")
+    except ValueError:
+        return None
+    if "quotations" not in d:
+        return None
+    return DocFacts(
+        [Quotation(**q) for q in d["quotations"]],
+        [DateMention(a, b, t, DateRange(dt.date.fromisoformat(s), dt.date.fromisoformat(e)))
+         for a, b, t, s, e in d["dates"]],
+    )
