@@ -1,0 +1,332 @@
+"""Slash commands and mention handling: a cog over the engine.
+
+Every command that does work defers first (Discord's 3-second window) and runs engine calls in a thread
+(`asyncio.to_thread`), so the event loop, and with it the gateway heartbeat, never waits on the model or the index.
+
+Follow-ups: a reply to one of the bot's answers is answered as the previous question followed by the reply's
+text (e.g. "what did Pompeo say on April 7?" + "and Trump?" → "what did Pompeo say on April 7? and Trump?").
+The previous question comes from memory (the last 2048 answers) or, after a restart, from the answer's first
+embed, which carries the question.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import re
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from .discord_render import (
+    OutgoingMessage,
+    question_from_embeds,
+    render_add_result,
+    render_answer,
+    render_help,
+    render_index_report,
+    render_sources,
+)
+
+if TYPE_CHECKING:
+    from .discord_app import NewsdeskBot
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+URL_TIMEOUT_SECONDS = 20.0
+QUESTION_MAX_CHARS = 1000
+FOLLOW_UP_MAX_CHARS = 1000
+
+
+class NotAllowedToAdd(app_commands.CheckFailure):
+    """The member has neither Manage Server nor the configured role."""
+
+    def __init__(self, role: str | None) -> None:
+        self.role = role
+        extra = f" or the **{discord.utils.escape_markdown(role)}** role" if role else ""
+        super().__init__(f"You need the Manage Server permission{extra} to add sources.")
+
+
+class UserFacingError(Exception):
+    """An error whose message is safe and useful to show the user as is."""
+
+
+# --- checks and cooldowns --------------------------------------------------------------------------------------------
+
+
+def question_cooldown() -> Callable[[T], T]:
+    """Per-user cooldown on questions (DISCORD_COOLDOWN_SECONDS; 0 disables it), raising discord.py's own
+    `CommandOnCooldown`. The buckets (`app_commands.Cooldown`) live on the bot, not in the decorator like
+    `app_commands.checks.cooldown`'s, so they follow the settings and mentions share them."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        bucket, retry_after = interaction.client.question_cooldown(interaction.user.id)  # type: ignore[attr-defined]
+        if retry_after:
+            raise app_commands.CommandOnCooldown(bucket, retry_after)
+        return True
+
+    return app_commands.check(predicate)
+
+
+def has_role(member: discord.abc.User, role: str) -> bool:
+    """Whether `member` has the role given by id or name (case-insensitive)."""
+    roles = getattr(member, "roles", None) or []
+    wanted = role.strip()
+    for r in roles:
+        if str(r.id) == wanted or r.name.casefold() == wanted.casefold():
+            return True
+    return False
+
+
+def can_add() -> Callable[[T], T]:
+    """Manage Server (as `app_commands.checks.has_permissions` checks it) OR the configured DISCORD_ADMIN_ROLE."""
+
+    async def predicate(interaction: discord.Interaction) -> bool:
+        perms = interaction.permissions
+        if perms.manage_guild or perms.administrator:
+            return True
+        role = getattr(getattr(interaction.client, "bot_settings", None), "discord_admin_role", None)
+        if role and has_role(interaction.user, role):
+            return True
+        raise NotAllowedToAdd(role)
+
+    return app_commands.check(predicate)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------------
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_TYPE_SUFFIX = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt",
+                "text/markdown": ".md", "application/pdf": ".pdf"}
+
+
+def safe_filename(name: str, fallback: str = "article") -> str:
+    """A plain file name (no folders, no odd characters) for saving into the corpus."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    base = _SAFE_NAME.sub("-", base).strip(".-_")
+    return base[:120] or fallback
+
+
+def name_for_url(url: str, content_type: str | None) -> str:
+    parts = urlsplit(url)
+    name = safe_filename(unquote(parts.path), fallback=safe_filename(parts.hostname or "article"))
+    suffix = _TYPE_SUFFIX.get((content_type or "").split(";")[0].strip().lower())
+    if suffix and PurePosixPath(name).suffix.lower() not in {".html", ".htm", ".txt", ".md", ".pdf"}:
+        name += suffix
+    return name
+
+
+async def fetch_url(url: str, max_bytes: int, *, timeout: float = URL_TIMEOUT_SECONDS) -> tuple[str, bytes]:
+    """Download `url` (http/https only) with a size limit and a timeout; returns (file name, bytes)."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UserFacingError("Only http:// and https:// links can be added.")
+    limit_mb = max_bytes / (1024 * 1024)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
+                                         headers={"User-Agent": "newsdesk (Discord bot)"}) as session:
+            async with session.get(url, allow_redirects=True, max_redirects=5) as resp:
+                if resp.status != 200:
+                    raise UserFacingError(f"The link answered HTTP {resp.status}; nothing was added.")
+                if resp.content_length is not None and resp.content_length > max_bytes:
+                    raise UserFacingError(f"That file is larger than the {limit_mb:g} MB limit.")
+                data = bytearray()
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    data += chunk
+                    if len(data) > max_bytes:
+                        raise UserFacingError(f"That file is larger than the {limit_mb:g} MB limit.")
+                return name_for_url(str(resp.url), resp.headers.get("Content-Type")), bytes(data)
+    except asyncio.TimeoutError:
+        raise UserFacingError(f"The link did not answer within {timeout:g} s; nothing was added.") from None
+    except aiohttp.InvalidURL:
+        raise UserFacingError("That is not a valid link.") from None
+    except aiohttp.ClientError as exc:
+        raise UserFacingError(f"Could not download the link ({exc.__class__.__name__}); nothing was added.") from None
+
+
+def strip_mentions(text: str, user_id: int) -> str:
+    return " ".join(re.sub(rf"<@!?{user_id}>", " ", text).split())
+
+
+def combine_follow_up(previous: str, text: str) -> str:
+    """The follow-up query: the previous question, then the new text (kept under FOLLOW_UP_MAX_CHARS)."""
+    combined = f"{previous.strip()} {text.strip()}".strip()
+    return combined[-FOLLOW_UP_MAX_CHARS:]
+
+
+async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
+    """An ephemeral notice, whatever state the interaction response is in."""
+    try:
+        if not interaction.response.is_done():
+            await interaction.response.send_message(text, ephemeral=True)
+        else:
+            await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException as exc:
+        log.warning("Could not tell the user about an error: %s", exc)
+
+
+# --- the cog ----------------------------------------------------------------------------------------------------------
+
+
+class NewsdeskCog(commands.Cog):
+    def __init__(self, bot: NewsdeskBot) -> None:
+        self.bot = bot
+
+    @property
+    def engine(self):  # noqa: ANN201 - index.engine.Engine
+        return self.bot.engine
+
+    async def answer_messages(self, question: str, asked_at: dt.datetime | None) -> list[OutgoingMessage]:
+        answer = await asyncio.to_thread(self.engine.ask, question, asked_at=asked_at)
+        status = await self.bot.index_status()
+        return render_answer(answer, status)
+
+    async def respond(self, interaction: discord.Interaction, messages: list[OutgoingMessage], *,
+                      remember: str | None = None) -> None:
+        """Send `messages` as the (deferred) response: the first edits the original, the rest follow up."""
+        first, *rest = messages
+        sent = await interaction.edit_original_response(content=first.content, embeds=first.embeds)
+        if remember:
+            self.bot.remember(sent.id, remember)
+        for message in rest:
+            kwargs = {"embeds": message.embeds, "wait": True}
+            if message.content:
+                kwargs["content"] = message.content
+            extra = await interaction.followup.send(**kwargs)
+            if remember and extra is not None:
+                self.bot.remember(extra.id, remember)
+
+    # -- /ask --------------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="ask", description="Ask a question; the answer quotes the indexed news articles.")
+    @app_commands.describe(question="What do you want to know?")
+    @question_cooldown()
+    async def ask(self, interaction: discord.Interaction,
+                  question: app_commands.Range[str, 1, QUESTION_MAX_CHARS]) -> None:
+        await interaction.response.defer(thinking=True)
+        messages = await self.answer_messages(question, interaction.created_at)
+        await self.respond(interaction, messages, remember=question)
+
+    # -- /sources ----------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="sources", description="What is indexed: article count, newest, per publisher.")
+    async def sources(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        status = await self.bot.index_status(fresh=True)
+        await self.respond(interaction, render_sources(status))
+
+    # -- /reindex ----------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="reindex", description="Bring the index up to date with the corpus folder.")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.checks.has_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        log.info("/reindex by %s (%s)", interaction.user, interaction.user.id)
+        report = await asyncio.to_thread(self.engine.index, progress=False)
+        status = await self.bot.index_status(fresh=True)
+        await self.respond(interaction, render_index_report(report, status=status))
+
+    # -- /add --------------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="add", description="Save an article (attached file or link) into the corpus and index it.")
+    @app_commands.describe(file="The article as a file (text, Markdown, HTML or PDF)",
+                           url="Or a link to the article (http or https)")
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.guild_only()
+    @can_add()
+    async def add(self, interaction: discord.Interaction, file: Optional[discord.Attachment] = None,
+                  url: Optional[str] = None) -> None:
+        await interaction.response.defer(thinking=True, ephemeral=True)
+        max_bytes = int(self.engine.settings.max_file_mb * 1024 * 1024)
+        limit_mb = self.engine.settings.max_file_mb
+        try:
+            if (file is None) == (url is None):
+                raise UserFacingError("Attach a file or give a link (one of the two).")
+            if file is not None:
+                if file.size > max_bytes:
+                    raise UserFacingError(f"`{safe_filename(file.filename)}` is {file.size / 1048576:.1f} MB; "
+                                          f"the limit is {limit_mb:g} MB.")
+                name, data = safe_filename(file.filename), await file.read()
+            else:
+                name, data = await fetch_url(url.strip(), max_bytes)  # type: ignore[union-attr]
+            log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
+            try:
+                path, report = await asyncio.to_thread(self.engine.add_file, name, data)
+            except ValueError as exc:
+                raise UserFacingError(f"Could not add `{name}`: {exc}") from None
+        except UserFacingError as exc:
+            await interaction.edit_original_response(content=str(exc)[:2000], embeds=[])
+            return
+        status = await self.bot.index_status(fresh=True)
+        await self.respond(interaction, render_add_result(self.bot.corpus_relative(path), report, status=status))
+
+    # -- /help -------------------------------------------------------------------------------------------------------
+
+    @app_commands.command(name="help", description="How to use newsdesk.")
+    async def help(self, interaction: discord.Interaction) -> None:
+        # Answered at once (nothing to wait for), so no defer is needed.
+        s = self.bot.bot_settings
+        message = render_help(channels=s.discord_channels, admin_role=s.discord_admin_role,
+                              cooldown=s.discord_cooldown_seconds)
+        await interaction.response.send_message(embeds=message.embeds, ephemeral=True)
+
+    # -- mentions and replies -------------------------------------------------------------------------------------------
+
+    def previous_question(self, message: discord.Message) -> str | None:
+        """The question of the bot answer this message replies to, or None."""
+        ref = message.reference
+        if ref is None or ref.message_id is None:
+            return None
+        remembered = self.bot.recall(ref.message_id)
+        if remembered:
+            return remembered
+        resolved = ref.resolved
+        if isinstance(resolved, discord.Message) and self.bot.user and resolved.author.id == self.bot.user.id:
+            return question_from_embeds(resolved.embeds)
+        return None
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.bot.user
+        if me is None or message.author.bot or message.webhook_id is not None:
+            return
+        previous = self.previous_question(message)
+        mentioned = any(u.id == me.id for u in message.mentions)
+        if previous is None and not mentioned:
+            return
+        if not self.bot.channel_allowed(message.channel):
+            log.debug("Ignoring a mention in channel %s (not in DISCORD_CHANNELS)", message.channel.id)
+            return
+        text = strip_mentions(message.content, me.id)
+        if previous is not None and text:
+            question = combine_follow_up(previous, text)
+        elif text:
+            question = text[:QUESTION_MAX_CHARS]
+        else:
+            await message.reply("Ask me a question after the mention, e.g. “@newsdesk what did Pompeo say on "
+                                "April 7?”, or use /ask.", mention_author=False)
+            return
+        _bucket, retry_after = self.bot.question_cooldown(message.author.id)
+        if retry_after:
+            await message.reply(f"One question at a time: you can ask again in {retry_after:.0f} s.",
+                                mention_author=False)
+            return
+        try:
+            async with message.channel.typing():
+                messages = await self.answer_messages(question, message.created_at)
+        except Exception:
+            log.exception("Answering a mention failed")
+            await message.reply("Sorry, something went wrong while answering; the error was logged.",
+                                mention_author=False)
+            return
+        for part in messages:
+            sent = await message.reply(content=part.content, embeds=part.embeds, mention_author=False)
+            self.bot.remember(sent.id, question)
