@@ -17,7 +17,7 @@ def cite(r: Result) -> str:
 
 
 def render_result(n: int, r: Result, width: int = 100) -> str:
-    who = f"{r.speaker}: " if r.speaker else ""
+    who = f"{r.speaker}{', ' + r.when if r.when else ''}: " if r.speaker else ""
     note = " (reader comment)" if r.is_comment else ""
     quote = textwrap.fill(f"{who}\u201c{r.quote}\u201d{note}", width=width, initial_indent=f"{n}. ",
                           subsequent_indent="   ")

@@ -18,6 +18,7 @@ import numpy as np
 
 from .chunking import chunk_hash
 from . import facts
+from .dates import DateMention, text_dates
 from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
@@ -80,6 +81,7 @@ class Sent:
     feats: dict[str, float]
     score: float = 0.0
     speaker: str | None = None
+    when: str | None = None  # the date phrase, matching the question, that dates this sentence
 
 
 def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MAX_QUOTE_WORDS) -> Span:
@@ -165,6 +167,7 @@ class AnswerBuilder:
                 sent = text[span.start : span.end]
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
                 speaker = self._speaker(info, span)
+                when = self._date_fit(q, span, info, path)
                 f = {
                     "dense_sent": float(sims[i]),
                     "coverage": _coverage(q_terms, toks[i]),
@@ -173,11 +176,11 @@ class AnswerBuilder:
                     "dense_chunk": cand.dense,
                     "type_fit": self._type_fit(q, sent, span, info),
                     "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
-                    "date": self._date_fit(q, span, info, path),
+                    "date": 1.0 if when else 0.0,
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
                     "short": 1.0 if len(sent.split()) < 6 else 0.0,
                 }
-                s = Sent(row, path, span, i, f, speaker=speaker)
+                s = Sent(row, path, span, i, f, speaker=speaker, when=when.text if when else None)
                 s.score = self.score(f)
                 out.append(s)
         return out
@@ -203,15 +206,27 @@ class AnswerBuilder:
             return 1.0 if any(m.group().lower() not in known for m in _CAPNAME.finditer(sent)) else 0.0
         return 0.0
 
-    @staticmethod
-    def _date_fit(q: QuestionInfo, span: Span, info: DocInfo, path: str) -> float:
+    def _date_fit(self, q: QuestionInfo, span: Span, info: DocInfo, path: str) -> DateMention | None:
+        """The mention when a date the question pins is mentioned in the sentence or just before it ("in his April 7
+        statement:" covers the quotation that follows). In an undated document a month-day has no year, so
+        it is resolved against the question's own date instead."""
         if not q.dates:
-            return 0.0
-        lo = span.start - 400  # a date stated just before ("in his April 7 statement:") covers what follows
-        for d in info.dates:
+            return None
+        lo = max(0, span.start - 400)
+        doc = self.snap.documents[path]
+        mentions = info.dates
+        if not doc.date:
+            ref = max(r.end for r in q.dates)
+            try:
+                mentions = [DateMention(d.start + lo, d.end + lo, d.text, d.range)
+                            for d in text_dates(doc.text[lo : span.end], ref)]
+            except Exception:
+                log.exception("date resolution failed in %s", path)
+                mentions = []
+        for d in mentions:
             if lo <= d.start < span.end and any(r.overlaps(d.range) for r in q.dates):
-                return 1.0
-        return 0.0
+                return d
+        return None
 
     # --- the answer -----------------------------------------------------------------------------
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
@@ -308,6 +323,7 @@ class AnswerBuilder:
             passage_start=passage.start,
             passage_end=passage.end,
             speaker=s.speaker or self._speaker(self.docinfo(s.path), qs),
+            when=s.when,
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
         )
 

@@ -48,6 +48,9 @@ class Embedder:
             # A local folder needs no hub; never reach for one at run time.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
 
         log.info("loading embedding model %s", path)
         self.model = SentenceTransformer(path, device=device)

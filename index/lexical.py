@@ -9,6 +9,7 @@ import numpy as np
 import Stemmer
 
 log = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
 
 TOKEN_PATTERN = r"(?u)\b\w+\b"
 _stemmer = Stemmer.Stemmer("english")

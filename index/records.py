@@ -55,6 +55,7 @@ class Result:
     passage_start: int = 0
     passage_end: int = 0
     speaker: str | None = None  # who said the quote, when known
+    when: str | None = None  # the date phrase near the quote that matches a date the question pins
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
 
