@@ -135,10 +135,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from index.watch import watch
+    from index.watch import WatchRun, watch
 
     eng = _engine(args)
-    watch(eng)
+
+    told: set[tuple[str, str]] = set()  # skipped files already explained
+
+    def report(run: WatchRun) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        print(f"{stamp} {run.line()}", flush=True)
+        for s in run.report.skipped if run.report else []:
+            if (s.path, s.reason) not in told:
+                told.add((s.path, s.reason))
+                print(f"{stamp}   skipped {s.path}: {s.reason}", flush=True)
+
+    print(f"newsdesk: watching {eng.settings.corpus} (index in {eng.settings.data}); Ctrl-C to stop.",
+          file=sys.stderr, flush=True)
+    try:
+        watch(eng, on_report=report)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,470 @@
+"""Issue 5: a fresh index. Incremental add/change/rename/delete, atomic generations under SIGKILL and concurrent
+readers, the watcher, damage detection, the writer lock and model changes. Real model, FAISS, files and processes.
+
+Each test gets its own corpus and data folder, copied from a module-wide template that is indexed once (the
+copy carries the embeddings cache, so the sample articles are never embedded twice).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+from index.engine import Engine
+from index.indexer import IndexLocked
+from index.settings import Settings
+from index.store import IndexDamaged, ModelMismatch
+from index.watch import WatchRun, start_watch_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "corpus"
+PY = sys.executable
+REPORT_KEYS = {"documents", "chunks", "added", "updated", "removed", "unchanged", "chunks_embedded", "skipped",
+               "seconds"}
+
+KELP_Q = "When did the Zorbian council approve the Kelp Tax?"
+KELP = """Zorbian Council Approves Kelp Tax
+
+The Zorbian council approved the Kelp Tax on 3 March 2019. The measure passed by a vote of seven to two after a long \
+debate in the harbour hall.
+
+Fishermen in the northern villages protested the decision, saying the tax would double the price of dried kelp.
+"""
+KELP_CHANGED = """Zorbian Council Repeals Kelp Tax
+
+The Zorbian council repealed the Kelp Tax on 9 June 2021. Councillors said the levy had raised far less than promised.
+
+Fishermen in the northern villages celebrated the repeal with a parade of boats.
+"""
+
+
+# --- helpers -----------------------------------------------------------------------------------------------------
+@dataclass
+class Env:
+    corpus: Path
+    data: Path
+    settings: Settings
+    writer: Engine
+    reader: Engine  # a second engine, as another process (bot, chat) would hold: proves live reload
+
+    def engine(self, **over) -> Engine:
+        return Engine(self.settings.model_copy(update=over), embedder=self.writer.embedder)
+
+    def meta(self) -> dict[str, str]:
+        with sqlite3.connect(self.data / "newsdesk.sqlite") as c:
+            return dict(c.execute("SELECT key, value FROM meta").fetchall())
+
+    def sql(self, query: str, *args) -> list[tuple]:
+        c = sqlite3.connect(self.data / "newsdesk.sqlite", timeout=30)
+        try:
+            with c:
+                return c.execute(query, args).fetchall()
+        finally:
+            c.close()
+
+
+def hits(answer) -> list:
+    """Every result shown to a user, near misses included."""
+    return list(answer.results) + list(answer.near_misses)
+
+
+def cli(env: Env, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([PY, "-m", "bot.cli", *args, "--corpus", str(env.corpus), "--data", str(env.data)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_child_env())
+
+
+def _child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def generated_article(i: int) -> str:
+    """A short, distinct news-like article (one chunk) naming Quillon<i>."""
+    rng = random.Random(i)
+    towns = ["Harlow", "Brisk", "Tamsin", "Orrin", "Vell", "Caddow", "Mirelle", "Pyke"]
+    things = ["bridge", "ferry", "water plant", "school", "market hall", "rail depot", "clinic", "sea wall"]
+    town, thing = rng.choice(towns), rng.choice(things)
+    n, m = rng.randint(2, 90), rng.randint(100, 9000)
+    return (f"Quillon{i} {thing} plan for {town}\n\n"
+            f"Officials in {town} said on Tuesday that the Quillon{i} {thing} would cost {m} thousand crowns. "
+            f"The council voted {n} to {n // 2 + 1} in favour after a debate that lasted {i % 7 + 2} hours. "
+            f"Residents of the {town} district number {i} had asked for the {thing} since {1990 + i % 30}. "
+            f"Work is expected to start in spring and to employ {n * 3} people from the region. "
+            f"Critics said the money should go to the {rng.choice(things)} instead.\n")
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory, embedder):
+    """The sample corpus indexed once; tests copy it."""
+    root = tmp_path_factory.mktemp("fresh-template")
+    shutil.copytree(SAMPLES, root / "corpus")
+    eng = Engine(Settings(_env_file=None, corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
+    eng.index(progress=False)
+    return root
+
+
+@pytest.fixture
+def env(tmp_path, template, embedder) -> Env:
+    corpus, data = tmp_path / "corpus", tmp_path / "data"
+    shutil.copytree(template / "corpus", corpus)
+    shutil.copytree(template / "data", data, ignore=shutil.ignore_patterns("index.lock"))
+    settings = Settings(_env_file=None, corpus=corpus, data=data, progress=False, lock_timeout=0.3)
+    return Env(corpus, data, settings, Engine(settings, embedder=embedder), Engine(settings, embedder=embedder))
+
+
+# --- add / change / rename / delete ------------------------------------------------------------------------------
+def test_add_change_rename_delete_reflected_by_ask(env: Env) -> None:
+    sample_paths = sorted(p.name for p in env.corpus.iterdir())
+    sample_ids = env.sql("SELECT id FROM chunks ORDER BY id")
+    assert not [h for h in hits(env.reader.ask(KELP_Q)) if "Kelp" in h.quote]
+
+    # add
+    (env.corpus / "kelp.txt").write_text(KELP)
+    rep = env.writer.index()
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (1, 0, 0, len(sample_paths))
+    n_kelp = rep.chunks - len(sample_ids)
+    assert n_kelp >= 1 and rep.chunks_embedded == n_kelp  # only the new file's chunks were embedded
+    ans = env.reader.ask(KELP_Q)
+    assert not ans.abstained and ans.results[0].path == "kelp.txt"
+    assert any("3 March 2019" in r.quote for r in ans.results)
+
+    # change: only the changed file's chunks are replaced; the others keep their ids (no full rebuild)
+    (env.corpus / "kelp.txt").write_text(KELP_CHANGED)
+    rep = env.writer.index()
+    assert (rep.added, rep.updated, rep.removed) == (0, 1, 0)
+    assert 1 <= rep.chunks_embedded <= rep.chunks - len(sample_ids)
+    assert env.sql("SELECT id FROM chunks WHERE path != 'kelp.txt' ORDER BY id") == sample_ids
+    ans = env.reader.ask("What did the Zorbian council do with the Kelp Tax?")
+    assert ans.results and ans.results[0].path == "kelp.txt"
+    assert any("repealed the Kelp Tax on 9 June 2021" in r.quote for r in ans.results)
+    assert not any("3 March 2019" in h.quote or "3 March 2019" in h.passage for h in hits(ans))
+
+    # rename: same text under a new name, nothing embedded
+    (env.corpus / "kelp.txt").rename(env.corpus / "kelp-2021.txt")
+    rep = env.writer.index()
+    assert (rep.added, rep.removed, rep.chunks_embedded) == (1, 1, 0)
+    ans = env.reader.ask("What did the Zorbian council do with the Kelp Tax?")
+    assert ans.results and ans.results[0].path == "kelp-2021.txt"
+    assert all(h.path != "kelp.txt" for h in hits(ans))
+
+    # delete: no result, near misses included, quotes the gone text
+    (env.corpus / "kelp-2021.txt").unlink()
+    rep = env.writer.index()
+    assert (rep.removed, rep.documents, rep.chunks) == (1, len(sample_paths), len(sample_ids))
+    for q in (KELP_Q, "What did the Zorbian council do with the Kelp Tax?", "Zorbian fishermen parade of boats"):
+        for h in hits(env.reader.ask(q)):
+            assert h.path in sample_paths
+            assert "Kelp" not in h.quote and "Zorbian" not in h.passage
+    assert [s.path for s in env.reader.status().sources] == sample_paths
+    # the embeddings cache forgets text no chunk uses any more
+    assert env.sql("SELECT COUNT(*) FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)") == [(0,)]
+
+
+def test_unchanged_rerun_embeds_nothing_cli_json(env: Env) -> None:
+    (env.corpus / "notes.docx").write_bytes(b"PK\x03\x04 not supported")
+    gen = env.meta()["generation"]
+    proc = cli(env, "index", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(rep) == REPORT_KEYS
+    n = len(list(SAMPLES.iterdir()))
+    assert (rep["added"], rep["updated"], rep["removed"], rep["unchanged"], rep["chunks_embedded"]) == (0, 0, 0, n, 0)
+    assert rep["documents"] == n and rep["chunks"] > 0
+    assert rep["skipped"] == [{"path": "notes.docx", "reason": rep["skipped"][0]["reason"]}]
+    assert "unsupported" in rep["skipped"][0]["reason"]
+    assert isinstance(rep["seconds"], (int, float))
+    assert env.meta()["generation"] == gen  # nothing was rewritten
+
+
+# --- crashes -----------------------------------------------------------------------------------------------------
+def test_sigkill_mid_embedding_keeps_previous_index_and_next_run_completes(env: Env) -> None:
+    n_docs = len(list(env.corpus.iterdir()))
+    gen = env.meta()["generation"]
+    cached = env.sql("SELECT COUNT(*) FROM embeddings")[0][0]
+    for i in range(150):
+        (env.corpus / f"gen-{i:03d}.txt").write_text(generated_article(i))
+    # The real CLI, committing the embeddings cache every 16 chunks so a kill lands between two commits.
+    code = "import sys, index.indexer as ix; ix.EMBED_BLOCK = 16; from bot.cli import main; sys.exit(main())"
+    proc = subprocess.Popen([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
+                            cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while env.sql("SELECT COUNT(*) FROM embeddings")[0][0] == cached:
+            assert proc.poll() is None, f"index run ended before it could be killed: {proc.communicate()}"
+            assert time.monotonic() < deadline, "the index run never started embedding"
+            time.sleep(0.05)
+        assert proc.poll() is None, "index run finished before it could be killed; use a larger corpus"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    partial = env.sql("SELECT COUNT(*) FROM embeddings")[0][0] - cached
+    assert 0 < partial < 150
+
+    # A fresh engine answers from the previous index; nothing of the killed run is visible.
+    assert env.meta()["generation"] == gen
+    fresh = env.engine()
+    ans = fresh.ask("Who endorsed the attack on Tripoli?")
+    assert not ans.abstained and ans.results
+    assert fresh.status().documents == n_docs
+    assert all(not h.path.startswith("gen-") for h in hits(fresh.ask("What will the Quillon7 project cost?")))
+
+    # The next run completes, counts everything and resumes from the embeddings that survived.
+    n_chunks = fresh.status().chunks
+    rep = fresh.index()
+    assert (rep.added, rep.documents) == (150, n_docs + 150)
+    assert rep.chunks_embedded == rep.chunks - n_chunks - partial
+    assert int(env.meta()["generation"]) == int(gen) + 1
+    assert any(r.path == "gen-007.txt" for r in fresh.ask("What will the Quillon7 project cost?").results)
+
+
+def test_sigkill_between_file_writes_and_commit(env: Env) -> None:
+    """Killed after the next generation's FAISS and BM25 files are in place, inside the uncommitted SQLite
+    transaction: the previous generation still answers, and the next run redoes the work."""
+    (env.corpus / "kelp.txt").write_text(KELP)
+    env.writer.index()
+    assert env.reader.ask(KELP_Q).results[0].path == "kelp.txt"
+    gen = int(env.meta()["generation"])
+    (env.corpus / "kelp.txt").unlink()  # a deletion: the killed run needs no model
+    code = ("import os, signal, sys, index.indexer as ix\n"
+            "ix.fsync_dir = lambda p: os.kill(os.getpid(), signal.SIGKILL)\n"
+            "from bot.cli import main; sys.exit(main())")
+    proc = subprocess.run([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
+                          cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (env.data / f"vectors-{gen + 1}.faiss").exists()  # the kill came after the new files were written
+    assert int(env.meta()["generation"]) == gen
+    ans = env.engine().ask(KELP_Q)  # the previous index, complete and consistent
+    assert ans.results[0].path == "kelp.txt" and "3 March 2019" in " ".join(r.quote for r in ans.results)
+    rep = env.writer.index()
+    assert (rep.removed, rep.chunks_embedded) == (1, 0)
+    assert int(env.meta()["generation"]) == gen + 1
+    assert all(h.path != "kelp.txt" for h in hits(env.reader.ask(KELP_Q)))
+    assert not list(env.data.glob(".tmp-*"))
+
+
+# --- concurrent reader and writer --------------------------------------------------------------------------------
+def test_reader_never_errors_nor_quotes_text_gone_from_the_files(env: Env, caplog) -> None:
+    caplog.set_level(logging.ERROR)
+    versions = [KELP.replace("3 March 2019", f"{d} March 2019").replace("seven to two", f"{w} to two")
+                for d, w in zip(range(4, 10), ["eight", "nine", "ten", "eleven", "twelve", "thirteen"])]
+    live: dict[int, list[float]] = {}  # version -> [written at, deletion committed by]
+    samples = dict(env.sql("SELECT path, text FROM documents"))
+    asks: list[tuple[float, float, list]] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            t0 = time.monotonic()
+            try:
+                ans = env.reader.ask(KELP_Q)
+            except BaseException as exc:  # noqa: BLE001 - any error fails the test
+                errors.append(exc)
+                return
+            asks.append((t0, time.monotonic(), hits(ans)))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    try:
+        for i, text in enumerate(versions):
+            live[i] = [time.monotonic(), float("inf")]
+            (env.corpus / "kelp.txt").write_text(text)
+            env.writer.index()
+            time.sleep(0.15)
+            (env.corpus / "kelp.txt").unlink()
+            env.writer.index()
+            live[i][1] = time.monotonic()
+            time.sleep(0.15)
+    finally:
+        stop.set()
+        t.join(30)
+    assert not errors, errors
+    assert len(asks) >= 10
+    seen_kelp = 0
+    for t0, t1, shown in asks:
+        for h in shown:
+            if h.path in samples:
+                assert h.quote in samples[h.path]
+                continue
+            assert h.path == "kelp.txt"
+            owners = [i for i, v in enumerate(versions) if h.quote in v and h.passage in v]
+            assert owners, f"quote in no version of the file: {h.quote!r}"
+            # the version quoted was in the files at some moment while this ask ran
+            assert any(t0 <= live[i][1] and t1 >= live[i][0] for i in owners), (h.quote, t0, t1)
+            seen_kelp += 1
+    assert seen_kelp, "the reader never saw the article: the test proved nothing"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+# --- the watcher -------------------------------------------------------------------------------------------------
+def _wait_for(pred, timeout: float, step: float = 0.1) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def _drain(q: queue.Queue) -> list[WatchRun]:
+    out = []
+    while True:
+        try:
+            out.append(q.get_nowait())
+        except queue.Empty:
+            return out
+
+
+def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_writes(env: Env) -> None:
+    runs: queue.Queue[WatchRun] = queue.Queue()
+    thread, stop = start_watch_thread(env.writer, runs.put, debounce_ms=200, settle_ms=400, lock_retry_s=0.5)
+    try:
+        first = runs.get(timeout=30)
+        assert first.initial and first.ok and first.report.chunks_embedded == 0
+
+        # a new file is answered within a few seconds, by another engine (live reload)
+        (env.corpus / "kelp.txt").write_text(KELP)
+        took = _wait_for(lambda: any(h.path == "kelp.txt" for h in env.reader.ask(KELP_Q).results), 10)
+        assert took < 5
+        run = runs.get(timeout=5)
+        assert run.ok and run.report.added == 1 and "kelp.txt" in run.changed
+
+        # editors' temporary files and hidden files trigger nothing
+        for name in (".kelp.txt.swp", "kelp.txt~", ".#kelp.txt", "~$kelp.txt", "kelp.txt.part", ".hidden.txt"):
+            (env.corpus / name).write_text(KELP_CHANGED)
+        (env.corpus / ".git").mkdir()
+        (env.corpus / ".git" / "x.txt").write_text(KELP_CHANGED)
+        time.sleep(1.5)
+        assert _drain(runs) == []
+
+        # a file written slowly (pauses shorter than the settle time) is indexed once, complete
+        slow = env.corpus / "slow.txt"
+        with open(slow, "w") as f:
+            f.write("Quorvath Ferry Strike Ends\n\n")
+            for i in range(6):
+                f.write(f"Ferry crews in Quorvath returned to work on day {i + 1} of the talks. ")
+                f.flush()
+                time.sleep(0.12)
+            f.write("The strike at Quorvath ended with a pay rise of 14 percent.\n")
+        _wait_for(lambda: not runs.empty(), 10)
+        time.sleep(1.2)
+        got = _drain(runs)
+        assert sum(r.report.added for r in got) == 1 and sum(r.report.updated for r in got) == 0, \
+            [r.line() for r in got]
+        assert env.writer.status().documents == 4
+        ans = env.reader.ask("How much was the pay rise that ended the Quorvath strike?")
+        assert any("14 percent" in r.quote for r in ans.results)
+
+        # a deletion too
+        (env.corpus / "kelp.txt").unlink()
+        _wait_for(lambda: all(h.path != "kelp.txt" for h in hits(env.reader.ask(KELP_Q))), 10)
+        run = runs.get(timeout=5)
+        assert run.ok and run.report.removed == 1
+
+        # an index error is reported and the watcher keeps going
+        real_index = env.writer.index
+        calls = []
+
+        def failing_once(**kw):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("disk on fire")
+            return real_index(**kw)
+
+        env.writer.index = failing_once
+        (env.corpus / "a.txt").write_text(generated_article(1))
+        run = runs.get(timeout=10)
+        assert not run.ok and "disk on fire" in run.error and run.report is None
+        (env.corpus / "b.txt").write_text(generated_article(2))
+        run = runs.get(timeout=10)
+        assert run.ok and run.report.added == 2  # a.txt too, missed by the failed run
+
+        # another writer holds the lock: the run is postponed, then retried without a new change
+        lock = FileLock(str(env.data / "index.lock"))
+        with lock:
+            (env.corpus / "c.txt").write_text(generated_article(3))
+            run = runs.get(timeout=10)
+            assert not run.ok and "another index run" in run.error
+        while not (run := runs.get(timeout=10)).ok:
+            assert "another index run" in run.error
+        assert run.report.added == 1 and "c.txt" in run.changed
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+# --- damage, lock, model ------------------------------------------------------------------------------------------
+def test_damaged_index_file_gives_rebuild_message_and_rebuild_fixes_it(env: Env) -> None:
+    gen = env.meta()["generation"]
+    faiss_file = env.data / f"vectors-{gen}.faiss"
+    faiss_file.write_bytes(faiss_file.read_bytes()[: faiss_file.stat().st_size // 2])
+    with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
+        env.engine().ask("Who endorsed the attack on Tripoli?")
+    proc = cli(env, "ask", "Who endorsed the attack on Tripoli?")
+    assert proc.returncode == 2 and "newsdesk index --rebuild" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+    proc = cli(env, "index", "--rebuild", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1])["chunks_embedded"] == 0  # the cache survived
+    assert env.engine().ask("Who endorsed the attack on Tripoli?").results
+
+    # a flipped byte inside the BM25 folder is caught too
+    gen = env.meta()["generation"]
+    victim = sorted(p for p in (env.data / f"bm25-{gen}").iterdir() if p.stat().st_size > 16)[0]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
+        env.engine().ask("Who endorsed the attack on Tripoli?")
+    env.writer.index(rebuild=True)
+    assert env.engine().ask("Who endorsed the attack on Tripoli?").results
+
+
+def test_second_writer_gets_clear_lock_message(env: Env) -> None:
+    (env.corpus / "kelp.txt").write_text(KELP)
+    with FileLock(str(env.data / "index.lock")):
+        t0 = time.monotonic()
+        with pytest.raises(IndexLocked, match=r"another index run is writing to .*index\.lock"):
+            env.writer.index()
+        assert time.monotonic() - t0 < 5
+    assert env.writer.index().added == 1
+
+
+def test_model_change_on_ask_says_how_to_rebuild_and_index_rebuilds(env: Env) -> None:
+    n_chunks = env.writer.status().chunks
+    env.sql("UPDATE meta SET value='old-model' WHERE key='model'")
+    with pytest.raises(ModelMismatch, match=r"old-model.*newsdesk index --rebuild"):
+        env.engine().ask("Who endorsed the attack on Tripoli?")
+    # the same for an engine configured with another model than the index's
+    env.sql("UPDATE meta SET value=? WHERE key='model'", env.settings.model)
+    with pytest.raises(ModelMismatch, match=r"paraphrase-MiniLM-L3-v2.*newsdesk index --rebuild"):
+        env.engine(model="paraphrase-MiniLM-L3-v2").ask("Who endorsed the attack on Tripoli?")
+    # `index` with the configured model rebuilds everything with it
+    env.sql("UPDATE meta SET value='old-model' WHERE key='model'")
+    rep = env.writer.index()
+    assert rep.chunks_embedded == n_chunks == rep.chunks
+    assert env.meta()["model"] == env.settings.model
+    assert env.reader.ask("Who endorsed the attack on Tripoli?").results
