@@ -96,6 +96,12 @@ class NewsdeskBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(NewsdeskCog(self))
+        if self.bot_settings.discord_admin_role:
+            # /add is hidden behind Manage Server by default; with a configured role it is shown to everyone so
+            # the role's members see it too, and the bot's own check (Manage Server or the role) gates it.
+            add = self.tree.get_command("add")
+            if isinstance(add, app_commands.Command):
+                add.default_permissions = None
         guild_id = self.bot_settings.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)

@@ -23,6 +23,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from index.engine import IndexError_
+
 from .discord_render import (
     OutgoingMessage,
     question_from_embeds,
@@ -230,7 +232,12 @@ class NewsdeskCog(commands.Cog):
     async def reindex(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
         log.info("/reindex by %s (%s)", interaction.user, interaction.user.id)
-        report = await asyncio.to_thread(self.engine.index, progress=False)
+        try:
+            report = await asyncio.to_thread(self.engine.index, progress=False)
+        except IndexError_ as exc:  # busy (another writer holds the lock) or damaged: say so
+            log.warning("/reindex failed: %s", exc)
+            await interaction.edit_original_response(content=f"Reindexing failed: {exc}"[:2000])
+            return
         status = await self.bot.index_status(fresh=True)
         await self.respond(interaction, render_index_report(report, status=status))
 
@@ -260,7 +267,7 @@ class NewsdeskCog(commands.Cog):
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
             try:
                 path, report = await asyncio.to_thread(self.engine.add_file, name, data)
-            except ValueError as exc:
+            except (ValueError, IndexError_) as exc:
                 raise UserFacingError(f"Could not add `{name}`: {exc}") from None
         except UserFacingError as exc:
             await interaction.edit_original_response(content=str(exc)[:2000], embeds=[])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.discord_fake import ADMIN, EDITOR, EDITOR_ROLE_NAME, MEMBER
+from tests.discord_fake import ADMIN, EDITOR, EDITOR_ROLE_NAME, GUILD_ID, MEMBER
 
 FERRY_ARTICLE = b"""Harbour ferry Marigold Star sets a record on its maiden voyage
 
@@ -76,6 +76,9 @@ async def test_add_attachment_then_ask_about_it(discord_engine, discord_fake, st
 
 async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord_fake, start_discord_bot, corpus):
     await start_discord_bot(discord_engine, discord_admin_role=EDITOR_ROLE_NAME)
+    synced = {c["name"]: c for c in discord_fake.guild_commands[GUILD_ID]}
+    assert synced["add"]["default_member_permissions"] is None  # visible to the role; the bot checks
+    assert synced["reindex"]["default_member_permissions"] == str(1 << 5)
     url = discord_fake.serve_file("harbour-news", FERRY_ARTICLE.replace(b"Marigold", b"Bluebell"),
                                   "text/plain; charset=utf-8")
     refused = await discord_fake.send_slash("add", {"url": url}, user=MEMBER)
@@ -142,3 +145,21 @@ async def test_watch_indexes_new_files(discord_engine, discord_fake, start_disco
         (corpus / "watched-ferry.txt").unlink()
     await bot.close()  # stops the watcher thread
     assert bot._watch is None
+
+
+async def test_reindex_while_another_writer_holds_the_lock(discord_engine, discord_fake, start_discord_bot):
+    from index.indexer import IndexLocked
+
+    bot = await start_discord_bot(discord_engine)
+
+    def locked(**kw):
+        raise IndexLocked("another index run holds the lock")
+
+    bot.engine.index = locked
+    try:
+        interaction = await discord_fake.send_slash("reindex", user=ADMIN)
+        await discord_fake.wait_response(interaction)
+    finally:
+        del bot.engine.index
+    assert interaction.ephemeral
+    assert interaction.text() == "Reindexing failed: another index run holds the lock"

@@ -31,3 +31,13 @@ def test_follow_up_and_mentions():
     assert len(combine_follow_up("x" * 900, "y" * 900)) == 1000
     assert combine_follow_up("x" * 900, "y" * 900).endswith("y" * 900)
     assert strip_mentions("<@123> what did <@!123> say? <@456>", 123) == "what did say? <@456>"
+
+
+def test_role_by_name_or_id():
+    from types import SimpleNamespace
+
+    from bot.discord_commands import has_role
+
+    member = SimpleNamespace(roles=[SimpleNamespace(id=42, name="Editors")])
+    assert has_role(member, "editors") and has_role(member, "42") and has_role(member, " Editors ")
+    assert not has_role(member, "Admins") and not has_role(SimpleNamespace(), "42")
