@@ -66,3 +66,33 @@ async def start_discord_bot(discord_fake):
         except (asyncio.TimeoutError, asyncio.CancelledError, Exception):
             task.cancel()
     discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = saved
+
+
+# --- Engine (shared by every test module) ---------------------------------------------------------------------------
+@_pytest.fixture(scope="session")
+def embedder():
+    """The real default model (all-MiniLM-L6-v2 from its PyPI package), loaded once per test session."""
+    from index.embedding import Embedder
+
+    return Embedder("all-MiniLM-L6-v2")
+
+
+@_pytest.fixture(autouse=True)
+def _isolated_user_state(tmp_path, monkeypatch):
+    """No test reads the developer's .env or writes into the repo's data folder."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("NEWSDESK_CORPUS", "NEWSDESK_DATA", "NEWSDESK_MODEL", "DISCORD_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@_pytest.fixture(scope="module")
+def sample_engine(tmp_path_factory, embedder):
+    """A real Engine over a private copy of the sample corpus, indexed once per module."""
+    from index.engine import Engine
+    from index.settings import Settings
+
+    root = tmp_path_factory.mktemp("sample-engine")
+    _shutil.copytree(_SAMPLE_CORPUS, root / "corpus")
+    engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
+    engine.index(progress=False)
+    return engine
