@@ -180,7 +180,10 @@ class AnswerBuilder:
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
                     "short": 1.0 if len(sent.split()) < 6 else 0.0,
                 }
-                s = Sent(row, path, span, i, f, speaker=speaker, when=when.text if when else None)
+                # Show the date with the quote only when it surely dates it: inside the sentence, or just
+                # before a quotation by the person asked about.
+                dated = when and (when.start >= span.start or f["speaker"])
+                s = Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None)
                 s.score = self.score(f)
                 out.append(s)
         return out
