@@ -30,7 +30,7 @@ from .store import Snapshot
 log = logging.getLogger(__name__)
 
 MAX_QUOTE_WORDS = 60
-PASSAGE_WORDS = 90
+PASSAGE_WORDS = 150
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
 FEATURES = [
@@ -39,7 +39,9 @@ FEATURES = [
     "coverage_ctx",  # ... in the sentence and its neighbours
     "retrieval",  # fused retrieval score of the passage, max-normalized
     "dense_chunk",  # cosine of the question to the passage
-    "type_fit",  # the sentence holds what the question asks for (date, number, name)
+    "fit_when",  # a "when" question and the sentence holds a date or year
+    "fit_number",  # a "how many/much" question and the sentence holds a number
+    "fit_who",  # a "who" question and the sentence names someone the question does not
     "speaker",  # a quotation attributed to a person the question names (for "what did X say")
     "date",  # the sentence, or the lines just before it, mention a date the question pins
     "quoted",  # the sentence holds a direct quotation and the question asks what someone said
@@ -47,7 +49,7 @@ FEATURES = [
 ]
 DEFAULT_WEIGHTS = {
     "dense_sent": 1.0, "coverage": 1.2, "coverage_ctx": 0.4, "retrieval": 0.6, "dense_chunk": 0.5,
-    "type_fit": 0.3, "speaker": 0.8, "date": 0.4, "quoted": 0.3, "short": -0.3, "bias": 0.0,
+    "fit_when": 0.3, "fit_number": 0.3, "fit_who": 0.3, "speaker": 0.8, "date": 0.4, "quoted": 0.3, "short": -0.3, "bias": 0.0,
     "abstain_threshold": 0.0,
 }
 
@@ -174,7 +176,7 @@ class AnswerBuilder:
                     "coverage_ctx": _coverage(q_terms, ctx),
                     "retrieval": cand.score / top,
                     "dense_chunk": cand.dense,
-                    "type_fit": self._type_fit(q, sent, span, info),
+                    **self._type_fit(q, sent, span, info),
                     "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
                     "date": 1.0 if when else 0.0,
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
@@ -199,15 +201,17 @@ class AnswerBuilder:
         return None
 
     @staticmethod
-    def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> float:
+    def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> dict[str, float]:
+        fit = {"fit_when": 0.0, "fit_number": 0.0, "fit_who": 0.0}
         if q.kind == "when":
-            return 1.0 if _YEAR.search(sent) or any(span.start <= d.start < span.end for d in info.dates) else 0.0
-        if q.kind == "number":
-            return 1.0 if _NUMBER.search(sent) else 0.0
-        if q.kind == "who":
+            has = _YEAR.search(sent) or any(span.start <= d.start < span.end for d in info.dates)
+            fit["fit_when"] = 1.0 if has else 0.0
+        elif q.kind == "number":
+            fit["fit_number"] = 1.0 if _NUMBER.search(sent) else 0.0
+        elif q.kind == "who":
             known = {n.lower() for n in q.names}
-            return 1.0 if any(m.group().lower() not in known for m in _CAPNAME.finditer(sent)) else 0.0
-        return 0.0
+            fit["fit_who"] = 1.0 if any(m.group().lower() not in known for m in _CAPNAME.finditer(sent)) else 0.0
+        return fit
 
     def _date_fit(self, q: QuestionInfo, span: Span, info: DocInfo, path: str) -> DateMention | None:
         """The mention when a date the question pins is mentioned in the sentence or just before it ("in his April 7
@@ -273,8 +277,9 @@ class AnswerBuilder:
         return False
 
     def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
-        """The sentence, extended to a neighbour when it only introduces a quotation (ends with ':') or is a
-        bare quotation whose attribution is the sentence before, while it stays within the word limit."""
+        """The sentence, extended to a neighbour when it only introduces a quotation (ends with ':'), opens
+        with a pronoun whose person is named in the sentence before (same paragraph), or is a bare quotation
+        whose attribution is the sentence before, while it stays within the word limit."""
         doc = self.snap.documents[s.path]
         text = doc.text
         span = s.span
@@ -284,6 +289,12 @@ class AnswerBuilder:
             nxt = _next_sentence(text, span.end)
             if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
                 span = Span(span.start, nxt.end)
+        elif _PRONOUN_START.match(sent):
+            # "He is also the oldest quarterback…": who "he" is stands in the sentence before.
+            prev = _prev_sentence(text, span.start)
+            if prev and text[prev.end : span.start].count("\n") == 0 and \
+                    len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
+                span = Span(prev.start, span.end)
         elif sent.lstrip()[:1] in "\"\u201c" and not _attributed(sent):
             prev = _prev_sentence(text, span.start)
             if prev and _attributed(text[prev.start : prev.end]) and self._speaker(info, prev) and \
@@ -335,6 +346,7 @@ def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.casefold()).strip()
 
 
+_PRONOUN_START = re.compile(r"\s*(He|She|They|His|Her|Their)\b")
 _ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
                      r"announced|declared)\b", re.I)
 
