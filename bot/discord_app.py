@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REMEMBERED_ANSWERS = 2048  # answer message id → question, for follow-ups
+REMEMBERED_THREADS = 2048  # id of a thread the bot opened → its last question (DISCORD_THREADS)
 STATUS_TTL_SECONDS = 10.0  # footers reuse the index status this long
 
 
@@ -90,6 +91,8 @@ class NewsdeskBot(commands.Bot):
         self.engine = engine
         self.bot_settings = settings
         self._answers: OrderedDict[int, str] = OrderedDict()
+        self._threads: OrderedDict[int, str] = OrderedDict()
+        self._thread_notices: OrderedDict[int, None] = OrderedDict()  # threads told "mention me" (once each)
         self._cooldowns: dict[int, app_commands.Cooldown] = {}  # user id → bucket (/ask and mentions)
         self._status: tuple[float, IndexStatus] | None = None
         self._watch: tuple[threading.Thread, threading.Event] | None = None
@@ -148,6 +151,25 @@ class NewsdeskBot(commands.Bot):
 
     def recall(self, message_id: int) -> str | None:
         return self._answers.get(message_id)
+
+    def remember_thread(self, thread_id: int, question: str) -> None:
+        """A thread the bot opened (DISCORD_THREADS) and the last question asked in it."""
+        self._threads[thread_id] = question
+        self._threads.move_to_end(thread_id)
+        while len(self._threads) > REMEMBERED_THREADS:
+            self._threads.popitem(last=False)
+
+    def recall_thread(self, thread_id: int) -> str | None:
+        return self._threads.get(thread_id)
+
+    def first_thread_notice(self, thread_id: int) -> bool:
+        """True the first time it is asked for `thread_id` (bounded memory), False after."""
+        if thread_id in self._thread_notices:
+            return False
+        self._thread_notices[thread_id] = None
+        while len(self._thread_notices) > REMEMBERED_THREADS:
+            self._thread_notices.popitem(last=False)
+        return True
 
     def question_cooldown(self, user_id: int) -> tuple[app_commands.Cooldown | None, float | None]:
         """Take one question from `user_id`'s bucket: (bucket, seconds to wait) when over the rate, else

@@ -7,6 +7,13 @@ Follow-ups: a reply to one of the bot's answers is answered as the previous ques
 text (e.g. "what did Pompeo say on April 7?" + "and Trump?" → "what did Pompeo say on April 7? and Trump?").
 The previous question comes from memory (the last 2048 answers) or, after a restart, from the answer's first
 embed, which carries the question.
+
+Threads (DISCORD_THREADS): a question asked by @mention (or reply) in a text channel is answered in a new public
+thread started from the asking message and named after the question; every later message in a thread the bot
+opened is a follow-up of the thread's last question, mention or not. Such threads are known from memory (the last
+2048) or, after a restart, by `thread.owner_id` being the bot; their last question then comes from the bot's
+latest answer in the thread (its first embed) or the thread's starter message. /ask answers in place: an
+interaction's response is a webhook message, and a thread on it would split the answer from the command.
 """
 from __future__ import annotations
 
@@ -27,12 +34,14 @@ from index.engine import IndexError_
 
 from .discord_render import (
     OutgoingMessage,
+    clip,
     question_from_embeds,
     render_add_result,
     render_answer,
     render_help,
     render_index_report,
     render_sources,
+    squash,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +53,9 @@ T = TypeVar("T")
 URL_TIMEOUT_SECONDS = 20.0
 QUESTION_MAX_CHARS = 1000
 FOLLOW_UP_MAX_CHARS = 1000
+THREAD_NAME_LIMIT = 100  # Discord: thread names are 1-100 characters
+THREAD_AUTO_ARCHIVE_MINUTES = 1440  # a thread hides after a day without messages
+THREAD_HISTORY_LIMIT = 50  # messages read back to find a thread's last question after a restart
 
 
 class NotAllowedToAdd(app_commands.CheckFailure):
@@ -282,10 +294,10 @@ class NewsdeskCog(commands.Cog):
         # Answered at once (nothing to wait for), so no defer is needed.
         s = self.bot.bot_settings
         message = render_help(channels=s.discord_channels, admin_role=s.discord_admin_role,
-                              cooldown=s.discord_cooldown_seconds)
+                              cooldown=s.discord_cooldown_seconds, threads=s.discord_threads)
         await interaction.response.send_message(embeds=message.embeds, ephemeral=True)
 
-    # -- mentions and replies -------------------------------------------------------------------------------------------
+    # -- mentions, replies and threads ------------------------------------------------------------------------------
 
     def previous_question(self, message: discord.Message) -> str | None:
         """The question of the bot answer this message replies to, or None."""
@@ -300,19 +312,91 @@ class NewsdeskCog(commands.Cog):
             return question_from_embeds(resolved.embeds)
         return None
 
+    async def bot_thread(self, channel: discord.abc.Messageable) -> discord.Thread | None:
+        """`channel` when it is a thread the bot opened (DISCORD_THREADS), else None. Known by memory or, after
+        a restart, by the thread's owner; a thread not in discord.py's cache is fetched once."""
+        me = self.bot.user
+        if me is None or not self.bot.bot_settings.discord_threads:
+            return None
+        if isinstance(channel, discord.PartialMessageable) and channel.guild is not None:
+            try:  # a thread discord.py doesn't know (not in its cache): ask Discord what it is
+                channel = await self.bot.fetch_channel(channel.id)  # type: ignore[assignment]
+            except discord.HTTPException:
+                return None
+        if not isinstance(channel, discord.Thread):
+            return None
+        if self.bot.recall_thread(channel.id) is not None or channel.owner_id == me.id:
+            return channel
+        return None
+
+    async def thread_question(self, thread: discord.Thread) -> str | None:
+        """The last question asked in a thread the bot opened: from memory, else (after a restart) from the
+        bot's latest answer in the thread (its first embed carries the question), else from the message the
+        thread was started from."""
+        remembered = self.bot.recall_thread(thread.id)
+        if remembered:
+            return remembered
+        me = self.bot.user
+        assert me is not None
+        question: str | None = None
+        try:
+            async for old in thread.history(limit=THREAD_HISTORY_LIMIT):
+                if old.author.id == me.id:
+                    question = question_from_embeds(old.embeds)
+                    if question:
+                        break
+        except discord.HTTPException as exc:
+            log.debug("Reading the history of thread %s failed: %s", thread.id, exc)
+        if not question:
+            starter = thread.starter_message  # the starter message's id is the thread's id
+            if starter is None and thread.parent is not None:
+                try:
+                    starter = await thread.parent.fetch_message(thread.id)  # type: ignore[union-attr]
+                except discord.HTTPException as exc:
+                    log.debug("Fetching the starter message of thread %s failed: %s", thread.id, exc)
+            if starter is not None:
+                question = strip_mentions(starter.content, me.id)[:QUESTION_MAX_CHARS] or None
+        if question:
+            self.bot.remember_thread(thread.id, question)
+        return question
+
+    async def open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
+        """A new public thread started from `message`, named after the question; None when it can't be made
+        (no permission, not a text channel, a thread already there), and the answer then goes in place."""
+        try:
+            thread = await message.create_thread(name=clip(squash(question), THREAD_NAME_LIMIT) or "question",
+                                                 auto_archive_duration=THREAD_AUTO_ARCHIVE_MINUTES)
+        except (discord.HTTPException, ValueError) as exc:
+            log.warning("Could not open a thread for a question in channel %s (%s); answering in place",
+                        message.channel.id, getattr(exc, "text", None) or exc)
+            return None
+        self.bot.remember_thread(thread.id, question)
+        return thread
+
     @commands.Cog.listener()
     async def on_message(self, message: discord.Message) -> None:
         me = self.bot.user
         if me is None or message.author.bot or message.webhook_id is not None:
             return
+        if message.type not in (discord.MessageType.default, discord.MessageType.reply):
+            return  # system messages (thread starters, pins, joins...)
         previous = self.previous_question(message)
         mentioned = any(u.id == me.id for u in message.mentions)
-        if previous is None and not mentioned:
+        thread = await self.bot_thread(message.channel)
+        if previous is None and not mentioned and thread is None:
             return
         if not self.bot.channel_allowed(message.channel):
             log.debug("Ignoring a mention in channel %s (not in DISCORD_CHANNELS)", message.channel.id)
             return
         text = strip_mentions(message.content, me.id)
+        if thread is not None and previous is None:
+            previous = await self.thread_question(thread)
+        if not text and thread is not None and not mentioned:
+            if content_withheld(message) and self.bot.first_thread_notice(thread.id):
+                await message.reply("I can't read messages here: the bot lacks the Message Content intent. "
+                                    "Mention me with your question (“@newsdesk and what did Trump say?”) and "
+                                    "I'll answer.", mention_author=False)
+            return  # an attachment or sticker with no text: nothing to ask
         if previous is not None and text:
             question = combine_follow_up(previous, text)
         elif text:
@@ -326,14 +410,33 @@ class NewsdeskCog(commands.Cog):
             await message.reply(f"One question at a time: you can ask again in {retry_after:.0f} s.",
                                 mention_author=False)
             return
+        new_thread: discord.Thread | None = None
+        if (thread is None and self.bot.bot_settings.discord_threads
+                and isinstance(message.channel, discord.TextChannel)):
+            new_thread = await self.open_thread(message, question)
+        if thread is not None:
+            self.bot.remember_thread(thread.id, question)
         try:
-            async with message.channel.typing():
+            async with (new_thread or message.channel).typing():
                 messages = await self.answer_messages(question, message.created_at)
         except Exception:
             log.exception("Answering a mention failed")
-            await message.reply("Sorry, something went wrong while answering; the error was logged.",
-                                mention_author=False)
+            text = "Sorry, something went wrong while answering; the error was logged."
+            if new_thread is not None:
+                await new_thread.send(text)
+            else:
+                await message.reply(text, mention_author=False)
             return
         for part in messages:
-            sent = await message.reply(content=part.content, embeds=part.embeds, mention_author=False)
+            if new_thread is not None:  # the thread starts from the question: no reply reference needed
+                sent = await new_thread.send(content=part.content, embeds=part.embeds)
+            else:
+                sent = await message.reply(content=part.content, embeds=part.embeds, mention_author=False)
             self.bot.remember(sent.id, question)
+
+
+def content_withheld(message: discord.Message) -> bool:
+    """Whether Discord blanked this message for want of the Message Content intent: no text, attachment,
+    embed, sticker, poll or component at all (every real message has one of them)."""
+    return not (message.content or message.attachments or message.embeds or message.stickers
+                or message.poll or message.components)

@@ -391,13 +391,14 @@ def render_index_report(report: IndexReport, *, title: str = "Index updated",
 
 
 def render_help(*, channels: Sequence[int] = (), admin_role: str | None = None,
-                cooldown: float = 0) -> OutgoingMessage:
+                cooldown: float = 0, threads: bool = False) -> OutgoingMessage:
     lines = [
         "I answer questions about the indexed news articles by quoting them word for word, with the article, "
         "publisher, date and file of every quote. When the articles don't answer, I say so.",
         "",
         "**/ask** `question` — ask a question.",
-        "**@mention me** with a question — same as /ask.",
+        "**@mention me** with a question — same as /ask"
+        + (", answered in a new thread; every message in that thread is a follow-up." if threads else "."),
         "**Reply** to one of my answers — ask a follow-up (your reply is added to the previous question).",
         "**/sources** — what is indexed: count, newest article, per-publisher counts.",
         "**/reindex** — bring the index up to date with the corpus folder (Manage Server).",

@@ -46,6 +46,12 @@ class BotSettings(BaseSettings):
     newsdesk_watch: bool = Field(
         default=False, description="Watch the corpus folder and reindex when files change."
     )
+    discord_threads: bool = Field(
+        default=False,
+        description="Answer @mentions in a new public thread started from the question; every later message "
+        "in that thread is a follow-up (needs the Message Content intent; the bot needs Create Public Threads "
+        "and Send Messages in Threads). /ask still answers in place.",
+    )
 
     @field_validator("discord_channels", mode="before")
     @classmethod

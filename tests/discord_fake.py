@@ -5,6 +5,10 @@ interactions (callback, @original edit, follow-ups) and channel messages, over r
 Discord where it matters for the bot: it rejects over-limit and empty messages and a second interaction
 callback, blanks message content without the message-content intent unless the bot is mentioned, closes the
 gateway with 4014 when a privileged intent is requested but not granted, and answers 401 to a bad token.
+Threads: starting a public thread from a message (`POST /channels/{c}/messages/{m}/threads`, name 1-100
+characters, one thread per message) makes a type-11 channel owned by the caller, dispatched as THREAD_CREATE and
+listed in later GUILD_CREATEs, so messages in it resolve to a `discord.Thread`; channel and message reads
+(`GET /channels/{id}`, `/messages`, `/messages/{id}`) serve what the fake holds.
 Every request is recorded so tests can assert on what the bot sent.
 
 See /work/shared/discord/NOTES.md for the protocol details this follows.
@@ -55,6 +59,9 @@ FIELD_NAME_LIMIT = 256
 FIELD_VALUE_LIMIT = 1024
 FOOTER_LIMIT = 2048
 AUTHOR_LIMIT = 256
+THREAD_NAME_LIMIT = 100
+THREAD_ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
+HAS_THREAD_FLAG = 1 << 5
 
 _snowflakes = itertools.count(int(time.time() * 1000 - 1420070400000) << 22)
 
@@ -232,6 +239,7 @@ class FakeDiscord:
         self.interactions: dict[str, FakeInteraction] = {}
         self.channel_messages: list[dict[str, Any]] = []  # messages the bot posted to channels
         self.messages: dict[int, dict[str, Any]] = {}  # every message by id (users' and the bot's)
+        self.threads: dict[int, dict[str, Any]] = {}  # thread channels by id (type 11)
         self.files: dict[str, tuple[bytes, str]] = {}  # served at /files/{name}: (data, content type)
         self.port = 0
         self._seq = 0
@@ -352,11 +360,46 @@ class FakeDiscord:
                                             "channel_id": reply_to["channel_id"], "guild_id": str(GUILD_ID)}
             message["referenced_message"] = reply_to
         self.messages[int(message["id"])] = message
-        wire = dict(message)
-        if not (self.intents & MESSAGE_CONTENT_INTENT) and not mention_bot:
-            wire.update(content="", embeds=[], attachments=[], components=[])
-        await self.dispatch("MESSAGE_CREATE", wire)
+        await self.dispatch("MESSAGE_CREATE", self._as_seen(message))
         return message
+
+    def _as_seen(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A message as the bot receives it: Discord blanks content, embeds, attachments and components unless
+        the message-content intent is granted, the bot is mentioned, or it is the bot's own message."""
+        wire = self._public(message)
+        own = str((message.get("author") or {}).get("id")) == str(APP_ID)
+        mentioned = any(str(u.get("id")) == str(APP_ID) for u in message.get("mentions") or [])
+        if not (self.intents & MESSAGE_CONTENT_INTENT) and not own and not mentioned:
+            wire.update(content="", embeds=[], attachments=[], components=[])
+        return wire
+
+    async def open_thread(self, message: dict[str, Any], name: str, *, owner: FakeUser = MEMBER,
+                          auto_archive_duration: int = 1440) -> dict[str, Any]:
+        """A user starts a public thread from `message` (as the Discord client would); returns the thread."""
+        thread = self._start_thread(message, name, owner_id=owner.id, auto_archive_duration=auto_archive_duration)
+        await self.dispatch("THREAD_CREATE", dict(thread, newly_created=True))
+        return thread
+
+    def thread_from(self, message_id: int | str) -> dict[str, Any] | None:
+        """The thread started from message `message_id`, if any (a thread's id is its starter message's id)."""
+        return self.threads.get(int(message_id))
+
+    def messages_in(self, channel_id: int | str) -> list[dict[str, Any]]:
+        """The bot's messages posted to `channel_id` (a channel or a thread), oldest first."""
+        return [m for m in self.channel_messages if str(m["channel_id"]) == str(channel_id)]
+
+    async def wait_messages(self, channel_id: int | str, count: int = 1, timeout: float = 30.0,
+                            settle: float = 0.3) -> list[dict[str, Any]]:
+        """Wait until the bot has posted at least `count` messages to `channel_id` and then nothing for `settle`."""
+        state = {"n": 0, "t": time.monotonic()}
+
+        def done() -> bool:
+            n = len(self.messages_in(channel_id))
+            if n != state["n"]:
+                state["n"], state["t"] = n, time.monotonic()
+            return n >= count and time.monotonic() - state["t"] >= settle
+        await self.wait_until(done, timeout, f"{count} bot message(s) in channel {channel_id}")
+        return self.messages_in(channel_id)
 
     def replies_to(self, message_id: int | str) -> list[dict[str, Any]]:
         """The bot's channel messages replying to `message_id`."""
@@ -463,7 +506,8 @@ class FakeDiscord:
             "description": None, "banner": None, "premium_tier": 0, "preferred_locale": "en-US", "nsfw_level": 0,
             "premium_progress_bar_enabled": False, "joined_at": "2020-01-01T00:00:00+00:00", "large": False,
             "unavailable": False, "member_count": 4, "emojis": [], "stickers": [], "voice_states": [],
-            "presences": [], "threads": [], "stage_instances": [], "guild_scheduled_events": [],
+            "presences": [], "threads": list(self.threads.values()), "stage_instances": [],
+            "guild_scheduled_events": [],
             "soundboard_sounds": [],
             "roles": [self._role(GUILD_ID, "@everyone", BASE_PERMISSIONS, 0),
                       self._role(ADMIN_ROLE_ID, ADMIN_ROLE_NAME, ADMIN_PERMISSIONS, 2),
@@ -550,6 +594,20 @@ class FakeDiscord:
                 return self._json(self.guild_commands.get(guild_id, []) if guild_id else self.global_commands)
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "typing" and m == "POST":
             return web.Response(status=204)
+        if parts[0] == "channels" and len(parts) >= 2 and not self._channel_known(int(parts[1])):
+            return self._error(path, 404, 10003, "Unknown Channel")
+        if parts[0] == "channels" and len(parts) == 2 and m == "GET":
+            return self._json(self._channel_payload(int(parts[1])))
+        if parts[0] == "channels" and len(parts) == 3 and parts[2] == "messages" and m == "GET":
+            return self._history(int(parts[1]), request.query)
+        if parts[0] == "channels" and len(parts) == 4 and parts[2] == "messages" and m == "GET":
+            found = self.messages.get(int(parts[3]))
+            if found is None or str(found["channel_id"]) != parts[1]:
+                return self._error(path, 404, 10008, "Unknown Message")
+            return self._json(self._as_seen(found))
+        if (parts[0] == "channels" and len(parts) == 5 and parts[2] == "messages" and parts[4] == "threads"
+                and m == "POST"):
+            return await self._thread_from_message(path, int(parts[1]), int(parts[3]), body or {})
         if parts[0] == "channels" and len(parts) == 3 and parts[2] == "messages" and m == "POST":
             problem = validate_message(body or {})
             if problem:
@@ -567,6 +625,75 @@ class FakeDiscord:
             await self.dispatch("MESSAGE_CREATE", message)
             return self._json(message)
         return self._json({"message": "404: Not Found", "code": 0}, 404)
+
+    # -- channels and threads --------------------------------------------------------------------------------------
+
+    def _channel_known(self, channel_id: int) -> bool:
+        return channel_id in (CHANNEL_ID, OTHER_CHANNEL_ID) or channel_id in self.threads
+
+    def _channel_payload(self, channel_id: int) -> dict[str, Any]:
+        return self.threads[channel_id] if channel_id in self.threads else self._channel(channel_id)
+
+    def _history(self, channel_id: int, query: Any) -> web.Response:
+        """`GET /channels/{id}/messages`: newest first, `limit` 1-100 (default 50), `before` / `after`."""
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return self._error(f"/channels/{channel_id}/messages", 400, 50035, "limit: must be between 1 and 100")
+        before, after = int(query.get("before") or 1 << 63), int(query.get("after") or 0)
+        found = sorted((m for i, m in self.messages.items()
+                        if str(m["channel_id"]) == str(channel_id) and after < i < before
+                        and not m.get("_loading") and not int(m.get("flags") or 0) & 64),
+                       key=lambda m: int(m["id"]), reverse=True)
+        if query.get("after") and not query.get("before"):  # Discord returns the oldest after `after`
+            found = sorted(found, key=lambda m: int(m["id"]))[:limit][::-1]
+        return self._json([self._as_seen(m) for m in found[:limit]])
+
+    def _start_thread(self, message: dict[str, Any], name: str, *, owner_id: int,
+                      auto_archive_duration: int) -> dict[str, Any]:
+        thread_id = int(message["id"])  # Discord: a thread started from a message has the message's id
+        now = iso_now()
+        thread = {
+            "id": str(thread_id), "type": 11, "guild_id": str(GUILD_ID), "parent_id": str(message["channel_id"]),
+            "owner_id": str(owner_id), "name": name, "last_message_id": None, "rate_limit_per_user": 0,
+            "message_count": 0, "member_count": 1, "total_message_sent": 0, "flags": 0, "applied_tags": [],
+            "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                                "archive_timestamp": now, "locked": False, "create_timestamp": now},
+        }
+        self.threads[thread_id] = thread
+        message["thread"] = thread
+        message["flags"] = int(message.get("flags") or 0) | HAS_THREAD_FLAG
+        return thread
+
+    async def _thread_from_message(self, path: str, channel_id: int, message_id: int,
+                                   body: dict[str, Any]) -> web.Response:
+        """`POST /channels/{c}/messages/{m}/threads`, checked as Discord checks it."""
+        if channel_id in self.threads:
+            return self._error(path, 400, 50024, "Cannot execute action on this channel type")
+        message = self.messages.get(message_id)
+        if message is None or str(message["channel_id"]) != str(channel_id):
+            return self._error(path, 404, 10008, "Unknown Message")
+        if message_id in self.threads:
+            return self._error(path, 400, 160004, "A thread has already been created for this message")
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) or len(name) > THREAD_NAME_LIMIT:
+            return self._error(path, 400, 50035,
+                               f"name: must be between 1 and {THREAD_NAME_LIMIT} in length")
+        duration = body.get("auto_archive_duration")
+        if duration is None:
+            duration = 1440
+        if duration not in THREAD_ARCHIVE_DURATIONS:
+            return self._error(path, 400, 50035, "auto_archive_duration: value must be one of "
+                               f"{THREAD_ARCHIVE_DURATIONS}")
+        slowmode = body.get("rate_limit_per_user")
+        if slowmode is not None and not 0 <= int(slowmode) <= 21600:
+            return self._error(path, 400, 50035, "rate_limit_per_user: must be between 0 and 21600")
+        thread = self._start_thread(message, name.strip(), owner_id=APP_ID, auto_archive_duration=duration)
+        await self.dispatch("THREAD_CREATE", dict(thread, newly_created=True))
+        member = {"id": thread["id"], "user_id": str(APP_ID), "join_timestamp": iso_now(), "flags": 0}
+        return self._json(dict(thread, member=member))
 
     def _command_id(self, name: str) -> int:
         return self._command_ids.setdefault(name, snowflake())
