@@ -326,13 +326,23 @@ def _wait_for(pred, timeout: float, step: float = 0.1) -> float:
     raise AssertionError(f"not within {timeout} s")
 
 
-def _drain(q: queue.Queue) -> list[WatchRun]:
+def _quiet(q: queue.Queue, for_s: float = 1.0) -> list[WatchRun]:
+    """The runs reported until none came for `for_s` seconds."""
     out = []
     while True:
         try:
-            out.append(q.get_nowait())
+            out.append(q.get(timeout=for_s))
         except queue.Empty:
             return out
+
+
+def _until(q: queue.Queue, pred, timeout: float = 10) -> WatchRun:
+    """The first run (skipping others, e.g. no-op runs for late events) that satisfies `pred`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        if pred(run):
+            return run
 
 
 def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_writes(env: Env) -> None:
@@ -346,16 +356,17 @@ def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_wr
         (env.corpus / "kelp.txt").write_text(KELP)
         took = _wait_for(lambda: any(h.path == "kelp.txt" for h in env.reader.ask(KELP_Q).results), 10)
         assert took < 5
-        run = runs.get(timeout=5)
-        assert run.ok and run.report.added == 1 and "kelp.txt" in run.changed
+        run = _until(runs, lambda r: "kelp.txt" in r.changed)
+        assert run.ok and run.report.added == 1
+        _quiet(runs)
 
         # editors' temporary files and hidden files trigger nothing
-        for name in (".kelp.txt.swp", "kelp.txt~", ".#kelp.txt", "~$kelp.txt", "kelp.txt.part", ".hidden.txt"):
+        temp = (".kelp.txt.swp", "kelp.txt~", ".#kelp.txt", "~$kelp.txt", "kelp.txt.part", ".hidden.txt")
+        for name in temp:
             (env.corpus / name).write_text(KELP_CHANGED)
         (env.corpus / ".git").mkdir()
         (env.corpus / ".git" / "x.txt").write_text(KELP_CHANGED)
-        time.sleep(1.5)
-        assert _drain(runs) == []
+        assert [r.changed for r in _quiet(runs, 1.5)] == []
 
         # a file written slowly (pauses shorter than the settle time) is indexed once, complete
         slow = env.corpus / "slow.txt"
@@ -366,9 +377,7 @@ def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_wr
                 f.flush()
                 time.sleep(0.12)
             f.write("The strike at Quorvath ended with a pay rise of 14 percent.\n")
-        _wait_for(lambda: not runs.empty(), 10)
-        time.sleep(1.2)
-        got = _drain(runs)
+        got = [_until(runs, lambda r: "slow.txt" in r.changed)] + _quiet(runs, 1.2)
         assert sum(r.report.added for r in got) == 1 and sum(r.report.updated for r in got) == 0, \
             [r.line() for r in got]
         assert env.writer.status().documents == 4
@@ -378,8 +387,9 @@ def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_wr
         # a deletion too
         (env.corpus / "kelp.txt").unlink()
         _wait_for(lambda: all(h.path != "kelp.txt" for h in hits(env.reader.ask(KELP_Q))), 10)
-        run = runs.get(timeout=5)
+        run = _until(runs, lambda r: "kelp.txt" in r.changed)
         assert run.ok and run.report.removed == 1
+        _quiet(runs)
 
         # an index error is reported and the watcher keeps going
         real_index = env.writer.index
@@ -393,17 +403,18 @@ def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_wr
 
         env.writer.index = failing_once
         (env.corpus / "a.txt").write_text(generated_article(1))
-        run = runs.get(timeout=10)
+        run = _until(runs, lambda r: "a.txt" in r.changed)
         assert not run.ok and "disk on fire" in run.error and run.report is None
         (env.corpus / "b.txt").write_text(generated_article(2))
-        run = runs.get(timeout=10)
+        run = _until(runs, lambda r: "b.txt" in r.changed)
         assert run.ok and run.report.added == 2  # a.txt too, missed by the failed run
+        _quiet(runs)
 
         # another writer holds the lock: the run is postponed, then retried without a new change
         lock = FileLock(str(env.data / "index.lock"))
         with lock:
             (env.corpus / "c.txt").write_text(generated_article(3))
-            run = runs.get(timeout=10)
+            run = _until(runs, lambda r: "c.txt" in r.changed)
             assert not run.ok and "another index run" in run.error
         while not (run := runs.get(timeout=10)).ok:
             assert "another index run" in run.error
