@@ -180,9 +180,12 @@ def _citation(result: Result) -> str:
 
 
 def _quote_line(result: Result) -> str:
-    text = f"“{escape_markdown(squash(result.quote))}”"
+    dots = "…" if result.clipped else ""
+    text = f"“{dots}{escape_markdown(squash(result.quote))}{dots}”"
     if result.speaker:
         text += f"\n— {escape_markdown(squash(result.speaker))}"
+        if result.when:
+            text += f", {escape_markdown(squash(result.when))}"
     if result.is_comment:
         text += " *(reader comment)*" if result.speaker else "\n*(reader comment)*"
     return text

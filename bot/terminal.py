@@ -19,7 +19,8 @@ def cite(r: Result) -> str:
 def render_result(n: int, r: Result, width: int = 100) -> str:
     who = f"{r.speaker}{', ' + r.when if r.when else ''}: " if r.speaker else ""
     note = " (reader comment)" if r.is_comment else ""
-    quote = textwrap.fill(f"{who}\u201c{r.quote}\u201d{note}", width=width, initial_indent=f"{n}. ",
+    dots = "\u2026" if r.clipped else ""
+    quote = textwrap.fill(f"{who}\u201c{dots}{r.quote}{dots}\u201d{note}", width=width, initial_indent=f"{n}. ",
                           subsequent_indent="   ")
     lines = [quote, f"   \u2014 {cite(r)}"]
     if r.url:

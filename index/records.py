@@ -56,6 +56,7 @@ class Result:
     passage_end: int = 0
     speaker: str | None = None  # who said the quote, when known
     when: str | None = None  # the date phrase near the quote that matches a date the question pins
+    clipped: bool = False  # the quote is the answering clause of a longer sentence (show an ellipsis)
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
 

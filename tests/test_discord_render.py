@@ -215,3 +215,13 @@ def test_context_keeps_the_passages_spacing():
     r = make_result("no military solution", passage)
     text = all_text(render_answer(Answer("q", False, [r]), None))
     assert '"There is **no military solution**," Pompeo' in text
+
+
+def test_speaker_date_and_clipped_quote_are_shown():
+    r = make_result("we oppose the military offensive", speaker="Mike Pompeo", when="April 7", clipped=True)
+    ans = Answer("what did Pompeo say on April 7?", False, [r])
+    msgs = render_answer(ans, STATUS)
+    assert_valid(msgs)
+    text = "\n".join(e.description or "" for m in msgs for e in m.embeds)
+    assert "“…we oppose the military offensive…”" in text
+    assert "— Mike Pompeo, April 7" in text
