@@ -1,17 +1,34 @@
-"""Sentence-transformers embeddings: the bundled all-MiniLM-L6-v2 by default, any model by setting."""
+"""Embeddings: the bundled all-MiniLM-L6-v2 by default (any sentence-transformers model by setting), run by one
+of two backends chosen by `NEWSDESK_BACKEND`:
+
+- `torch`: sentence-transformers in full precision on the CPU, the reference; on a CUDA GPU (when
+  `torch.cuda.is_available()` and no other device is set) the same model in half precision with large batches
+  (`NEWSDESK_GPU_BATCH_SIZE`).
+- `onnx-int8`: the same transformer exported to ONNX with int8 weights (index/onnx_backend.py), run by
+  onnxruntime on the CPU, 2-2.7x faster on AVX-512 VNNI cores. Built once into `<data>/models/` (or
+  `NEWSDESK_MODEL_CACHE`); torch is not imported at query time.
+
+Every backend produces token embeddings; the pooling is shared: a chunk's vector is the model's pooling (mean
+of all tokens for MiniLM), normalized, and each sentence's vector is the mean of the chunk's tokens inside the
+sentence's character span ("late chunking"), normalized, from the same forward pass.
+"""
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 _DEFAULT_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+BACKENDS = ("torch", "onnx-int8")
+
+_threads = [1]  # CPU threads the next forward pass should use (set_threads)
 
 
 def resolve_model(name: str) -> str:
@@ -28,47 +45,194 @@ def resolve_model(name: str) -> str:
 
 
 def set_threads(n: int) -> None:
-    """CPU threads for torch and FAISS (1 for single queries; all cores while indexing)."""
+    """CPU threads for the embedding backends and FAISS (1 for single queries; all cores while indexing).
+    torch is only touched when something imported it already (the int8 backend runs without it)."""
     import faiss
-    import torch
 
     n = n if n > 0 else (os.cpu_count() or 1)
-    if torch.get_num_threads() != n:
+    _threads[0] = n
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
     faiss.omp_set_num_threads(n)
 
 
-class Embedder:
-    """Loads the model once; encodes normalized float32 vectors. Thread-safe."""
+def cuda_available() -> bool:
+    """True when torch sees a CUDA GPU. Without an NVIDIA driver on the machine torch is not even imported."""
+    if not os.path.exists("/proc/driver/nvidia/version") and "torch" not in sys.modules:
+        return False
+    try:
+        import torch
 
-    def __init__(self, model: str, device: str | None = None) -> None:
+        return bool(torch.cuda.is_available())
+    except Exception:  # pragma: no cover
+        return False
+
+
+# --- pooling (shared by the backends) ----------------------------------------------------------------------------
+def span_masks(offsets: np.ndarray, sentences: Sequence[Sequence[Sequence[Sequence[int]]]] | Sequence,
+               width: int | None = None) -> np.ndarray:
+    """(batch, max sentences, tokens) float32 masks: token t belongs to sentence j when its character offsets lie
+    inside the sentence's (start, end) span. Special and padding tokens (empty offsets) belong to none."""
+    b, L = offsets.shape[:2]
+    s_max = width if width is not None else max((len(s) for s in sentences), default=0)
+    out = np.zeros((b, max(s_max, 1), L), dtype=np.float32)
+    a, e = offsets[..., 0], offsets[..., 1]
+    real = e > a
+    for i, spans in enumerate(sentences):
+        if not len(spans):
+            continue
+        sp = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        out[i, : len(sp)] = real[i][None, :] & (a[i][None, :] >= sp[:, :1]) & (e[i][None, :] <= sp[:, 1:])
+    return out
+
+
+def _normalize(x: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(x, axis=-1, keepdims=True)
+    return (x / np.where(n > 0, n, 1.0)).astype(np.float32)
+
+
+def mean_pool(tokens: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    m = attention_mask.astype(np.float32)[..., None]
+    return (tokens * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
+
+
+# --- backends ----------------------------------------------------------------------------------------------------
+class _TorchBackend:
+    """sentence-transformers model; full precision on the CPU, half precision on CUDA."""
+
+    name = "torch"
+
+    def __init__(self, path: str, device: str | None) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        if torch.get_num_threads() != _threads[0]:
+            torch.set_num_threads(_threads[0])
+        if device is None and cuda_available():
+            device = "cuda"
+        self.model = SentenceTransformer(path, device=device)
+        self.device = str(self.model.device)
+        self.gpu = self.device.startswith("cuda")
+        if self.gpu:
+            self.model.half()
+        self.tokenizer = self.model.tokenizer
+        self.max_length = int(self.model.max_seq_length)
+        self.dim = int(self.model.get_embedding_dimension())
+        self.torch = torch
+
+    def forward(self, enc: dict[str, np.ndarray], masks: np.ndarray | None):
+        """Chunk vectors (normalized, float32) and, with masks, per-sentence sums of token embeddings."""
+        torch = self.torch
+        feats = {k: torch.from_numpy(np.asarray(v, dtype=np.int64)).to(self.device, non_blocking=True)
+                 for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        with torch.inference_mode():
+            out = self.model.forward(feats)
+            chunk = out["sentence_embedding"].float()
+            chunk = torch.nn.functional.normalize(chunk, dim=-1)
+            sums = None
+            if masks is not None:
+                tok = out["token_embeddings"]
+                m = torch.from_numpy(masks).to(self.device, dtype=tok.dtype, non_blocking=True)
+                sums = torch.bmm(m, tok[:, : m.shape[2]]).float().cpu().numpy()
+            return chunk.cpu().numpy(), sums
+
+
+class _OnnxBackend:
+    name = "onnx-int8"
+    gpu = False
+    device = "cpu"
+
+    def __init__(self, folder: Path) -> None:
+        from .onnx_backend import OnnxInt8Model
+
+        self.model = OnnxInt8Model(folder)
+        self.tokenizer = self.model.tokenizer
+        self.max_length = self.model.max_length
+        self.dim = self.model.dim
+
+    def forward(self, enc: dict[str, np.ndarray], masks: np.ndarray | None):
+        tok = self.model.forward(enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids"), 1)  # parallelism comes from concurrent calls
+        chunk = _normalize(mean_pool(tok, enc["attention_mask"]))
+        sums = np.matmul(masks, tok[:, : masks.shape[2]]) if masks is not None else None
+        return chunk, sums
+
+
+class Embedder:
+    """Loads the model once; encodes normalized float32 vectors. Thread-safe.
+
+    `backend` is `torch` or `onnx-int8`; when None it is read from the settings (NEWSDESK_BACKEND), as are the
+    int8 model cache (`cache`, default `<data>/models`) and the GPU batch size. `Embedder.from_settings(s)`
+    takes them all from a Settings object."""
+
+    def __init__(self, model: str, device: str | None = None, *, backend: str | None = None,
+                 cache: Path | None = None, gpu_batch_size: int | None = None) -> None:
+        if backend is None or gpu_batch_size is None or (cache is None and (backend or "").startswith("onnx")):
+            from .settings import Settings
+
+            s = Settings()
+            backend = backend or s.backend
+            gpu_batch_size = gpu_batch_size or s.gpu_batch_size
+            cache = cache or s.model_cache or Path(s.data) / "models"
+        backend = backend.lower()
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         self.name = model
         path = resolve_model(model)
         if Path(path).exists():
             # A local folder needs no hub; never reach for one at run time.
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as hf_logging
+        if backend == "onnx-int8" and device not in (None, "cpu"):
+            log.warning("the onnx-int8 backend runs on the CPU; device %s ignored", device)
+        log.info("loading embedding model %s (%s)", path, backend)
+        if backend == "torch":
+            self._impl: Any = _TorchBackend(path, device)
+        else:
+            from .onnx_backend import ensure_int8
 
-        hf_logging.disable_progress_bar()  # no "Loading weights" bar on every start
-
-        log.info("loading embedding model %s", path)
-        self.model = SentenceTransformer(path, device=device)
-        self.dim = int(self.model.get_embedding_dimension())
+            self._impl = _OnnxBackend(ensure_int8(model, Path(cache)))
+        self.backend = self._impl.name
+        self.device = self._impl.device
+        self.dim = int(self._impl.dim)
+        self.tokenizer = self._impl.tokenizer
+        self.max_length = int(self._impl.max_length)
+        self.gpu_batch_size = int(gpu_batch_size)
         self._lock = threading.Lock()
+        if backend == "torch":
+            self.model = self._impl.model  # the SentenceTransformer, for callers that used it
+
+    @classmethod
+    def from_settings(cls, settings) -> "Embedder":
+        return cls(settings.model, settings.device, backend=settings.backend,
+                   cache=settings.model_cache or Path(settings.data) / "models",
+                   gpu_batch_size=settings.gpu_batch_size)
+
+    def _batch(self, batch_size: int) -> int:
+        return max(batch_size, self.gpu_batch_size) if self._impl.gpu else batch_size
+
+    def _tokenize(self, texts: list[str], offsets: bool) -> dict[str, np.ndarray]:
+        enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
+                             return_offsets_mapping=offsets, return_tensors="np")
+        return dict(enc)
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        if not texts:
+        if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32)
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+
+        def prepare(idx: np.ndarray):
+            return idx, self._tokenize([texts[j] for j in idx], offsets=False)
+
+        def run(job) -> None:
+            idx, enc = job
+            out[idx] = self._impl.forward(enc, None)[0]
+
         with self._lock:
-            vecs = self.model.encode(
-                list(texts),
-                batch_size=batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=progress,
-            )
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+            self._run_batches(texts, batch_size, prepare, run)
+        return out
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.encode([text])[0]
@@ -80,26 +244,45 @@ class Embedder:
         sentence's vector is the mean of its tokens' contextual embeddings inside the chunk, normalized.
         `sentences` holds (start, end) character spans relative to each text. A sentence past the model's
         token limit gets a zero vector (it is then ranked by its words alone)."""
-        if not texts:
+        if not len(texts):
             return np.zeros((0, self.dim), dtype=np.float32), []
-        with self._lock:
-            outs = self.model.encode(list(texts), batch_size=batch_size, output_value=None,
-                                     convert_to_numpy=False, show_progress_bar=False)
-            tok = self.model.tokenizer(list(texts), return_offsets_mapping=True, truncation=True,
-                                       max_length=self.model.max_seq_length)
+        texts = list(texts)
         chunk_vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        sent_vecs: list[np.ndarray] = []
-        for i, out in enumerate(outs):
-            v = out["sentence_embedding"].float().cpu().numpy()
-            chunk_vecs[i] = v / (np.linalg.norm(v) or 1.0)
-            offsets = np.asarray(tok["offset_mapping"][i], dtype=np.int64)
-            tokens = out["token_embeddings"][: len(offsets)].float().cpu().numpy()
-            real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
-            sv = np.zeros((len(sentences[i]), self.dim), dtype=np.float32)
-            for j, (s, e) in enumerate(sentences[i]):
-                sel = real & (offsets[:, 0] >= s) & (offsets[:, 1] <= e)
-                if sel.any():
-                    m = tokens[sel].mean(axis=0)
-                    sv[j] = m / (np.linalg.norm(m) or 1.0)
-            sent_vecs.append(sv)
+        sent_vecs: list[np.ndarray] = [np.zeros((len(s), self.dim), dtype=np.float32) for s in sentences]
+
+        def prepare(idx: np.ndarray):
+            enc = self._tokenize([texts[j] for j in idx], offsets=True)
+            offsets = enc.pop("offset_mapping")
+            return idx, enc, span_masks(offsets, [sentences[j] for j in idx])
+
+        def run(job) -> None:
+            idx, enc, masks = job
+            chunk, sums = self._impl.forward(enc, masks)
+            chunk_vecs[idx] = chunk
+            sums = _normalize(sums)
+            for r, j in enumerate(idx):
+                sent_vecs[j] = sums[r, : len(sentences[j])]
+
+        with self._lock:
+            self._run_batches(texts, batch_size, prepare, run)
         return chunk_vecs, sent_vecs
+
+    def _run_batches(self, texts: list[str], batch_size: int, prepare, run) -> None:
+        """Length-sorted batches (little padding). On the GPU: large batches. With the int8 backend on several
+        CPU threads: one text per forward pass, run concurrently by `threads` workers on a one-thread session
+        (measured on 2 cores: 1.6x the throughput of one two-thread session on batches of 32). Tokenizing stays
+        in the calling thread (the fast tokenizer is not safe to share between threads)."""
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        workers = _threads[0] if self._impl.name == "onnx-int8" else 1
+        bs = self._batch(batch_size)
+        if workers > 1 and len(texts) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            bs = 1
+            with ThreadPoolExecutor(workers, thread_name_prefix="embed") as ex:
+                futures = [ex.submit(run, prepare(order[i : i + bs])) for i in range(0, len(order), bs)]
+                for f in futures:
+                    f.result()
+            return
+        for i in range(0, len(order), bs):
+            run(prepare(order[i : i + bs]))

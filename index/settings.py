@@ -34,3 +34,21 @@ class Settings(BaseSettings):
     fusion: str = Field(default="rrf", description="How dense and BM25 candidates are fused: rrf or convex.")
     lock_timeout: float = Field(default=10.0, ge=0, description="Seconds an index run waits for another writer.")
     progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")
+    backend: str = Field(
+        default="torch",
+        description="Embedding backend: torch (full precision; half precision on a CUDA GPU) or onnx-int8 "
+        "(int8 ONNX export of the model, built once into the model cache; CPU only).",
+    )
+    model_cache: Path | None = Field(
+        default=None, description="Folder for derived models (the int8 ONNX build); default <data>/models."
+    )
+    gpu_batch_size: int = Field(default=512, ge=1, description="Chunks per batch when embedding on a CUDA GPU.")
+    exact_max_chunks: int = Field(
+        default=200_000, ge=0,
+        description="Up to this many chunks the vector index is exact (flat); above it, approximate (IVF).",
+    )
+    ivf_nprobe: int = Field(
+        default=0, ge=0,
+        description="IVF lists searched per query; 0 picks a value measured for recall@10 >= 0.98.",
+    )
+    faiss_gpu: bool = Field(default=True, description="Search FAISS on the GPU when faiss has GPU support and CUDA is up.")

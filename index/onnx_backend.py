@@ -1,0 +1,202 @@
+"""The int8 embedding backend: the configured transformer exported to ONNX and dynamically quantized to int8,
+run by onnxruntime.
+
+`export_int8(model, out_dir)` builds it once (torch.onnx.export with the dynamo exporter, then onnxruntime's
+`quantize_dynamic`: int8 weights, activations quantized per batch at run time) and writes, in `out_dir`:
+
+    model.onnx        int8 graph: input_ids, attention_mask, token_type_ids -> token_embeddings (batch, seq, dim)
+    tokenizer files   the model's fast tokenizer (AutoTokenizer.save_pretrained)
+    newsdesk.json     what it was made from: model name, source folder's weights hash, dim, max length, versions
+
+The graph ends at the last hidden state on purpose: pooling (chunk = mean of all tokens; sentence = mean of the
+tokens inside its character span, "late chunking") is done by the caller in numpy, the same way for every
+backend. Building needs torch, onnx and onnxscript; running needs onnxruntime alone (no torch import).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+MANIFEST = "newsdesk.json"
+FORMAT = 1
+
+
+def cache_dir(model: str, root: Path) -> Path:
+    """Where the int8 build of `model` lives under `root` (the data folder's `models/`), keyed by model name."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model.strip("/")).strip("_.") or "model"
+    digest = hashlib.sha256(model.encode()).hexdigest()[:8]
+    return Path(root) / f"{slug[-60:]}-{digest}-onnx-int8"
+
+
+def _source_id(path: Path) -> str:
+    """A cheap identity of the source weights (name, size, mtime of the weight files)."""
+    h = hashlib.sha256()
+    for p in sorted(path.glob("*")):
+        if p.is_file() and p.suffix in (".safetensors", ".bin", ".json", ".txt"):
+            st = p.stat()
+            h.update(f"{p.name}:{st.st_size}".encode())
+    return h.hexdigest()[:16]
+
+
+def is_built(out_dir: Path) -> bool:
+    try:
+        m = json.loads((Path(out_dir) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return m.get("format") == FORMAT and (Path(out_dir) / MODEL_FILE).is_file()
+
+
+def export_int8(model_name_or_path: str, out_dir: Path, *, per_channel: bool = True) -> Path:
+    """Export `model_name_or_path` (a sentence-transformers model name or folder; the default name resolves to
+    the bundled all-MiniLM-L6-v2) to an int8 ONNX model in `out_dir`; returns `out_dir`. Atomic: the folder
+    appears complete or not at all. Takes about half a minute on 2 cores for MiniLM-L6."""
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from transformers import AutoModel, AutoTokenizer
+
+    from .embedding import resolve_model
+
+    src = resolve_model(model_name_or_path)
+    src_path = Path(src)
+    if src_path.exists():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    max_len, pooling = _st_config(src_path)
+    if pooling not in (None, "mean"):
+        raise ValueError(f"{model_name_or_path}: pooling {pooling!r}; the int8 backend supports mean pooling only")
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
+    try:
+        tok = AutoTokenizer.from_pretrained(src)
+        if not getattr(tok, "is_fast", False):
+            raise ValueError(f"{model_name_or_path}: the int8 backend needs a fast tokenizer (offsets)")
+        model = AutoModel.from_pretrained(src).eval()
+        dim = int(model.config.hidden_size)
+        tok.save_pretrained(tmp)
+
+        class Tokens(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+        enc = tok(["An example sentence to trace the graph.", "Another one, a bit longer than the first."],
+                  padding=True, return_tensors="pt")
+        args = (enc["input_ids"], enc["attention_mask"], enc.get("token_type_ids", torch.zeros_like(enc["input_ids"])))
+        batch, seq = torch.export.Dim("batch"), torch.export.Dim("seq", max=max_len)
+        fp32 = tmp / "model-fp32.onnx"
+        with torch.no_grad():
+            prog = torch.onnx.export(
+                Tokens(model), args, input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["token_embeddings"], dynamo=True, optimize=True, verbose=False,
+                dynamic_shapes={"input_ids": {0: batch, 1: seq}, "attention_mask": {0: batch, 1: seq},
+                                "token_type_ids": {0: batch, 1: seq}},
+            )
+        prog.save(str(fp32))
+        quantize_dynamic(str(fp32), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=per_channel)
+        for p in tmp.glob("model-fp32.onnx*"):
+            p.unlink()
+        import onnxruntime
+
+        (tmp / MANIFEST).write_text(json.dumps({
+            "format": FORMAT, "model": model_name_or_path, "source": str(src), "source_id": _source_id(src_path)
+            if src_path.exists() else None, "dim": dim, "max_length": max_len, "pooling": "mean",
+            "weights": "int8 (dynamic quantization)", "per_channel": per_channel, "torch": torch.__version__,
+            "onnxruntime": onnxruntime.__version__,
+        }, indent=1))
+        os.chmod(tmp, 0o755)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("int8 ONNX model of %s written to %s", model_name_or_path, out_dir)
+    return out_dir
+
+
+def _st_config(path: Path) -> tuple[int, str | None]:
+    """max_seq_length and pooling mode from a sentence-transformers folder (256 and None when absent)."""
+    max_len, pooling = 256, None
+    try:
+        max_len = int(json.loads((path / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
+    except (OSError, ValueError):
+        pass
+    try:
+        cfg = json.loads((path / "1_Pooling" / "config.json").read_text())
+        pooling = "mean" if cfg.get("pooling_mode_mean_tokens") or cfg.get("pooling_mode") == "mean" else (
+            cfg.get("pooling_mode") or next((k for k, v in cfg.items() if k.startswith("pooling_mode") and v), None))
+    except (OSError, ValueError):
+        pass
+    return max_len, pooling
+
+
+def ensure_int8(model: str, root: Path) -> Path:
+    """The cached int8 build of `model` under `root`, exported first when missing (logged: it takes a while)."""
+    out = cache_dir(model, root)
+    if not is_built(out):
+        log.warning("building the int8 ONNX model of %s in %s (once; about half a minute)", model, out)
+        export_int8(model, out)
+    return out
+
+
+class OnnxInt8Model:
+    """Token embeddings from the int8 ONNX model. One onnxruntime session per thread count (1 for queries,
+    all cores while indexing), made on first use; calls are serialized by the caller."""
+
+    def __init__(self, folder: Path) -> None:
+        import onnxruntime  # noqa: F401 - fail early when missing
+        from transformers import AutoTokenizer
+
+        self.folder = Path(folder)
+        self.manifest = json.loads((self.folder / MANIFEST).read_text())
+        self.dim = int(self.manifest["dim"])
+        self.max_length = int(self.manifest.get("max_length", 256))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        self._sessions: dict[int, object] = {}
+        self._lock = threading.Lock()
+        self._inputs: set[str] | None = None
+
+    def session(self, threads: int):
+        import onnxruntime as ort
+
+        with self._lock:
+            s = self._sessions.get(threads)
+            if s is None:
+                so = ort.SessionOptions()
+                so.intra_op_num_threads = threads
+                so.inter_op_num_threads = 1
+                so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+                so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                so.log_severity_level = 3
+                if threads == 1:
+                    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                s = ort.InferenceSession(str(self.folder / MODEL_FILE), so, providers=["CPUExecutionProvider"])
+                self._sessions[threads] = s
+                self._inputs = {i.name for i in s.get_inputs()}
+            return s
+
+    def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray | None,
+                threads: int) -> np.ndarray:
+        s = self.session(threads)
+        feed = {"input_ids": input_ids.astype(np.int64), "attention_mask": attention_mask.astype(np.int64)}
+        if "token_type_ids" in (self._inputs or ()):
+            feed["token_type_ids"] = (np.zeros_like(feed["input_ids"]) if token_type_ids is None
+                                      else token_type_ids.astype(np.int64))
+        return s.run(["token_embeddings"], feed)[0]
