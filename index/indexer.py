@@ -27,6 +27,7 @@ from .store import FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256,
 log = logging.getLogger(__name__)
 
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time (a killed run resumes)
+MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
 
 
 class IndexLocked(IndexError_):
@@ -65,6 +66,8 @@ class _Prepared:
     doc: Document
     spans: list[tuple[int, int]]
     hashes: list[str]
+    size: int | None = None  # the file's stat when it was hashed (None: not to be trusted)
+    mtime_ns: int | None = None
 
 
 def lock_for(data: Path) -> FileLock:
@@ -120,7 +123,13 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         with store.conn:
             store.conn.execute("BEGIN")
             store.conn.execute("DELETE FROM embeddings")
-    old = store.document_hashes()
+    if meta.get("generation") and int(meta.get("format_version") or 0) != FORMAT_VERSION and not rebuild:
+        log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
+                    FORMAT_VERSION)
+        rebuild = True
+    stats = store.document_stats()  # path -> (content hash, size, mtime_ns when hashed)
+    old = {p: st[0] for p, st in stats.items()}
+    restat: list[tuple[int, int | None, str]] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
 
     seen: set[str] = set()
@@ -132,7 +141,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             report.skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
             continue
         try:
-            size = path.stat().st_size
+            st = path.stat()
+            size = st.st_size
         except OSError as exc:
             report.skipped.append(Skipped(name, f"unreadable: {exc.strerror or exc}"))
             continue
@@ -140,14 +150,22 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             reason = f"file too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
             _skip(report, name, reason, old, kept_broken)
             continue
+        prev = stats.get(name)
+        if not rebuild and prev is not None and prev[1] == size and prev[2] == st.st_mtime_ns:
+            seen.add(name)  # same size and mtime as when it was hashed: not read again
+            report.unchanged += 1
+            continue
         try:
             h = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
             _skip(report, name, f"unreadable: {exc.strerror or exc}", old, kept_broken)
             continue
         seen.add(name)
+        mtime_ns = st.st_mtime_ns if time.time_ns() - st.st_mtime_ns > MTIME_TRUST_NS else None
         if not rebuild and old.get(name) == h:
             report.unchanged += 1
+            if prev is not None and (prev[1], prev[2]) != (size, mtime_ns):
+                restat.append((size, mtime_ns, name))  # touched, not changed: remember the new stat
             continue
         try:
             doc = load_document(path, corpus, max_bytes=max_bytes)
@@ -166,7 +184,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             seen.discard(name)
             continue
         hashes = [chunk_hash(doc.text[s.start : s.end]) for s in spans]
-        changed.append(_Prepared(doc, [(s.start, s.end) for s in spans], hashes))
+        changed.append(_Prepared(doc, [(s.start, s.end) for s in spans], hashes, size, mtime_ns))
         if name in old:
             report.updated += 1
         else:
@@ -174,6 +192,10 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     removed = [p for p in old if p not in seen and p not in kept_broken]
     report.removed = len(removed)
+    if restat:  # not part of the index's content: no new generation needed
+        with store.conn:
+            store.conn.execute("BEGIN")
+            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=? WHERE path=?", restat)
 
     # Embed chunk text never embedded before (the cache is keyed by the text's hash).
     needed: dict[str, str] = {}
@@ -254,26 +276,31 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
     c.execute("BEGIN IMMEDIATE")
     try:
         drop_ids: list[int] = []
+        drop_hashes: set[str] = set()
         for path in removed + [p.doc.path for p in changed]:
-            drop_ids.extend(store.chunk_ids_of(path))
+            for cid, h in c.execute("SELECT id, hash FROM chunks WHERE path=?", (path,)).fetchall():
+                drop_ids.append(int(cid))
+                drop_hashes.add(h)
             c.execute("DELETE FROM chunks WHERE path=?", (path,))
             c.execute("DELETE FROM documents WHERE path=?", (path,))
         add_ids: list[int] = []
         add_hashes: list[str] = []
+        add_texts: list[str] = []
         ts = now_iso()
         for prep in changed:
             d = prep.doc
             c.execute(
                 "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                "facts, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "facts, indexed_at, size, mtime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
                  json.dumps([[s.start, s.end] for s in d.comments]),
-                 facts.dumps(facts.extract(d.text, d.date)), ts),
+                 facts.dumps(facts.extract(d.text, d.date)), ts, prep.size, prep.mtime_ns),
             )
             for (s, e), h in zip(prep.spans, prep.hashes):
                 cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))
                 add_ids.append(int(cur.lastrowid))
                 add_hashes.append(h)
+                add_texts.append(d.text[s:e])
 
         if from_scratch or gen == 0:
             index = vectors.new_index(dim)
@@ -285,11 +312,7 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             vectors.remove(index, drop_ids)
             vectors.add(index, store.get_embeddings(add_hashes, dim), add_ids)
 
-        rows = c.execute(
-            "SELECT chunks.id, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
-            "FROM chunks JOIN documents ON documents.path = chunks.path ORDER BY chunks.id"
-        ).fetchall()
-        lexical = LexicalIndex.build([r[1] for r in rows], np.array([r[0] for r in rows], dtype=np.int64))
+        lexical = _lexical(store, gen, from_scratch or gen == 0, drop_ids, add_texts, add_ids)
 
         fpath = store.faiss_file(new_gen)
         vectors.save(index, fpath)
@@ -314,8 +337,12 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             "bm25_sha256": dir_sha256(bdir),
         }
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
-        # Forget embeddings no chunk uses any more.
-        c.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+        # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild).
+        if from_scratch or gen == 0:
+            c.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+        else:
+            c.executemany("DELETE FROM embeddings WHERE hash = ? AND NOT EXISTS "
+                          "(SELECT 1 FROM chunks WHERE chunks.hash = ?)", [(h, h) for h in drop_hashes])
         c.execute("COMMIT")
     except BaseException:
         c.execute("ROLLBACK")
@@ -324,9 +351,27 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
     log.info("index generation %d written (%d chunks)", new_gen, index.ntotal)
 
 
+def _lexical(store: Store, gen: int, from_scratch: bool, drop_ids: list[int], add_texts: list[str],
+             add_ids: list[int]) -> LexicalIndex:
+    """The next generation's BM25: the current one's with the dropped chunks removed and the added ones
+    appended (only those are analysed), or, from scratch, built over every chunk (inside the open transaction)."""
+    if not from_scratch:
+        try:
+            return LexicalIndex.load(store.bm25_dir(gen)).update(drop_ids, add_texts, add_ids)
+        except (OSError, ValueError) as exc:
+            log.warning("could not update the BM25 index of generation %d (%s); building it anew", gen, exc)
+    rows = store.conn.execute(
+        "SELECT chunks.id, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
+        "FROM chunks JOIN documents ON documents.path = chunks.path ORDER BY chunks.id"
+    ).fetchall()
+    return LexicalIndex.build([r[1] for r in rows], np.array([r[0] for r in rows], dtype=np.int64))
+
+
 def verify(store: Store) -> None:
     """Raise IndexDamaged when the current generation's files are missing or fail their checksums."""
     gen = store.generation()
+    if gen:
+        store.check_format()
     if gen and not _files_ok(store, gen, store.meta()):
         raise IndexDamaged(
             f"the index in {store.dir} is damaged (generation {gen} files missing or failing their checksums); "

@@ -3,7 +3,8 @@
 Layout of `data/`:
     newsdesk.sqlite        documents, chunks, embeddings (keyed by chunk hash), meta (the manifest)
     vectors-<gen>.faiss    IndexIDMap2 over inner product; ids are chunk ids
-    bm25-<gen>/            bm25s index; `ids.npy` maps its rows to chunk ids
+    bm25-<gen>/            BM25 term counts (index/lexical.py: .npy arrays + vocab.txt); `ids.npy` maps its
+                           rows to chunk ids
     index.lock             one writer at a time
 
 Atomicity: a writer writes the next generation's files under new names first, then commits the chunk
@@ -31,7 +32,7 @@ from .records import Document, Span
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 as term counts (index/lexical.py); documents.size, mtime_ns
 DB_NAME = "newsdesk.sqlite"
 
 SCHEMA = """
@@ -43,7 +44,9 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     comments TEXT NOT NULL DEFAULT '[]',
     facts TEXT NOT NULL DEFAULT '{}',   -- quotations and dates extracted at index time (index/facts.py)
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    size INTEGER,                       -- the file's size and mtime (ns) when content_hash was taken; NULL:
+    mtime_ns INTEGER                    -- unknown or too recent to trust, the next run hashes the file
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,6 +56,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
+CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
 CREATE TABLE IF NOT EXISTS embeddings (
     hash TEXT PRIMARY KEY,          -- sha256 of the chunk text
     vector BLOB NOT NULL,           -- float32 chunk vector
@@ -148,6 +152,18 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns newer code keeps to a data folder made by older code."""
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
+        for name in ("size", "mtime_ns"):
+            if name not in cols:
+                try:
+                    self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} INTEGER")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
 
     def close(self) -> None:
         self.conn.close()
@@ -170,6 +186,11 @@ class Store:
                 f"({m.get('dimension')}-d), not {model!r} ({dim}-d); "
                 f"rebuild it with: newsdesk index --rebuild --data {self.dir}"
             )
+        self.check_format(m)
+
+    def check_format(self, meta: dict[str, str] | None = None) -> None:
+        """Raise IndexDamaged, with the rebuild command, when the index was written in another format."""
+        m = self.meta() if meta is None else meta
         if int(m.get("format_version", FORMAT_VERSION)) != FORMAT_VERSION:
             raise IndexDamaged(
                 f"the index in {self.dir} has format {m.get('format_version')}, this newsdesk reads "
@@ -179,6 +200,11 @@ class Store:
     # --- documents ------------------------------------------------------------------------------
     def document_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT path, content_hash FROM documents").fetchall())
+
+    def document_stats(self) -> dict[str, tuple[str, int | None, int | None]]:
+        """Per document path: content hash, and the file's size and mtime_ns when it was hashed."""
+        return {r[0]: (r[1], r[2], r[3])
+                for r in self.conn.execute("SELECT path, content_hash, size, mtime_ns FROM documents")}
 
     def document(self, path: str) -> DocRow | None:
         r = self.conn.execute(

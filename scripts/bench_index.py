@@ -220,6 +220,9 @@ class Phases:
         self._wrap(vectors, "remove", "  FAISS remove")
         self._wrap(LexicalIndex, "build", "  BM25 build (tokenize all chunks)", kind="classmethod")
         self._wrap(LexicalIndex, "save", "  BM25 save", kind="method")
+        if hasattr(LexicalIndex, "update"):
+            self._wrap(LexicalIndex, "load", "  BM25 read previous generation", kind="classmethod")
+            self._wrap(LexicalIndex, "update", "  BM25 update (analyse the added chunks only)", kind="method")
         self._wrap(indexer, "file_sha256", "  checksums (sha256; verify's included)")
         self._wrap(indexer, "dir_sha256", "  checksums (sha256; verify's included)")
         if hasattr(indexer, "facts"):
