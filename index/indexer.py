@@ -303,14 +303,15 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
                 add_texts.append(d.text[s:e])
 
         if from_scratch or gen == 0:
-            index = vectors.new_index(dim)
             rows = c.execute("SELECT id, hash FROM chunks ORDER BY id").fetchall()
+            index = vectors.choose_index(len(rows), dim, settings)  # exact or IVF by size
             ids = [r[0] for r in rows]
             vectors.add(index, store.get_embeddings([r[1] for r in rows], dim), ids)
         else:
-            index = vectors.load(store.faiss_file(gen))
+            index = vectors.load(store.faiss_file(gen), mmap=False)  # to modify: not memory-mapped
             vectors.remove(index, drop_ids)
             vectors.add(index, store.get_embeddings(add_hashes, dim), add_ids)
+            index = vectors.maintain(index, settings)  # change type or retrain IVF when the size drifted
 
         lexical = _lexical(store, gen, from_scratch or gen == 0, drop_ids, add_texts, add_ids)
 
