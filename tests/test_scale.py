@@ -1,0 +1,215 @@
+"""Scale features (issue 6), as behaviour, not timing: the int8 embedding backend against full precision, the
+approximate (IVF) vector index against exact search, deletes, type changes by size, and memory-mapped loading."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index import vectors
+from index.chunking import chunk_spans
+from index.sentences import split_sentences
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+
+
+def _sample_chunks() -> tuple[list[str], list[list[tuple[int, int]]]]:
+    texts = []
+    for p in sorted(CORPUS.glob("*.txt")):
+        t = p.read_text()
+        texts += [t[s.start : s.end] for s in chunk_spans(t)]
+    return texts, [[(s.start, s.end) for s in split_sentences(t)] for t in texts]
+
+
+def _sample_sentences() -> list[str]:
+    out = []
+    for p in sorted(CORPUS.glob("*.txt")):
+        t = p.read_text()
+        out += [t[s.start : s.end] for s in split_sentences(t) if len(t[s.start : s.end].split()) >= 5]
+    return out
+
+
+@pytest.fixture(scope="module")
+def int8_embedder(tmp_path_factory):
+    from index.embedding import Embedder
+
+    return Embedder("all-MiniLM-L6-v2", "cpu", backend="onnx-int8", cache=tmp_path_factory.mktemp("models"),
+                    gpu_batch_size=1)
+
+
+# --- int8 backend ---------------------------------------------------------------------------------------------------
+def test_int8_build_is_cached_by_model_name(int8_embedder):
+    from index.onnx_backend import MANIFEST, cache_dir, is_built
+
+    folder = int8_embedder._impl.model.folder  # noqa: SLF001
+    assert is_built(folder) and (folder / MANIFEST).is_file()
+    assert folder == cache_dir("all-MiniLM-L6-v2", folder.parent)
+    assert cache_dir("other-model", folder.parent) != folder
+    assert int8_embedder.backend == "onnx-int8" and int8_embedder.dim == 384 and int8_embedder.name == "all-MiniLM-L6-v2"
+
+
+def test_int8_vectors_close_to_full_precision(embedder, int8_embedder):
+    sents = _sample_sentences()[:12] + ["What did Pompeo say on April 7?", "Who met Trump on April 9?"]
+    a, b = embedder.encode(sents), int8_embedder.encode(sents)
+    assert a.shape == b.shape == (len(sents), 384) and b.dtype == np.float32
+    assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-4)
+    cos = (a * b).sum(axis=1)
+    assert cos.min() > 0.98, cos
+    q = int8_embedder.encode_query(sents[-1])
+    assert q.shape == (384,) and float(q @ a[-1]) > 0.98
+
+
+def test_int8_sentence_vectors_have_the_same_semantics(embedder, int8_embedder):
+    texts, spans = _sample_chunks()
+    texts, spans = texts[:4], spans[:4]
+    spans[0] = spans[0] + [(len(texts[0]) + 10, len(texts[0]) + 20)]  # a span past the text: zero vector
+    fc, fs = embedder.encode_chunks(texts, spans)
+    ic, isv = int8_embedder.encode_chunks(texts, spans)
+    assert fc.shape == ic.shape == (4, 384)
+    assert ((fc * ic).sum(axis=1) > 0.98).all()
+    assert len(isv) == len(fs) == 4
+    for f, i, sp in zip(fs, isv, spans):
+        assert f.shape == i.shape == (len(sp), 384) and i.dtype == np.float32
+        fz, iz = np.linalg.norm(f, axis=1) == 0, np.linalg.norm(i, axis=1) == 0
+        assert (fz == iz).all()  # the same sentences get no vector
+        assert ((f * i).sum(axis=1)[~fz] > 0.97).all()
+    assert np.linalg.norm(isv[0][-1]) == 0
+    # A sentence vector is a span of the chunk's own tokens: closer to its chunk than to another chunk.
+    assert float(isv[1][1] @ ic[1]) > float(isv[1][1] @ ic[3])
+
+
+def test_threaded_int8_path_matches_the_serial_one(int8_embedder):
+    from index.embedding import set_threads
+
+    texts, spans = _sample_chunks()
+    set_threads(1)
+    c1, s1 = int8_embedder.encode_chunks(texts, spans)
+    set_threads(2)
+    try:
+        c2, s2 = int8_embedder.encode_chunks(texts, spans)
+    finally:
+        set_threads(1)
+    assert np.allclose(c1, c2, atol=2e-3)
+    assert all(np.allclose(a, b, atol=2e-3) for a, b in zip(s1, s2))
+
+
+def test_unknown_backend_is_refused():
+    from index.embedding import Embedder
+
+    with pytest.raises(ValueError, match="unknown embedding backend"):
+        Embedder("all-MiniLM-L6-v2", backend="tpu", gpu_batch_size=1)
+
+
+# --- approximate index ----------------------------------------------------------------------------------------------
+class _S:
+    exact_max_chunks = 500
+    ivf_nprobe = 0
+
+
+@pytest.fixture(scope="module")
+def real_set(embedder):
+    """~3k vectors near real MiniLM vectors of the sample articles' sentences, and real question vectors."""
+    sents = _sample_sentences()
+    base = embedder.encode(sents)
+    rng = np.random.default_rng(0)
+    x = base[rng.integers(0, len(base), 3000)]
+    x = x + rng.standard_normal(x.shape).astype(np.float32) * 0.03
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    x[: len(base)] = base
+    queries = embedder.encode(["What did Pompeo say?", "Who supported Haftar's attack on Tripoli?",
+                               "What did the White House statement say?", "the UN-backed government"] + sents[:20])
+    return x, queries
+
+
+def test_ivf_returns_the_exact_top_hits(real_set):
+    x, queries = real_set
+    ids = list(range(1000, 1000 + len(x)))
+    exact = vectors.choose_index(len(x), 384, type("S", (), {"exact_max_chunks": 10**9})())
+    approx = vectors.choose_index(len(x), 384, _S())
+    assert vectors.kind(exact) == "flat" and vectors.kind(approx).startswith("ivf")
+    vectors.add(exact, x, ids)
+    vectors.add(approx, x, ids)
+    hits = []
+    for q in queries:
+        e_ids, e_sc = vectors.search(exact, q, 10)
+        a_ids, a_sc = vectors.search(approx, q, 10)
+        assert a_ids[0] == e_ids[0] and abs(a_sc[0] - e_sc[0]) < 1e-5
+        hits.append(len(set(a_ids) & set(e_ids)) / 10)
+    assert np.mean(hits) >= 0.95
+
+
+def test_ivf_supports_remove_and_add(real_set):
+    x, queries = real_set
+    idx = vectors.choose_index(len(x), 384, _S())
+    vectors.add(idx, x, list(range(len(x))))
+    top, _ = vectors.search(idx, queries[0], 5)
+    vectors.remove(idx, [int(i) for i in top])
+    assert idx.ntotal == len(x) - 5
+    again, _ = vectors.search(idx, queries[0], 10)
+    assert not set(again) & set(top)
+    vectors.add(idx, x[top], [50_000 + int(i) for i in top])
+    back, _ = vectors.search(idx, queries[0], 5)
+    assert set(back) == {50_000 + int(i) for i in top}
+
+
+def test_maintain_changes_type_by_size(real_set):
+    x, _ = real_set
+    small = vectors.new_index(384)
+    vectors.add(small, x[:400], list(range(400)))
+    assert vectors.maintain(small, _S()) is small
+    vectors.add(small, x[400:], list(range(400, len(x))))
+    big = vectors.maintain(small, _S())
+    assert vectors.kind(big).startswith("ivf") and big.ntotal == len(x)
+    ids, vecs = vectors.all_vectors(big)
+    assert sorted(ids.tolist()) == list(range(len(x)))
+    assert np.allclose(vecs[np.argsort(ids)], x)
+    vectors.remove(big, list(range(300, len(x))))
+    assert vectors.kind(vectors.maintain(big, _S())) == "flat"
+
+
+def test_memory_mapped_index_answers_and_is_read_only(real_set, tmp_path):
+    x, queries = real_set
+    for settings in (_S(), type("S", (), {"exact_max_chunks": 10**9})()):
+        idx = vectors.choose_index(len(x), 384, settings)
+        vectors.add(idx, x, list(range(len(x))))
+        path = tmp_path / f"{vectors.kind(idx)}.faiss"
+        vectors.save(idx, path)
+        mapped = vectors.load(path)
+        assert mapped.ntotal == len(x) and vectors.kind(mapped) == vectors.kind(idx)
+        for q in queries[:5]:
+            assert vectors.search(mapped, q, 10)[0].tolist() == vectors.search(idx, q, 10)[0].tolist()
+        with pytest.raises(ValueError, match="memory-mapped"):
+            vectors.remove(mapped, [1])
+        with pytest.raises(ValueError, match="memory-mapped"):
+            vectors.add(mapped, x[:1], [10**7])
+        writable = vectors.load(path, mmap=False)
+        vectors.remove(writable, [0])
+        assert writable.ntotal == len(x) - 1
+
+
+def test_engine_on_an_ivf_index_answers_adds_and_deletes(tmp_path, embedder):
+    """Through the real indexer and engine: an IVF index from the first commit (threshold 0), memory-mapped by
+    the engine, updated incrementally by adding and deleting an article."""
+    from index.engine import Engine
+    from index.settings import Settings
+
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    s = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False,
+                 exact_max_chunks=0)
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    view = eng._refresh(force=False)  # noqa: SLF001
+    assert vectors.kind(view.retriever.index).startswith("ivf")
+    ans = eng.ask("What did Pompeo say on April 7?")
+    assert ans.results and not ans.abstained
+    extra = "Flood in Tarnow\n\nThe river Vistula flooded the old town of Tarnow on Monday, the mayor said.\n"
+    (tmp_path / "corpus" / "flood.txt").write_text(extra)
+    rep = eng.index(progress=False)
+    assert rep.added == 1
+    assert any(r.path == "flood.txt" for r in eng.ask("Which river flooded Tarnow?").results)
+    (tmp_path / "corpus" / "flood.txt").unlink()
+    assert eng.index(progress=False).removed == 1
+    assert not any(r.path == "flood.txt" for r in eng.ask("Which river flooded Tarnow?").results)
