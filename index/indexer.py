@@ -36,7 +36,10 @@ class IndexLocked(IndexError_):
 
 def is_candidate(path: Path) -> bool:
     """Files the scanner looks at: not hidden, not an editor's temporary or backup file."""
-    name = path.name
+    return _candidate_name(path.name)
+
+
+def _candidate_name(name: str) -> bool:
     return not (
         name.startswith(".")
         or name.startswith("~")
@@ -46,15 +49,41 @@ def is_candidate(path: Path) -> bool:
     )
 
 
-def scan(corpus: Path) -> list[Path]:
-    out: list[Path] = []
-    for root, dirs, files in os.walk(corpus):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for f in sorted(files):
-            p = Path(root) / f
-            if is_candidate(p) and p.is_file():
-                out.append(p)
+def scan(corpus: Path) -> list[tuple[str, os.stat_result | OSError]]:
+    """The candidate files under `corpus` (hidden folders and symlinked folders left out) as (relative POSIX
+    name, stat, or the error stat raised), in `os.walk` order with sorted names: a folder's files, then its
+    subfolders'. One stat a file (os.scandir knows which entries are files)."""
+    out: list[tuple[str, os.stat_result | OSError]] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # as os.walk: an unreadable folder is passed over
+        subfolders = []
+        for e in entries:
+            try:
+                if e.is_dir():
+                    if not e.name.startswith(".") and not e.is_symlink():
+                        subfolders.append(e)
+                    continue
+                if not _candidate_name(e.name) or not e.is_file():
+                    continue
+                out.append((prefix + e.name, e.stat()))
+            except OSError as exc:
+                out.append((prefix + e.name, exc))
+        for d in subfolders:
+            walk(d.path, prefix + d.name + "/")
+
+    walk(str(corpus), "")
     return out
+
+
+def _suffix(name: str) -> str:
+    """Path(name).suffix"""
+    ext = os.path.splitext(name.rsplit("/", 1)[-1])[1]
+    return "" if ext == "." else ext
 
 
 def rel(path: Path, corpus: Path) -> str:
@@ -135,17 +164,15 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     seen: set[str] = set()
     changed: list[_Prepared] = []
     kept_broken: set[str] = set()
-    for path in scan(corpus):
-        name = rel(path, corpus)
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.skipped.append(Skipped(name, f"unsupported file type {path.suffix or '(none)'}"))
+    for name, st in scan(corpus):
+        suffix = _suffix(name)
+        if suffix.lower() not in SUPPORTED_SUFFIXES:
+            report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
             continue
-        try:
-            st = path.stat()
-            size = st.st_size
-        except OSError as exc:
-            report.skipped.append(Skipped(name, f"unreadable: {exc.strerror or exc}"))
+        if isinstance(st, OSError):
+            report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
             continue
+        size = st.st_size
         if size > max_bytes:
             reason = f"file too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
             _skip(report, name, reason, old, kept_broken)
@@ -155,6 +182,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             seen.add(name)  # same size and mtime as when it was hashed: not read again
             report.unchanged += 1
             continue
+        path = corpus / name
         try:
             h = hashlib.sha256(path.read_bytes()).hexdigest()
         except OSError as exc:
