@@ -1,12 +1,15 @@
-"""Embeddings: the bundled all-MiniLM-L6-v2 by default (any sentence-transformers model by setting), run by one
-of two backends chosen by `NEWSDESK_BACKEND`:
+"""Embeddings: the bundled all-MiniLM-L6-v2 by default (any sentence-transformers model by setting), run by the
+backend `NEWSDESK_BACKEND` names:
 
+- `onnx-int8`: the transformer exported to ONNX with int8 weights (index/onnx_backend.py), run by onnxruntime
+  on the CPU: 3x the chunks/s of full precision on 2 AVX-512 VNNI cores, a question in 2.5 ms instead of 13,
+  cosine 0.994 to full precision, eval metrics within 0.6 points (docs/scaling.md). Built once into
+  `<data>/models/` (or `NEWSDESK_MODEL_CACHE`; copied from a per-user cache when another data folder built it);
+  torch is not imported at query time.
 - `torch`: sentence-transformers in full precision on the CPU, the reference; on a CUDA GPU (when
   `torch.cuda.is_available()` and no other device is set) the same model in half precision with large batches
-  (`NEWSDESK_GPU_BATCH_SIZE`).
-- `onnx-int8`: the same transformer exported to ONNX with int8 weights (index/onnx_backend.py), run by
-  onnxruntime on the CPU, 2-2.7x faster on AVX-512 VNNI cores. Built once into `<data>/models/` (or
-  `NEWSDESK_MODEL_CACHE`); torch is not imported at query time.
+  (`NEWSDESK_GPU_BATCH_SIZE`), fed by tokenizing worker processes.
+- `auto` (the default): torch on a CUDA GPU, else onnx-int8 (torch for a model the int8 export cannot take).
 
 Every backend produces token embeddings; the pooling is shared: a chunk's vector is the model's pooling (mean
 of all tokens for MiniLM), normalized, and each sentence's vector is the mean of the chunk's tokens inside the
@@ -26,7 +29,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _DEFAULT_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-BACKENDS = ("torch", "onnx-int8")
+BACKENDS = ("auto", "torch", "onnx-int8")
 
 _threads = [1]  # CPU threads the next forward pass should use (set_threads)
 
@@ -224,7 +227,7 @@ class Embedder:
 
     def __init__(self, model: str, device: str | None = None, *, backend: str | None = None,
                  cache: Path | None = None, gpu_batch_size: int | None = None) -> None:
-        if backend is None or gpu_batch_size is None or (cache is None and (backend or "").startswith("onnx")):
+        if backend is None or gpu_batch_size is None or (cache is None and backend != "torch"):
             from .settings import Settings
 
             s = Settings()
@@ -234,6 +237,10 @@ class Embedder:
         backend = backend.lower()
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        auto = backend == "auto"
+        if auto:
+            gpu = device is not None and device.startswith("cuda") or device is None and cuda_available()
+            backend = "torch" if gpu else "onnx-int8"
         self.name = model
         path = resolve_model(model)
         if Path(path).exists():
@@ -242,12 +249,18 @@ class Embedder:
         if backend == "onnx-int8" and device not in (None, "cpu"):
             log.warning("the onnx-int8 backend runs on the CPU; device %s ignored", device)
         log.info("loading embedding model %s (%s)", path, backend)
-        if backend == "torch":
-            self._impl: Any = _TorchBackend(path, device)
-        else:
+        self._impl: Any = None
+        if backend == "onnx-int8":
             from .onnx_backend import ensure_int8
 
-            self._impl = _OnnxBackend(ensure_int8(model, Path(cache)))
+            try:
+                self._impl = _OnnxBackend(ensure_int8(model, Path(cache).resolve()))
+            except ValueError as exc:  # a model the int8 export cannot take (pooling, slow tokenizer)
+                if not auto:
+                    raise
+                log.warning("%s; using the torch backend", exc)
+        if self._impl is None:
+            self._impl = _TorchBackend(path, device)
         self.backend = self._impl.name
         self.device = self._impl.device
         self.dim = int(self._impl.dim)
@@ -258,7 +271,7 @@ class Embedder:
         self._pool: Any = None
         self._pool_size = 0
         self.pool_workers = 0  # > 0: tokenize in that many worker processes on the CPU too (tests)
-        if backend == "torch":
+        if self.backend == "torch":
             self.model = self._impl.model  # the SentenceTransformer, for callers that used it
 
     @classmethod

@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     lock_timeout: float = Field(default=10.0, ge=0, description="Seconds an index run waits for another writer.")
     progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")
     backend: str = Field(
-        default="torch",
-        description="Embedding backend: torch (full precision; half precision on a CUDA GPU) or onnx-int8 "
-        "(int8 ONNX export of the model, built once into the model cache; CPU only).",
+        default="auto",
+        description="Embedding backend: onnx-int8 (int8 ONNX export of the model, built once into the model "
+        "cache; CPU), torch (full precision, the reference; half precision on a CUDA GPU), or auto: torch on a "
+        "CUDA GPU, else onnx-int8.",
     )
     model_cache: Path | None = Field(
         default=None, description="Folder for derived models (the int8 ONNX build); default <data>/models."

@@ -33,6 +33,14 @@ def _sample_sentences() -> list[str]:
 
 
 @pytest.fixture(scope="module")
+def fp32_embedder():
+    """The full-precision reference (the default backend may be int8)."""
+    from index.embedding import Embedder
+
+    return Embedder("all-MiniLM-L6-v2", "cpu", backend="torch", gpu_batch_size=1)
+
+
+@pytest.fixture(scope="module")
 def int8_embedder(tmp_path_factory):
     from index.embedding import Embedder
 
@@ -51,9 +59,10 @@ def test_int8_build_is_cached_by_model_name(int8_embedder):
     assert int8_embedder.backend == "onnx-int8" and int8_embedder.dim == 384 and int8_embedder.name == "all-MiniLM-L6-v2"
 
 
-def test_int8_vectors_close_to_full_precision(embedder, int8_embedder):
+def test_int8_vectors_close_to_full_precision(fp32_embedder, int8_embedder):
+    assert fp32_embedder.backend == "torch"
     sents = _sample_sentences()[:12] + ["What did Pompeo say on April 7?", "Who met Trump on April 9?"]
-    a, b = embedder.encode(sents), int8_embedder.encode(sents)
+    a, b = fp32_embedder.encode(sents), int8_embedder.encode(sents)
     assert a.shape == b.shape == (len(sents), 384) and b.dtype == np.float32
     assert np.allclose(np.linalg.norm(b, axis=1), 1, atol=1e-4)
     cos = (a * b).sum(axis=1)
@@ -62,11 +71,11 @@ def test_int8_vectors_close_to_full_precision(embedder, int8_embedder):
     assert q.shape == (384,) and float(q @ a[-1]) > 0.98
 
 
-def test_int8_sentence_vectors_have_the_same_semantics(embedder, int8_embedder):
+def test_int8_sentence_vectors_have_the_same_semantics(fp32_embedder, int8_embedder):
     texts, spans = _sample_chunks()
     texts, spans = texts[:4], spans[:4]
     spans[0] = spans[0] + [(len(texts[0]) + 10, len(texts[0]) + 20)]  # a span past the text: zero vector
-    fc, fs = embedder.encode_chunks(texts, spans)
+    fc, fs = fp32_embedder.encode_chunks(texts, spans)
     ic, isv = int8_embedder.encode_chunks(texts, spans)
     assert fc.shape == ic.shape == (4, 384)
     assert ((fc * ic).sum(axis=1) > 0.98).all()
@@ -94,6 +103,14 @@ def test_threaded_int8_path_matches_the_serial_one(int8_embedder):
         set_threads(1)
     assert np.allclose(c1, c2, atol=2e-3)
     assert all(np.allclose(a, b, atol=2e-3) for a, b in zip(s1, s2))
+
+
+def test_auto_backend_is_int8_on_a_cpu_machine(tmp_path, monkeypatch):
+    from index import embedding
+
+    monkeypatch.setattr(embedding, "cuda_available", lambda: False)
+    e = embedding.Embedder("all-MiniLM-L6-v2", backend="auto", cache=tmp_path, gpu_batch_size=1)
+    assert e.backend == "onnx-int8" and e.device == "cpu"
 
 
 def test_unknown_backend_is_refused():
