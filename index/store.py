@@ -78,12 +78,31 @@ class ModelMismatch(IndexError_):
     pass
 
 
+_SHA_MEMO: dict[str, tuple[tuple[int, ...], str]] = {}  # path -> (stat key, sha256 hex), this process only
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def file_sha256(path: Path) -> str:
+    """sha256 hex of a file's bytes. A process remembers the checksums it computed while the file keeps its
+    inode, size, mtime and ctime (any write changes the ctime, which no one can set back): a generation file
+    the writer just wrote, or a reader already checked, is not read again; a damaged or replaced one is."""
+    key = _stat_key(os.stat(path))
+    hit = _SHA_MEMO.get(str(path))
+    if hit is not None and hit[0] == key:
+        return hit[1]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if _stat_key(os.stat(path)) == key:  # not written to while being read
+        if len(_SHA_MEMO) > 512:
+            _SHA_MEMO.clear()
+        _SHA_MEMO[str(path)] = (key, digest)
+    return digest
 
 
 def dir_sha256(path: Path) -> str:

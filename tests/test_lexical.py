@@ -250,3 +250,23 @@ def test_index_runs_update_bm25_stat_skip_and_forget_dropped_embeddings(tmp_path
     assert eng.index().updated == 6
     assert _engine(tmp_path).ask("What did the finance minister say about the budget?") is not None
     db.close()
+
+
+def test_remembered_checksums_still_see_any_write(tmp_path) -> None:
+    import os
+
+    from index.store import dir_sha256, file_sha256
+
+    p = tmp_path / "d" / "f.npy"
+    p.parent.mkdir()
+    p.write_bytes(b"a" * 5000)
+    first = file_sha256(p)
+    assert file_sha256(p) == first and dir_sha256(p.parent) == dir_sha256(p.parent)
+    st = p.stat()
+    time.sleep(0.05)  # file times tick in jiffies: a write in the same tick as the hashed one could look unchanged
+    p.write_bytes(b"a" * 2500 + b"b" + b"a" * 2499)  # same size, then the same mtime: the ctime still moves
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert file_sha256(p) != first
+    p.unlink()
+    p.write_bytes(b"a" * 5000)  # replaced: another inode (or ctime)
+    assert file_sha256(p) == first
