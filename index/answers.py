@@ -23,6 +23,7 @@ from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
 from .records import Answer, Result, Span
+from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches
 from .store import Snapshot
@@ -46,12 +47,36 @@ FEATURES = [
     "date",  # the sentence, or the lines just before it, mention a date the question pins
     "quoted",  # the sentence holds a direct quotation and the question asks what someone said
     "short",  # very short sentences (headlines, fragments) carry less
+    # added with the non-linear reranker
+    "bm25",  # BM25 score of the passage, max-normalized over the candidates
+    "passage_rank",  # 1 / (1 + rank of the passage among the fused candidates)
+    "fit_where",  # a "where" question and the sentence names a place-like name the question does not
+    "novel",  # share of the sentence's capitalized names and numbers that the question does not hold
+    "rare",  # the question's rarest term occurs in the sentence
+    "length",  # log of the sentence's word count
+    "rel_dense",  # dense_sent minus the best dense_sent of the question's sentences
+    "rel_coverage",  # coverage minus the best coverage
+    "rel_coverage_ctx",  # coverage_ctx minus the best coverage_ctx
+    "dense_rank",  # 1 / (1 + rank of the sentence by dense_sent within the question)
+    "coverage_rank",  # 1 / (1 + rank of the sentence by coverage within the question)
+    "q_when", "q_number", "q_who", "q_where", "q_why", "q_said",  # the question's type (for interactions)
+]
+LINEAR_FEATURES = FEATURES[:12]
+# Abstention: question-level features (absolute, so a question whose best match is weak stays weak).
+ABSTAIN_FEATURES = [
+    "best_linear",  # the best sentence's linear (absolute) score
+    "max_dense_sent", "max_coverage", "max_coverage_ctx", "max_dense_chunk",
+    "rare_found",  # the question's rarest term occurs in a candidate sentence
 ]
 DEFAULT_WEIGHTS = {
     "dense_sent": 1.0, "coverage": 1.2, "coverage_ctx": 0.4, "retrieval": 0.6, "dense_chunk": 0.5,
     "fit_when": 0.3, "fit_number": 0.3, "fit_who": 0.3, "speaker": 0.8, "date": 0.4, "quoted": 0.3, "short": -0.3, "bias": 0.0,
     "abstain_threshold": 0.0,
 }
+
+
+def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
+    return _load_model(path)
 
 
 def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, float]:
@@ -64,6 +89,7 @@ def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, float]:
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 _CAPNAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
+_PLACE_PREP = re.compile(r"\b(in|at|from|to|near|into|across|of)\s+(the\s+)?$")
 _QUOTE_CHARS = re.compile(r"[\"\u201c\u201d]")
 
 
@@ -118,7 +144,7 @@ def verify_quote(text: str, quote: str, start: int) -> bool:
 
 
 class AnswerBuilder:
-    def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 8,
+    def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
                  weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
@@ -129,7 +155,8 @@ class AnswerBuilder:
         self.lexical = lexical
         self.sentences_of = sentences_of
         self.passages = passages
-        self.w = weights or load_weights()
+        self.model = load_model() if weights is None else RerankModel({"weights": weights})
+        self.w = self.model.weights
         self._docinfo: dict[str, DocInfo] = {}
         self._lock = threading.Lock()
 
@@ -148,13 +175,23 @@ class AnswerBuilder:
     # --- scoring --------------------------------------------------------------------------------
     def candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Sent]:
         """Every sentence of the top passages, with its features and score."""
+        sents, _ = self._candidates(q, qvec, cands)
+        return sents
+
+    def _candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
+        """The sentences (features, reranker score) and the question-level abstention features."""
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
+        rare = max(q_terms, key=lambda t: (q_terms[t], t)) if q_terms else None
+        q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
-        use = [c for c in cands[: self.passages] if c.chunk_id in self.snap.row_of]
-        rows = [self.snap.row_of[c.chunk_id] for c in use]
+        top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
+        use = [(i, c) for i, c in enumerate(cands[: self.passages]) if c.chunk_id in self.snap.row_of]
+        rows = [self.snap.row_of[c.chunk_id] for _, c in use]
         sents_by_hash = self.sentences_of([self.snap.chunk_hashes[r] for r in rows])
+        qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
+        qkind["q_said"] = 1.0 if q.asks_said else 0.0
         out: list[Sent] = []
-        for cand, row in zip(use, rows):
+        for (rank, cand), row in zip(use, rows):
             path = self.snap.chunk_paths[row]
             text = self.snap.documents[path].text
             c0 = int(self.snap.chunk_starts[row])
@@ -170,6 +207,8 @@ class AnswerBuilder:
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
                 speaker = self._speaker(info, span)
                 when = self._date_fit(q, span, info, path)
+                marks = _marks(sent)
+                nwords = len(sent.split())
                 f = {
                     "dense_sent": float(sims[i]),
                     "coverage": _coverage(q_terms, toks[i]),
@@ -180,18 +219,50 @@ class AnswerBuilder:
                     "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
                     "date": 1.0 if when else 0.0,
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
-                    "short": 1.0 if len(sent.split()) < 6 else 0.0,
+                    "short": 1.0 if nwords < 6 else 0.0,
+                    "bm25": cand.bm25 / top_bm25,
+                    "passage_rank": 1.0 / (1 + rank),
+                    "novel": len(marks - q_marks) / len(marks) if marks else 0.0,
+                    "rare": 1.0 if rare is not None and rare in toks[i] else 0.0,
+                    "length": float(np.log1p(nwords)),
+                    **qkind,
                 }
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
-                s = Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None)
-                s.score = self.score(f)
-                out.append(s)
-        return out
+                out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None))
+        if not out:
+            return out, {}
+        _relative(out)
+        X = np.array([[s.feats[k] for k in FEATURES] for s in out], dtype=np.float64)
+        lin = self.linear(X)
+        scores = self.model.rank_scores(X, lin) if self.model.ranker else lin
+        for s, v in zip(out, scores):
+            s.score = float(v)
+        j = int(np.argmax(lin))
+        col = {k: X[:, n] for n, k in enumerate(FEATURES)}
+        abst = {
+            "best_linear": float(lin[j]),
+            "max_dense_sent": float(col["dense_sent"].max()),
+            "max_coverage": float(col["coverage"].max()),
+            "max_coverage_ctx": float(col["coverage_ctx"].max()),
+            "max_dense_chunk": float(col["dense_chunk"].max()),
+            "rare_found": float(col["rare"].max()),
+        }
+        return out, abst
+
+    def linear(self, X: np.ndarray) -> np.ndarray:
+        """The linear (absolute) score of each row of a FEATURES matrix."""
+        w = np.array([self.w.get(k, 0.0) for k in LINEAR_FEATURES])
+        return self.w.get("bias", 0.0) + X[:, : len(LINEAR_FEATURES)] @ w
 
     def score(self, f: dict[str, float]) -> float:
-        return self.w.get("bias", 0.0) + sum(self.w.get(k, 0.0) * v for k, v in f.items())
+        return self.w.get("bias", 0.0) + sum(self.w.get(k, 0.0) * f.get(k, 0.0) for k in LINEAR_FEATURES)
+
+    def abstains(self, abst: dict[str, float]) -> bool:
+        if not abst:
+            return True
+        return self.model.abstain_score(abst, self.w) < self.model.abstain_threshold(self.w)
 
     @staticmethod
     def _speaker(info: DocInfo, span: Span) -> str | None:
@@ -202,7 +273,7 @@ class AnswerBuilder:
 
     @staticmethod
     def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> dict[str, float]:
-        fit = {"fit_when": 0.0, "fit_number": 0.0, "fit_who": 0.0}
+        fit = {"fit_when": 0.0, "fit_number": 0.0, "fit_who": 0.0, "fit_where": 0.0}
         if q.kind == "when":
             has = _YEAR.search(sent) or any(span.start <= d.start < span.end for d in info.dates)
             fit["fit_when"] = 1.0 if has else 0.0
@@ -211,6 +282,10 @@ class AnswerBuilder:
         elif q.kind == "who":
             known = {n.lower() for n in q.names}
             fit["fit_who"] = 1.0 if any(m.group().lower() not in known for m in _CAPNAME.finditer(sent)) else 0.0
+        elif q.kind == "where":
+            known = {w.lower() for n in q.names for w in n.split()}
+            fit["fit_where"] = 1.0 if any(m.group().lower() not in known and _PLACE_PREP.search(sent[: m.start()][-12:])
+                                          for m in _CAPNAME.finditer(sent)) else 0.0
         return fit
 
     def _date_fit(self, q: QuestionInfo, span: Span, info: DocInfo, path: str) -> DateMention | None:
@@ -237,9 +312,8 @@ class AnswerBuilder:
 
     # --- the answer -----------------------------------------------------------------------------
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
-        sents = self.candidates(q, qvec, cands)
+        sents, abst = self._candidates(q, qvec, cands)
         sents.sort(key=lambda s: -s.score)
-        best = sents[0].score if sents else float("-inf")
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
             texts = [self.snap.documents[s.path].text[s.span.start : s.span.end] for s in head]
@@ -261,7 +335,7 @@ class AnswerBuilder:
             results.append(r)
             if len(results) >= k:
                 break
-        if not results or best < self.w.get("abstain_threshold", 0.0):
+        if not results or self.abstains(abst):
             return Answer(q.text, True, [], near_misses=results[:3])
         return Answer(q.text, False, results)
 
@@ -340,6 +414,31 @@ class AnswerBuilder:
             when=s.when,
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
         )
+
+
+_MARK = re.compile(r"\b(?:[A-Z][\w'\u2019-]*|\d[\d,.]*)")
+
+
+def _marks(text: str) -> set[str]:
+    """Capitalized words and numbers (names, places, figures): what an answer usually adds to a question.
+    The sentence's first word counts only when it is a number or is capitalized mid-text."""
+    return {m.group().rstrip(".,").lower() for m in _MARK.finditer(text) if m.start() > 0 or m.group()[0].isdigit()}
+
+
+def _relative(sents: list[Sent]) -> None:
+    """Per-question relative features: each sentence against the best of the question's sentences."""
+    for key, rel in (("dense_sent", "rel_dense"), ("coverage", "rel_coverage"), ("coverage_ctx", "rel_coverage_ctx")):
+        vals = np.array([s.feats[key] for s in sents])
+        best = vals.max()
+        for s, v in zip(sents, vals):
+            s.feats[rel] = float(v - best)
+    for key, rk in (("dense_sent", "dense_rank"), ("coverage", "coverage_rank")):
+        vals = np.array([s.feats[key] for s in sents])
+        order = np.argsort(-vals, kind="stable")
+        ranks = np.empty(len(vals), dtype=np.int64)
+        ranks[order] = np.arange(len(vals))
+        for s, r in zip(sents, ranks):
+            s.feats[rk] = 1.0 / (1 + float(r))
 
 
 def _norm(text: str) -> str:
