@@ -412,6 +412,7 @@ class AnswerBuilder:
             passage_end=passage.end,
             speaker=s.speaker or self._speaker(self.docinfo(s.path), qs),
             when=s.when,
+            clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
         )
 

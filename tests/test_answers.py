@@ -106,3 +106,22 @@ def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
     assert not ans.abstained and len(ans.results) >= 3
     scores = eng.cross_encoder.predict([(q, r.quote) for r in ans.results[:3]])
     assert list(np.argsort(-np.asarray(scores))) == [0, 1, 2]
+
+
+def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = ", ".join(f"the committee reviewed item {i} of the agenda without comment" for i in range(9))
+    (corpus / "long.txt").write_text(
+        "Harbour council meeting\n\nAt the long meeting " + filler
+        + ", and the harbour toll was raised to 40 dollars by the council, which surprised the fishermen.\n\n"
+        "The meeting ended at noon.\n", encoding="utf-8")
+    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng.index(progress=False)
+    ans = eng.ask("How much was the harbour toll raised to?")
+    hit = next(r for r in ans.results + ans.near_misses if "40 dollars" in r.quote)
+    assert hit.clipped, (hit.quote, hit.start, hit.end)
+    assert len(hit.quote.split()) <= MAX_QUOTE_WORDS
+    noon = eng.ask("When did the meeting end?")
+    short = next(r for r in noon.results + noon.near_misses if "noon" in r.quote)
+    assert not short.clipped
