@@ -104,8 +104,9 @@ def load_note() -> str:
     except OSError:
         return ""
     cores = os.cpu_count() or 1
-    busy = "  (BUSY: other processes share the cores; timings are pessimistic)" if one > 0.5 * cores else ""
-    return f"load average: {one:.1f} (1 min), {five:.1f} (5 min) on {cores} cores{busy}"
+    busy = "  (BUSY: other processes share the cores; timings are pessimistic)" if one > cores + 0.5 else ""
+    return (f"load average: {one:.1f} (1 min), {five:.1f} (5 min) on {cores} cores, this benchmark's own work "
+            f"included{busy}")
 
 
 def versions() -> str:
