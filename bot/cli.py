@@ -134,6 +134,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     return cmd_chat(args)
 
 
+def cmd_export_int8(args: argparse.Namespace) -> int:
+    from index.onnx_backend import cache_dir, ensure_int8, export_int8
+
+    s = _settings(args)
+    root = Path(s.model_cache or Path(s.data) / "models")
+    path = export_int8(s.model, cache_dir(s.model, root)) if args.force else ensure_int8(s.model, root)
+    print(f"int8 model for {s.model}: {path} (use it with NEWSDESK_BACKEND=onnx-int8, the CPU default)")
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     from index.watch import WatchRun, watch
 
@@ -199,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("watch", help="keep the index fresh as the corpus folder changes")
     common(sp)
     sp.set_defaults(func=cmd_watch)
+
+    sp = sub.add_parser("export-int8", help="build (or reuse) the int8 ONNX model of NEWSDESK_MODEL")
+    common(sp)
+    sp.add_argument("--force", action="store_true", help="export again even when a build is cached")
+    sp.set_defaults(func=cmd_export_int8)
 
     sp = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the terminal chat")
     common(sp)

@@ -55,7 +55,7 @@ class Engine:
     def embedder(self) -> Embedder:
         with self._embedder_lock:
             if self._embedder is None:
-                self._embedder = Embedder(self.settings.model, self.settings.device)
+                self._embedder = Embedder.from_settings(self.settings)
             return self._embedder
 
     @property

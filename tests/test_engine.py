@@ -156,3 +156,11 @@ def test_eval_reports_metrics(tmp_path):
     assert m["quote_hit@3"] == 1.0 and m["abstention_recall"] == 1.0 and m["verbatim"] == 1.0
     assert [q["qid"] for q in out["questions"]] == ["a", "b"]
     assert out["questions"][1]["answer"]["abstained"] is True
+
+
+def test_cli_export_int8_builds_the_cached_model(tmp_path):
+    p = _cli("export-int8", "--data", str(tmp_path / "d"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    built = list((tmp_path / "d" / "models").glob("*-onnx-int8"))
+    assert len(built) == 1 and any(f.suffix == ".onnx" for f in built[0].rglob("*")), list(built[0].rglob("*"))
+    assert str(built[0]) in p.stdout
