@@ -106,7 +106,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     eng.index(progress=False)
     questions = load_questions(Path(args.questions))
     pairs = []
-    docs = {}
     for q in questions:
         pairs.append((q, eng.ask(q.question, k=10, asked_at=q.asked_at)))
     snap = eng._refresh(force=False).snapshot  # noqa: SLF001 - the verbatim check needs document texts

@@ -6,7 +6,6 @@ development sets by `scripts/fit_reranker.py` and stored in `reranker_weights.js
 """
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -77,13 +76,6 @@ DEFAULT_WEIGHTS = {
 
 def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
     return _load_model(path)
-
-
-def load_weights(path: Path = WEIGHTS_FILE) -> dict[str, float]:
-    w = dict(DEFAULT_WEIGHTS)
-    if path.exists():
-        w.update(json.loads(path.read_text()).get("weights", {}))
-    return w
 
 
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)

@@ -14,6 +14,7 @@ backend. Building needs torch, onnx and onnxscript; running needs onnxruntime al
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -24,6 +25,7 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -89,8 +91,7 @@ def export_int8(model_name_or_path: str, out_dir: Path, *, per_channel: bool = T
     if pooling not in (None, "mean"):
         raise ValueError(f"{model_name_or_path}: pooling {pooling!r}; the int8 backend supports mean pooling only")
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with _atomic_dir(out_dir) as tmp:
         tok = AutoTokenizer.from_pretrained(src)
         if not getattr(tok, "is_fast", False):
             raise ValueError(f"{model_name_or_path}: the int8 backend needs a fast tokenizer (offsets)")
@@ -138,13 +139,6 @@ def export_int8(model_name_or_path: str, out_dir: Path, *, per_channel: bool = T
             "weights": "int8 (dynamic quantization)", "per_channel": per_channel, "torch": torch.__version__,
             "onnxruntime": onnxruntime.__version__,
         }, indent=1))
-        os.chmod(tmp, 0o755)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("int8 ONNX model of %s written to %s", model_name_or_path, out_dir)
     return out_dir
 
@@ -171,13 +165,14 @@ def user_cache() -> Path:
     return Path(base) / "newsdesk" / "models"
 
 
-def _copy_build(src: Path, dst: Path) -> None:
+@contextlib.contextmanager
+def _atomic_dir(dst: Path) -> Iterator[Path]:
+    """A temporary folder beside `dst` that replaces `dst` whole when the block succeeds, and is removed when
+    it fails: a build appears complete or not at all."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{dst.name}-", dir=dst.parent))
     try:
-        for p in src.iterdir():
-            if p.is_file():
-                shutil.copy2(p, tmp / p.name)
+        yield tmp
         os.chmod(tmp, 0o755)
         if dst.exists():
             shutil.rmtree(dst)
@@ -185,6 +180,13 @@ def _copy_build(src: Path, dst: Path) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _copy_build(src: Path, dst: Path) -> None:
+    with _atomic_dir(dst) as tmp:
+        for p in src.iterdir():
+            if p.is_file():
+                shutil.copy2(p, tmp / p.name)
 
 
 def ensure_int8(model: str, root: Path) -> Path:

@@ -28,7 +28,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .records import Document, Span
+from .records import Span
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +129,6 @@ class DocRow:
     text: str
     comments: list[Span]
     facts: str = "{}"
-
-    @classmethod
-    def from_document(cls, d: Document) -> "DocRow":
-        return cls(d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text, list(d.comments))
 
 
 @dataclass
