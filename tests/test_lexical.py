@@ -1,4 +1,5 @@
-"""The incremental BM25 (index/lexical.py): bm25s's rankings and scores, updates equal to rebuilds, files."""
+"""The incremental BM25 (index/lexical.py): bm25s's rankings and scores, updates, merges and base + delta segments
+equal to rebuilds, files."""
 from __future__ import annotations
 
 import random
@@ -10,7 +11,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from index.lexical import LexicalIndex, terms, tokenize
+from index.lexical import REMOVED_FILE, LexicalIndex, SegmentedLexical, merge, terms, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -169,6 +170,215 @@ def test_save_load_round_trip(tmp_path, chunks) -> None:
     (tmp_path / "b" / "vocab.txt").write_text("a\nb")
     with pytest.raises(ValueError):
         LexicalIndex.load(tmp_path / "b")
+
+
+def _postings_by_id(lex: LexicalIndex) -> dict[str, dict[int, int]]:
+    """term -> {chunk id: tf}: an index's content, whatever the order of its terms."""
+    ids = np.asarray(lex.ids)
+    return {t: dict(zip(ids[lex.rows[a:b]].tolist(), lex.tf[a:b].tolist()))
+            for t, a, b in zip(lex.vocab, lex.indptr[:-1].tolist(), lex.indptr[1:].tolist())}
+
+
+def _assert_same_index(got: LexicalIndex, fresh: LexicalIndex) -> None:
+    """The same chunks in the same rows, with the same postings (term order aside)."""
+    assert got.ids.tolist() == fresh.ids.tolist()
+    assert got.dl.tolist() == fresh.dl.tolist()
+    assert sorted(got.vocab) == sorted(fresh.vocab)
+    assert _postings_by_id(got) == _postings_by_id(fresh)
+    assert all(np.all(np.diff(got.rows[a:b]) > 0) for a, b in zip(got.indptr[:-1], got.indptr[1:]))
+    _assert_same(got, fresh, k=len(fresh.ids) + 1)
+
+
+def test_merge_equals_build(chunks) -> None:
+    ta, tb = chunks[:1200], chunks[1200:2100]
+    ia = np.arange(len(ta), dtype=np.int64) * 2 + 5000  # b's ids below a's: merge must not assume ascending ids
+    ib = np.arange(len(tb), dtype=np.int64) * 3
+    a, b = LexicalIndex.build(ta, ia), LexicalIndex.build(tb, ib)
+    fresh = LexicalIndex.build(ta + tb, np.concatenate([ia, ib]))
+    merged = merge(a, b)
+    assert len(merged.vocab) > len(a.vocab) and len(merged.vocab) > len(b.vocab)  # both bring terms of their own
+    _assert_same_index(merged, fresh)
+    assert merged.tf.dtype == fresh.tf.dtype
+    for q in QUERIES:  # every hit, not just the top: k covers all chunks
+        got_ids, got = merged.search(q, len(fresh.ids))
+        ref_ids, ref = fresh.search(q, len(fresh.ids))
+        np.testing.assert_array_equal(got, ref, err_msg=q)
+        assert sorted(got_ids.tolist()) == sorted(ref_ids.tolist()), q
+    # the parts are left as they were, and an empty side is no special case
+    _assert_same_index(a, LexicalIndex.build(ta, ia))
+    empty = LexicalIndex.build([], np.zeros(0, dtype=np.int64))
+    _assert_same_index(merge(empty, b), b)
+    _assert_same_index(merge(a, empty), a)
+    with pytest.raises(ValueError, match="share chunk ids"):
+        merge(a, LexicalIndex.build(["the budget"], ia[7:8]))
+
+
+def _live_index(live: dict[int, str]) -> LexicalIndex:
+    return LexicalIndex.build(list(live.values()), np.array(list(live), dtype=np.int64))
+
+
+def _assert_equals_rebuild(seg: SegmentedLexical, live: dict[int, str]) -> LexicalIndex:
+    """`seg` answers exactly as `LexicalIndex.build` over the live chunks (base minus removed, then delta)."""
+    fresh = _live_index(live)
+    assert len(seg) == len(fresh.ids) == len(live)
+    assert seg.ids.tolist() == fresh.ids.tolist()
+    assert seg.avgdl == (fresh.dl.mean() if len(fresh.dl) else 1.0)  # exactly, as float64
+    _assert_same(seg, fresh, k=len(live) + 1)
+    for q in QUERIES:
+        ids, _ = seg.search(q, len(live) + 1)
+        assert set(ids.tolist()) <= set(live), q  # removed chunks never come back
+    probe = ["budget", "7", "harbour", "zzzunknownword"] + seg.base.vocab[::37] + seg.delta.vocab[::11]
+    for t in probe:  # present, absent, and present only in removed chunks
+        assert seg.idf(t) == fresh.idf(t), t
+    return fresh
+
+
+@pytest.mark.parametrize("ascending_ids", [True, False])
+def test_segmented_updates_equal_rebuild(chunks, ascending_ids) -> None:
+    rng = random.Random(5)
+    n0 = 1500
+    base_ids = np.arange(1, n0 + 1, dtype=np.int64)
+    if not ascending_ids:
+        base_ids = base_ids[np.random.default_rng(2).permutation(n0)] * 7
+    base = LexicalIndex.build(chunks[:n0], base_ids)
+    seg = SegmentedLexical.empty_delta(base)
+    live = dict(zip(base_ids.tolist(), chunks[:n0]))
+    _assert_equals_rebuild(seg, live)
+    assert (seg.delta_chunks, seg.removed_chunks) == (0, 0)
+
+    later, pos, next_id = chunks[n0:], 0, 10**6
+    in_base = set(base_ids.tolist())
+    for step in range(5):
+        from_base = rng.sample(sorted(set(live) & in_base), 80)
+        from_delta = rng.sample(sorted(set(live) - in_base), min(30, len(set(live) - in_base)))
+        n_add = 0 if step == 2 else 150
+        add_texts = later[pos:pos + n_add]
+        pos += n_add
+        add_ids = list(range(next_id, next_id + len(add_texts)))
+        next_id += len(add_texts)
+        if step == 3:  # an id removed from the base earlier comes back (with another text) in the delta
+            back = sorted(in_base - set(live))[0]
+            add_texts, add_ids = add_texts + [chunks[-5]], add_ids + [back]
+        before = seg
+        seg = seg.update(from_base + from_delta + [10**9], add_texts, add_ids)  # an unknown id is ignored
+        assert seg.base is before.base  # the base is shared, never copied
+        for d in from_base + from_delta:
+            del live[d]
+        live.update(zip(add_ids, add_texts))
+        fresh = _assert_equals_rebuild(seg, live)
+        assert seg.delta_chunks == len(set(live) - in_base) + (step >= 3)
+        assert seg.removed_chunks == len(in_base - set(live)) + (step >= 3)
+    assert seg.delta_chunks and seg.removed_chunks
+    _assert_same_index(seg.compact(), fresh)
+    # removing a re-added id takes it out of the delta; its base row stays removed
+    seg = seg.update([back], [], [])
+    del live[back]
+    _assert_equals_rebuild(seg, live)
+    # an id that is live already cannot be added again
+    with pytest.raises(ValueError, match="live chunks of the base"):
+        seg.update([], ["x"], [next(iter(set(live) & in_base))])
+    with pytest.raises(ValueError):
+        seg.update([], ["x", "y"], [10**8])
+
+
+def test_segmented_update_leaves_the_old_object_valid(chunks) -> None:
+    base = LexicalIndex.build(chunks[:800], np.arange(800))
+    old = SegmentedLexical.empty_delta(base).update([1, 2, 3], chunks[800:900], np.arange(1000, 1100))
+    before = {q: old.search(q, 50) for q in QUERIES}
+    idf_before = {t: old.idf(t) for t in ["budget", "harbour", "7"]}
+    n, ids = len(old), old.ids.copy()
+    new = old.update(list(range(0, 400)) + list(range(1000, 1050)), chunks[900:1000], np.arange(2000, 2100))
+    assert len(new) != n and new.search(QUERIES[0], 50)[1].tolist() != before[QUERIES[0]][1].tolist()
+    assert len(old) == n and old.ids.tolist() == ids.tolist() and (old.delta_chunks, old.removed_chunks) == (100, 3)
+    for q in QUERIES:
+        np.testing.assert_array_equal(old.search(q, 50)[0], before[q][0], err_msg=q)
+        np.testing.assert_array_equal(old.search(q, 50)[1], before[q][1], err_msg=q)
+    assert {t: old.idf(t) for t in idf_before} == idf_before
+
+
+def test_segmented_save_load_round_trip_over_a_memory_mapped_base(tmp_path, chunks) -> None:
+    base_ids = np.arange(1000, dtype=np.int64) + 7
+    LexicalIndex.build(chunks[:1000], base_ids).save(tmp_path / "base")
+    base = LexicalIndex.load(tmp_path / "base", mmap=True)
+    assert isinstance(base.rows, np.memmap) and not base.rows.flags.writeable
+    live = dict(zip(base_ids.tolist(), chunks[:1000]))
+    seg = SegmentedLexical.empty_delta(base).update(base_ids[::9], chunks[1000:1200], np.arange(5000, 5200))
+    for d in base_ids[::9].tolist():
+        del live[d]
+    live.update(zip(range(5000, 5200), chunks[1000:1200]))
+    _assert_equals_rebuild(seg, live)
+
+    seg.save(tmp_path / "delta")
+    names = sorted(p.name for p in (tmp_path / "delta").iterdir())
+    assert names == sorted(["indptr.npy", "rows.npy", "tf.npy", "dl.npy", "ids.npy", "vocab.txt", REMOVED_FILE])
+    assert len(np.load(tmp_path / "delta" / "ids.npy")) == 200  # the delta only, not the base
+    back = SegmentedLexical.load(tmp_path / "delta", base=base)
+    assert (back.delta_chunks, back.removed_chunks) == (200, len(base_ids[::9]))
+    for q in QUERIES:
+        for a, b in zip(back.search(q, 40), seg.search(q, 40)):
+            np.testing.assert_array_equal(a, b, err_msg=q)
+    _assert_equals_rebuild(back, live)
+    # updating and compacting over the memory-mapped base works and equals the rebuild
+    back = back.update([8, 5000], chunks[1200:1210], np.arange(6000, 6010))
+    del live[8], live[5000]
+    live.update(zip(range(6000, 6010), chunks[1200:1210]))
+    _assert_same_index(back.compact(), _assert_equals_rebuild(back, live))
+    # LexicalIndex.update on a memory-mapped index too
+    _assert_same_index(base.update([8, 9], chunks[1300:1310], np.arange(7000, 7010)),
+                       LexicalIndex.build(chunks[:1000], base_ids).update([8, 9], chunks[1300:1310],
+                                                                          np.arange(7000, 7010)))
+
+    # a removed id the base does not hold, or a delta chunk that is also a live base chunk, is refused
+    np.save(tmp_path / "delta" / REMOVED_FILE, np.array([7, 123456], dtype=np.int64))
+    with pytest.raises(ValueError, match="not in the base"):
+        SegmentedLexical.load(tmp_path / "delta", base=base)
+    np.save(tmp_path / "delta" / REMOVED_FILE, np.zeros(0, dtype=np.int64))
+    LexicalIndex.build(["the budget"], [8]).save(tmp_path / "delta")
+    with pytest.raises(ValueError, match="live chunks of the base"):
+        SegmentedLexical.load(tmp_path / "delta", base=base)
+    # an empty index and an empty delta round-trip, memory-mapped or not
+    empty = SegmentedLexical.empty_delta(LexicalIndex.build([], np.zeros(0, dtype=np.int64)))
+    empty.base.save(tmp_path / "e")
+    empty.save(tmp_path / "ed")
+    for mmap in (False, True):
+        e = SegmentedLexical.load(tmp_path / "ed", base=LexicalIndex.load(tmp_path / "e", mmap=mmap), mmap=mmap)
+        assert len(e) == 0 and e.base.vocab == [] and len(e.search("budget", 5)[0]) == 0
+
+
+def test_segmented_edge_cases(chunks) -> None:
+    # an empty base: the delta alone
+    empty = LexicalIndex.build([], np.zeros(0, dtype=np.int64))
+    seg = SegmentedLexical.empty_delta(empty)
+    assert len(seg) == 0 and len(seg.search("budget", 5)[0]) == 0 and seg.idf("budget") == pytest.approx(np.log(2))
+    live = dict(zip(range(300), chunks[:300]))
+    _assert_equals_rebuild(seg.update([], chunks[:300], np.arange(300)), live)
+
+    # a query whose terms only occur in removed base chunks finds nothing, and its terms are as if unknown
+    base = LexicalIndex.build(chunks[:600], np.arange(600))
+    seg = SegmentedLexical.empty_delta(base)
+    rare = next(t for t, a, b in zip(base.vocab, base.indptr[:-1], base.indptr[1:]) if b - a == 2 and t.isalpha())
+    holders = base.ids[base.rows[base.indptr[base.vocab_dict[rare]]:base.indptr[base.vocab_dict[rare] + 1]]]
+    assert len(seg.search(rare, 10)[0]) == 2
+    gone = seg.update(holders, [], [])
+    assert len(gone.search(rare, 10)[0]) == 0 and len(gone.search(f"{rare} zzzunknownword", 10)[0]) == 0
+    assert gone.idf(rare) == gone.idf("zzzunknownword") == pytest.approx(float(np.log(1 + 598.5 / 0.5)))
+    assert seg.idf(rare) < gone.idf(rare)
+
+    # every base chunk removed: the delta alone; then nothing at all
+    seg = seg.update(np.arange(600), chunks[600:700], np.arange(1000, 1100))
+    assert (len(seg), seg.removed_chunks, seg.delta_chunks) == (100, 600, 100)
+    live = dict(zip(range(1000, 1100), chunks[600:700]))
+    _assert_same_index(seg.compact(), _assert_equals_rebuild(seg, live))
+    none = seg.update(range(1000, 1100), [], [])
+    assert len(none) == 0 and none.ids.tolist() == [] and none.avgdl == 1.0
+    for q in QUERIES:
+        assert len(none.search(q, 10)[0]) == 0
+    assert none.idf("budget") == pytest.approx(np.log(2))
+    c = none.compact()
+    assert len(c.ids) == 0 and c.vocab == [] and len(c.indptr) == 1
+    # and adding again after that
+    _assert_equals_rebuild(none.update([], chunks[:50], np.arange(2000, 2050)),
+                           dict(zip(range(2000, 2050), chunks[:50])))
 
 
 # --- the indexer's incremental path (a stand-in embedder: no model needed) ------------------------------------------
