@@ -108,9 +108,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pairs = []
     for q in questions:
         pairs.append((q, eng.ask(q.question, k=10, asked_at=q.asked_at)))
-    snap = eng._refresh(force=False).snapshot  # noqa: SLF001 - the verbatim check needs document texts
-    docs = snap.documents
-    m = metrics(pairs, lambda r: r.path in docs and verify_quote(docs[r.path].text, r.quote, r.start))
+    store = eng._store()  # noqa: SLF001 - the verbatim check reads the indexed document texts
+
+    def verbatim(r) -> bool:
+        doc = store.document(r.path)
+        return doc is not None and verify_quote(doc.text, r.quote, r.start)
+
+    m = metrics(pairs, verbatim)
     if args.json:
         _print_json({"metrics": m, "questions": [
             {"qid": q.qid, "question": q.question, "answer": a.to_json()} for q, a in pairs]})

@@ -25,7 +25,7 @@ from .records import Answer, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches
-from .store import Snapshot
+from .store import ChunkRow, DocRow, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def _coverage(q_terms: dict[str, float], toks: set[str]) -> float:
 
 @dataclass
 class Sent:
-    row: int
+    chunk: ChunkRow  # the passage it is in, with its document
     path: str
     span: Span  # absolute offsets of the sentence in the document
     index: int  # position among the passage's sentences
@@ -149,19 +149,21 @@ class AnswerBuilder:
         self.passages = passages
         self.model = load_model() if weights is None else RerankModel({"weights": weights})
         self.w = self.model.weights
-        self._docinfo: dict[str, DocInfo] = {}
+        self._docinfo: dict[tuple[str, str], DocInfo] = {}
         self._lock = threading.Lock()
 
     # --- per-document facts ---------------------------------------------------------------------
-    def docinfo(self, path: str) -> DocInfo:
-        """The document's quotations and dates, stored at index time (parsed once per generation)."""
+    def docinfo(self, doc: DocRow) -> DocInfo:
+        """The document's quotations and dates, stored at index time (parsed once per document version)."""
+        key = (doc.path, doc.content_hash)
         with self._lock:
-            info = self._docinfo.get(path)
+            info = self._docinfo.get(key)
         if info is None:
-            doc = self.snap.documents[path]
             info = facts.loads(doc.facts) or facts.extract(doc.text, doc.date)
             with self._lock:
-                self._docinfo[path] = info
+                if len(self._docinfo) >= 4096:
+                    self._docinfo.clear()
+                self._docinfo[key] = info
         return info
 
     # --- scoring --------------------------------------------------------------------------------
@@ -177,28 +179,29 @@ class AnswerBuilder:
         q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
         top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
-        use = [(i, c) for i, c in enumerate(cands[: self.passages]) if c.chunk_id in self.snap.row_of]
-        rows = [self.snap.row_of[c.chunk_id] for _, c in use]
-        sents_by_hash = self.sentences_of([self.snap.chunk_hashes[r] for r in rows])
+        found = self.snap.chunks(c.chunk_id for c in cands[: self.passages])
+        use = [(i, c) for i, c in enumerate(cands[: self.passages]) if c.chunk_id in found]
+        rows = [found[c.chunk_id] for _, c in use]
+        sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
-            path = self.snap.chunk_paths[row]
-            text = self.snap.documents[path].text
-            c0 = int(self.snap.chunk_starts[row])
-            spans, svecs = sents_by_hash.get(self.snap.chunk_hashes[row], (np.zeros((0, 2), np.int32), None))
+            path = row.path
+            text = row.doc.text
+            c0 = row.start
+            spans, svecs = sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))
             if not len(spans):
                 continue
             sims = svecs @ qvec if svecs is not None else np.zeros(len(spans))
             toks = [set(terms(text[c0 + a : c0 + b])) for a, b in spans]
-            info = self.docinfo(path)
+            info = self.docinfo(row.doc)
             for i, (a, b) in enumerate(spans):
                 span = Span(c0 + int(a), c0 + int(b))
                 sent = text[span.start : span.end]
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
                 speaker = self._speaker(info, span)
-                when = self._date_fit(q, span, info, path)
+                when = self._date_fit(q, span, info, row.doc)
                 marks = _marks(sent)
                 nwords = len(sent.split())
                 f = {
@@ -280,14 +283,13 @@ class AnswerBuilder:
                                           for m in _CAPNAME.finditer(sent)) else 0.0
         return fit
 
-    def _date_fit(self, q: QuestionInfo, span: Span, info: DocInfo, path: str) -> DateMention | None:
+    def _date_fit(self, q: QuestionInfo, span: Span, info: DocInfo, doc: DocRow) -> DateMention | None:
         """The mention when a date the question pins is mentioned in the sentence or just before it ("in his April 7
         statement:" covers the quotation that follows). In an undated document a month-day has no year, so
         it is resolved against the question's own date instead."""
         if not q.dates:
             return None
         lo = max(0, span.start - 400)
-        doc = self.snap.documents[path]
         mentions = info.dates
         if not doc.date:
             ref = max(r.end for r in q.dates)
@@ -295,7 +297,7 @@ class AnswerBuilder:
                 mentions = [DateMention(d.start + lo, d.end + lo, d.text, d.range)
                             for d in text_dates(doc.text[lo : span.end], ref)]
             except Exception:
-                log.exception("date resolution failed in %s", path)
+                log.exception("date resolution failed in %s", doc.path)
                 mentions = []
         for d in mentions:
             if lo <= d.start < span.end and any(r.overlaps(d.range) for r in q.dates):
@@ -308,7 +310,7 @@ class AnswerBuilder:
         sents.sort(key=lambda s: -s.score)
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
-            texts = [self.snap.documents[s.path].text[s.span.start : s.span.end] for s in head]
+            texts = [s.chunk.doc.text[s.span.start : s.span.end] for s in head]
             ce = self.cross_encoder.predict([(q.text, t) for t in texts], show_progress_bar=False)
             order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
             sents = [head[i] for i in order] + sents[self.rerank_top :]
@@ -346,11 +348,10 @@ class AnswerBuilder:
         """The sentence, extended to a neighbour when it only introduces a quotation (ends with ':'), opens
         with a pronoun whose person is named in the sentence before (same paragraph), or is a bare quotation
         whose attribution is the sentence before, while it stays within the word limit."""
-        doc = self.snap.documents[s.path]
-        text = doc.text
+        text = s.chunk.doc.text
         span = s.span
         sent = text[span.start : span.end]
-        info = self.docinfo(s.path)
+        info = self.docinfo(s.chunk.doc)
         if sent.rstrip().endswith(":"):
             nxt = _next_sentence(text, span.end)
             if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
@@ -372,17 +373,15 @@ class AnswerBuilder:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
         and the passage it came from still hashes to what was indexed (a document text altered after
         indexing is never quoted)."""
-        snap = self.snap
-        text = snap.documents[s.path].text
-        c0, c1 = int(snap.chunk_starts[s.row]), int(snap.chunk_ends[s.row])
+        text = s.chunk.doc.text
         ok = (verify_quote(text, quote, qs.start) and len(quote.split()) <= MAX_QUOTE_WORDS
-              and chunk_hash(text[c0:c1]) == snap.chunk_hashes[s.row])
+              and chunk_hash(s.chunk.text) == s.chunk.hash)
         if not ok:
             log.error("dropped a quote that failed the verbatim check: %s at %d", s.path, qs.start)
         return ok
 
     def _result(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
-        doc = self.snap.documents[s.path]
+        doc = s.chunk.doc
         text = doc.text
         qs = self._quote_span(s, q_terms)
         quote = text[qs.start : qs.end]
@@ -402,7 +401,7 @@ class AnswerBuilder:
             url=doc.url,
             passage_start=passage.start,
             passage_end=passage.end,
-            speaker=s.speaker or self._speaker(self.docinfo(s.path), qs),
+            speaker=s.speaker or self._speaker(self.docinfo(doc), qs),
             when=s.when,
             clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),

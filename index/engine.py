@@ -18,7 +18,7 @@ from . import vectors
 from .answers import AnswerBuilder
 from .embedding import Embedder, set_threads
 from .indexer import run_index, verify
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, SegmentedLexical
 from .questions import analyze
 from .loaders import SUPPORTED_SUFFIXES
 from .records import Answer, IndexReport, IndexStatus, SourceInfo
@@ -45,6 +45,7 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._cross_encoder = None
         self._view: _View | None = None
+        self._base: tuple | None = None  # (key, base vectors, base BM25) of the loaded generation
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -79,11 +80,13 @@ class Engine:
         return store
 
     # --- writing ----------------------------------------------------------------------------------
-    def index(self, *, rebuild: bool = False, progress: bool | None = None) -> IndexReport:
-        """Bring the index up to date with the corpus folder; returns what changed."""
+    def index(self, *, rebuild: bool = False, progress: bool | None = None,
+              paths: list[str | Path] | None = None) -> IndexReport:
+        """Bring the index up to date with the corpus folder (only at `paths`, files or folders, when given);
+        returns what changed."""
         with self._write_lock:
             report = run_index(self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress,
-                               lock_timeout=self.settings.lock_timeout)
+                               lock_timeout=self.settings.lock_timeout, paths=paths)
         self._refresh(force=False)
         return report
 
@@ -107,12 +110,12 @@ class Engine:
         tmp = corpus / f".{safe}.part"
         tmp.write_bytes(data)
         tmp.replace(target)
-        report = self.index(progress=False)
         rel = target.relative_to(corpus).as_posix()
+        report = self.index(progress=False, paths=[rel])
         bad = [s for s in report.skipped if s.path == rel]
         if bad:
             target.unlink(missing_ok=True)
-            self.index(progress=False)
+            self.index(progress=False, paths=[rel])
             raise ValueError(f"{safe} could not be indexed: {bad[0].reason}")
         return target, report
 
@@ -135,21 +138,30 @@ class Engine:
         if meta.get("model") != self.settings.model:
             store.check_model(self.settings.model, int(meta.get("dimension", 0)))
         for attempt in range(3):
-            snap = store.snapshot()
+            snap = store.snapshot(self._store)
             try:
-                index = vectors.load(snap.faiss_path) if snap.faiss_path else None
-                lexical = LexicalIndex.load(snap.bm25_path) if snap.bm25_path else None
+                vecs, lexical = self._open(snap)
                 break
-            except (OSError, RuntimeError):
+            except (OSError, RuntimeError, ValueError):
                 if attempt == 2:
                     raise
                 log.info("index generation %d replaced while loading; retrying", snap.generation)
-        assert index is not None and lexical is not None
-        log.info("loaded index generation %d (%d chunks)", snap.generation, len(snap.chunk_ids))
+        log.info("loaded index generation %d (%d chunks)", snap.generation, vecs.ntotal)
         dim = int(meta.get("dimension", 0))
-        return _View(snap, Retriever(index, lexical, make_fusion(self.settings.fusion)),
+        return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder))
+
+    def _open(self, snap: Snapshot) -> tuple[vectors.VectorSet, SegmentedLexical]:
+        """A generation's vectors and BM25: its base (memory-mapped; kept from the previous generation when it
+        is the same base, by name and checksum) and its delta."""
+        assert snap.faiss_path and snap.bm25_path and snap.delta_path
+        key = (str(snap.faiss_path), snap.meta.get("faiss_sha256"), snap.meta.get("bm25_sha256"))
+        cached = self._base
+        if cached is None or cached[0] != key:
+            cached = self._base = (key, vectors.load(snap.faiss_path), LexicalIndex.load(snap.bm25_path, mmap=True))
+        return (vectors.VectorSet.load_delta(snap.delta_path, cached[1]),
+                SegmentedLexical.load(snap.delta_path, base=cached[2]))
 
     def ask(self, question: str, *, k: int | None = None,
             asked_at: dt.datetime | dt.date | None = None) -> Answer:

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import logging
 import os
+import shutil
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
 from . import facts, vectors
 from .chunking import chunk_hash, chunk_spans
 from .embedding import Embedder, set_threads
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, SegmentedLexical
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .records import Document, IndexReport, Skipped
 from .sentences import split_sentences
@@ -26,6 +28,7 @@ from .store import FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256,
 
 log = logging.getLogger(__name__)
 
+DELTA_MIN, DELTA_MAX = 1_000, 20_000  # bounds of a delta before compaction (see compact_limit)
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time (a killed run resumes)
 MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
 
@@ -80,6 +83,51 @@ def scan(corpus: Path) -> list[tuple[str, os.stat_result | OSError]]:
     return out
 
 
+def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result | OSError]]:
+    """As `scan`, but only at the corpus-relative `names` (files, or folders scanned whole); a name that does not
+    exist, or lies in a hidden folder or outside the corpus, gives nothing."""
+    out: dict[str, os.stat_result | OSError] = {}
+    for name in names:
+        p = corpus / name
+        parts = Path(name).parts
+        if not parts or any(part.startswith(".") for part in parts[:-1]) or ".." in parts:
+            continue
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            out[name] = exc
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if not parts[-1].startswith("."):
+                out.update((f"{name}/{sub}", s) for sub, s in scan(p))
+        elif _candidate_name(parts[-1]):
+            try:
+                out[name] = os.stat(p)  # a symlinked file counts, as in `scan`
+            except OSError as exc:
+                out[name] = exc
+    return sorted(out.items())
+
+
+def normalize_names(corpus: Path, paths: list[str | Path]) -> list[str] | None:
+    """Corpus-relative POSIX names for `paths` (absolute, or relative to the corpus), or None when one lies
+    outside the corpus (the caller then scans everything)."""
+    root = corpus.resolve()
+    out = []
+    for p in paths:
+        p = Path(p)
+        full = p if p.is_absolute() else root / p
+        try:
+            rel_name = Path(os.path.normpath(full)).relative_to(root).as_posix()
+        except ValueError:
+            return None
+        if rel_name in ("", "."):
+            return None  # the corpus itself: everything
+        out.append(rel_name)
+    return sorted(set(out))
+
+
 def _suffix(name: str) -> str:
     """Path(name).suffix"""
     ext = os.path.splitext(name.rsplit("/", 1)[-1])[1]
@@ -97,6 +145,7 @@ class _Prepared:
     hashes: list[str]
     size: int | None = None  # the file's stat when it was hashed (None: not to be trusted)
     mtime_ns: int | None = None
+    ctime_ns: int | None = None
 
 
 def lock_for(data: Path) -> FileLock:
@@ -111,7 +160,11 @@ def run_index(
     rebuild: bool = False,
     progress: bool | None = None,
     lock_timeout: float = 10.0,
+    paths: list[str | Path] | None = None,
 ) -> IndexReport:
+    """Bring the index in `settings.data` up to date with the corpus. With `paths` (files or folders, absolute or
+    corpus-relative) only those are looked at: a file there is added or updated, an indexed document there that
+    is gone is removed, the rest of the corpus is not scanned (the watcher and uploads know what changed)."""
     t0 = time.perf_counter()
     corpus = Path(settings.corpus)
     data = Path(settings.data)
@@ -128,8 +181,9 @@ def run_index(
     try:
         store = Store(data)
         try:
+            names = None if paths is None or rebuild else normalize_names(corpus, paths)
             report = _run(store, settings, get_embedder, rebuild=rebuild,
-                          progress=settings.progress if progress is None else progress)
+                          progress=settings.progress if progress is None else progress, names=names)
         finally:
             store.close()
     finally:
@@ -141,7 +195,7 @@ def run_index(
 
 
 def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder], *, rebuild: bool,
-         progress: bool) -> IndexReport:
+         progress: bool, names: list[str] | None = None) -> IndexReport:
     corpus = Path(settings.corpus)
     report = IndexReport()
     meta = store.meta()
@@ -156,15 +210,16 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
                     FORMAT_VERSION)
         rebuild = True
-    stats = store.document_stats()  # path -> (content hash, size, mtime_ns when hashed)
+    # path -> (content hash, size, mtime_ns, ctime_ns when hashed)
+    stats = store.document_stats() if names is None else store.document_stats(under=names)
     old = {p: st[0] for p, st in stats.items()}
-    restat: list[tuple[int, int | None, str]] = []
+    restat: list[tuple[int, int | None, int | None, str]] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
 
     seen: set[str] = set()
     changed: list[_Prepared] = []
     kept_broken: set[str] = set()
-    for name, st in scan(corpus):
+    for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
         suffix = _suffix(name)
         if suffix.lower() not in SUPPORTED_SUFFIXES:
             report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
@@ -178,8 +233,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             _skip(report, name, reason, old, kept_broken)
             continue
         prev = stats.get(name)
-        if not rebuild and prev is not None and prev[1] == size and prev[2] == st.st_mtime_ns:
-            seen.add(name)  # same size and mtime as when it was hashed: not read again
+        if not rebuild and prev is not None and prev[1:] == (size, st.st_mtime_ns, st.st_ctime_ns):
+            seen.add(name)  # same size, mtime and ctime as when it was hashed: not read again
             report.unchanged += 1
             continue
         path = corpus / name
@@ -189,11 +244,12 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             _skip(report, name, f"unreadable: {exc.strerror or exc}", old, kept_broken)
             continue
         seen.add(name)
-        mtime_ns = st.st_mtime_ns if time.time_ns() - st.st_mtime_ns > MTIME_TRUST_NS else None
+        trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
+        mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
         if not rebuild and old.get(name) == h:
             report.unchanged += 1
-            if prev is not None and (prev[1], prev[2]) != (size, mtime_ns):
-                restat.append((size, mtime_ns, name))  # touched, not changed: remember the new stat
+            if prev is not None and prev[1:] != (size, mtime_ns, ctime_ns):
+                restat.append((size, mtime_ns, ctime_ns, name))  # touched, not changed: remember the new stat
             continue
         try:
             doc = load_document(path, corpus, max_bytes=max_bytes)
@@ -212,7 +268,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             seen.discard(name)
             continue
         hashes = [chunk_hash(doc.text[s.start : s.end]) for s in spans]
-        changed.append(_Prepared(doc, [(s.start, s.end) for s in spans], hashes, size, mtime_ns))
+        changed.append(_Prepared(doc, [(s.start, s.end) for s in spans], hashes, size, mtime_ns, ctime_ns))
         if name in old:
             report.updated += 1
         else:
@@ -223,7 +279,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     if restat:  # not part of the index's content: no new generation needed
         with store.conn:
             store.conn.execute("BEGIN")
-            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=? WHERE path=?", restat)
+            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", restat)
 
     # Embed chunk text never embedded before (the cache is keyed by the text's hash).
     needed: dict[str, str] = {}
@@ -243,6 +299,10 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     gen = store.generation()
     faiss_ok = gen > 0 and _files_ok(store, gen, store.meta())
     if not (changed or removed or rebuild or not faiss_ok or gen == 0):
+        if store.has_pending():  # a killed run's embeddings of text that changed back or went away
+            with store.conn:
+                store.conn.execute("BEGIN")
+                store.forget_pending()
         report.documents, report.chunks = _counts(store)
         return report
 
@@ -286,21 +346,32 @@ def _embed(store: Store, embedder: Embedder, missing: list[str], texts: dict[str
 
 
 def _files_ok(store: Store, gen: int, meta: dict[str, str]) -> bool:
-    """The generation's files exist and match the manifest's checksums."""
+    """The generation's files (its base and its delta) exist and match the manifest's checksums."""
     try:
-        f = store.faiss_file(gen)
-        b = store.bm25_dir(gen)
-        return (f.exists() and b.is_dir() and file_sha256(f) == meta.get("faiss_sha256")
-                and dir_sha256(b) == meta.get("bm25_sha256"))
+        base = int(meta.get("base") or gen)
+        f, b, d = store.faiss_file(base), store.bm25_dir(base), store.delta_dir(gen)
+        return (f.exists() and b.is_dir() and d.is_dir() and file_sha256(f) == meta.get("faiss_sha256")
+                and dir_sha256(b) == meta.get("bm25_sha256") and dir_sha256(d) == meta.get("delta_sha256"))
     except OSError:
         return False
+
+
+def compact_limit(base_chunks: int) -> int:
+    """How many changed chunks (added since the base, or removed from it) a delta may hold before the writer
+    compacts it into a new base: a quarter of the base, at least 1,000 and at most DELTA_MAX. Each update
+    rewrites the delta, so its cost is bounded by this; a compaction rewrites everything, about once every
+    DELTA_MAX changed chunks on a large index."""
+    return max(DELTA_MIN, min(DELTA_MAX, base_chunks // 4))
 
 
 def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed: list[str], from_scratch: bool,
             dim: int) -> None:
     c = store.conn
     gen = store.generation()
+    old_meta = store.meta()
+    old_base = int(old_meta.get("base") or gen)
     new_gen = gen + 1
+    from_scratch = from_scratch or gen == 0
     c.execute("BEGIN IMMEDIATE")
     try:
         drop_ids: list[int] = []
@@ -319,10 +390,10 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             d = prep.doc
             c.execute(
                 "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                "facts, indexed_at, size, mtime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "facts, indexed_at, size, mtime_ns, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
                  json.dumps([[s.start, s.end] for s in d.comments]),
-                 facts.dumps(facts.extract(d.text, d.date)), ts, prep.size, prep.mtime_ns),
+                 facts.dumps(facts.extract(d.text, d.date)), ts, prep.size, prep.mtime_ns, prep.ctime_ns),
             )
             for (s, e), h in zip(prep.spans, prep.hashes):
                 cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))
@@ -330,30 +401,37 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
                 add_hashes.append(h)
                 add_texts.append(d.text[s:e])
 
-        if from_scratch or gen == 0:
-            rows = c.execute("SELECT id, hash FROM chunks ORDER BY id").fetchall()
-            index = vectors.choose_index(len(rows), dim, settings)  # exact or IVF by size
-            ids = [r[0] for r in rows]
-            vectors.add(index, store.get_embeddings([r[1] for r in rows], dim), ids)
+        base, vecs, lexical = None, None, None
+        if not from_scratch:
+            try:
+                vecs, lexical = _updated(store, gen, old_base, drop_ids, add_ids, add_hashes, add_texts, dim)
+            except (OSError, ValueError, RuntimeError) as exc:
+                log.warning("could not update generation %d (%s); building the index anew", gen, exc)
+                from_scratch = True
+        if from_scratch:
+            base, lex_base = _full_build(store, settings, dim)
+        elif vecs.changed > compact_limit(vecs.base.ntotal):
+            log.info("compacting %d changed chunks into a new base", vecs.changed)
+            base = vecs.compact(vectors.load(store.faiss_file(old_base), mmap=False), settings)
+            lex_base = lexical.compact()
+        if base is not None:  # a new base: written under this generation's number, with an empty delta
+            new_base = new_gen
+            vectors.save(base, store.faiss_file(new_base))
+            _write_dir(store, store.bm25_dir(new_base), lex_base.save)
+            vecs = vectors.VectorSet(base)
+            lexical = SegmentedLexical.empty_delta(lex_base)
+            base_sums = {"faiss_sha256": file_sha256(store.faiss_file(new_base)),
+                         "bm25_sha256": dir_sha256(store.bm25_dir(new_base))}
         else:
-            index = vectors.load(store.faiss_file(gen), mmap=False)  # to modify: not memory-mapped
-            vectors.remove(index, drop_ids)
-            vectors.add(index, store.get_embeddings(add_hashes, dim), add_ids)
-            index = vectors.maintain(index, settings)  # change type or retrain IVF when the size drifted
+            new_base = old_base
+            base_sums = {k: old_meta[k] for k in ("faiss_sha256", "bm25_sha256")}
 
-        lexical = _lexical(store, gen, from_scratch or gen == 0, drop_ids, add_texts, add_ids)
+        def write_delta(tmp: Path) -> None:
+            vecs.save_delta(tmp)
+            lexical.save(tmp)
 
-        fpath = store.faiss_file(new_gen)
-        vectors.save(index, fpath)
-        bdir = store.bm25_dir(new_gen)
-        tmp = store.dir / f".tmp-bm25-{new_gen}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(bdir, ignore_errors=True)
-        lexical.save(tmp)
-        for p in tmp.iterdir():
-            with open(p, "rb") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, bdir)
+        ddir = store.delta_dir(new_gen)
+        _write_dir(store, ddir, write_delta)
         fsync_dir(store.dir)
 
         meta = {
@@ -361,39 +439,64 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             "model": settings.model,
             "dimension": str(dim),
             "generation": str(new_gen),
+            "base": str(new_base),
             "updated_at": ts,
-            "faiss_sha256": file_sha256(fpath),
-            "bm25_sha256": dir_sha256(bdir),
+            **base_sums,
+            "delta_sha256": dir_sha256(ddir),
         }
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
-        # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild).
-        if from_scratch or gen == 0:
+        # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a
+        # killed run stored for text that is gone.
+        if from_scratch:
             c.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+            c.execute("DELETE FROM pending")
         else:
             c.executemany("DELETE FROM embeddings WHERE hash = ? AND NOT EXISTS "
                           "(SELECT 1 FROM chunks WHERE chunks.hash = ?)", [(h, h) for h in drop_hashes])
+            store.forget_pending()
         c.execute("COMMIT")
     except BaseException:
         c.execute("ROLLBACK")
         raise
-    store.remove_old_generations(keep_from=new_gen - 1)
-    log.info("index generation %d written (%d chunks)", new_gen, index.ntotal)
+    store.remove_old_generations({gen: old_base, new_gen: new_base} if gen else {new_gen: new_base})
+    log.info("index generation %d written (%d chunks; base %d, %d changed since)", new_gen, vecs.ntotal,
+             new_base, vecs.changed)
 
 
-def _lexical(store: Store, gen: int, from_scratch: bool, drop_ids: list[int], add_texts: list[str],
-             add_ids: list[int]) -> LexicalIndex:
-    """The next generation's BM25: the current one's with the dropped chunks removed and the added ones
-    appended (only those are analysed), or, from scratch, built over every chunk (inside the open transaction)."""
-    if not from_scratch:
-        try:
-            return LexicalIndex.load(store.bm25_dir(gen)).update(drop_ids, add_texts, add_ids)
-        except (OSError, ValueError) as exc:
-            log.warning("could not update the BM25 index of generation %d (%s); building it anew", gen, exc)
+def _updated(store: Store, gen: int, base: int, drop_ids: list[int], add_ids: list[int], add_hashes: list[str],
+             add_texts: list[str], dim: int) -> tuple[vectors.VectorSet, SegmentedLexical]:
+    """The current generation's vectors and BM25 with the dropped chunks removed and the added ones appended
+    (only those are embedded-looked-up and analysed); the base files are read, memory-mapped, not copied."""
+    ddir = store.delta_dir(gen)
+    vecs = vectors.VectorSet.load_delta(ddir, vectors.load(store.faiss_file(base)))
+    vecs = vecs.update(drop_ids, store.get_embeddings(add_hashes, dim), add_ids)
+    lexical = SegmentedLexical.load(ddir, base=LexicalIndex.load(store.bm25_dir(base), mmap=True))
+    return vecs, lexical.update(drop_ids, add_texts, add_ids)
+
+
+def _full_build(store: Store, settings: Settings, dim: int) -> tuple[faiss.Index, LexicalIndex]:
+    """Vectors and BM25 over every chunk (inside the open transaction)."""
     rows = store.conn.execute(
-        "SELECT chunks.id, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
+        "SELECT chunks.id, chunks.hash, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
         "FROM chunks JOIN documents ON documents.path = chunks.path ORDER BY chunks.id"
     ).fetchall()
-    return LexicalIndex.build([r[1] for r in rows], np.array([r[0] for r in rows], dtype=np.int64))
+    ids = [r[0] for r in rows]
+    index = vectors.choose_index(len(rows), dim, settings)  # exact or IVF by size
+    vectors.add(index, store.get_embeddings([r[1] for r in rows], dim), ids)
+    return index, LexicalIndex.build([r[2] for r in rows], np.array(ids, dtype=np.int64))
+
+
+def _write_dir(store: Store, target: Path, write: Callable[[Path], None]) -> None:
+    """Write a folder under a temporary name, fsync its files, then rename it into place."""
+    tmp = store.dir / f".tmp-{target.name}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    for p in tmp.iterdir():
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())
+    os.replace(tmp, target)
 
 
 def verify(store: Store) -> None:

@@ -9,7 +9,7 @@ import faiss
 import numpy as np
 
 from . import vectors
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, SegmentedLexical
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,8 @@ def make_fusion(name: str) -> Fusion:
 
 
 class Retriever:
-    def __init__(self, index: faiss.Index, lexical: LexicalIndex, fusion: Fusion) -> None:
+    def __init__(self, index: "faiss.Index | vectors.VectorSet", lexical: "LexicalIndex | SegmentedLexical",
+                 fusion: Fusion) -> None:
         self.index = index
         self.lexical = lexical
         self.fusion = fusion

@@ -2,16 +2,23 @@
 
 Layout of `data/`:
     newsdesk.sqlite        documents, chunks, embeddings (keyed by chunk hash), meta (the manifest)
-    vectors-<gen>.faiss    IndexIDMap2 over inner product; ids are chunk ids
-    bm25-<gen>/            BM25 term counts (index/lexical.py: .npy arrays + vocab.txt); `ids.npy` maps its
-                           rows to chunk ids
+    vectors-<base>.faiss   the base vectors: flat or IVF over inner product; ids are chunk ids
+    bm25-<base>/           the base BM25 term counts (index/lexical.py: .npy arrays + vocab.txt); `ids.npy` maps
+                           its rows to chunk ids
+    delta-<gen>/           what changed since the base: the vectors added (vectors.faiss), the base chunk ids
+                           removed (vectors-removed.npy, removed.npy) and the added chunks' BM25 term counts
     index.lock             one writer at a time
 
+A generation is its base (written when the generation was compacted, then never modified) plus its own delta
+folder; the manifest (`meta`) names both and holds their checksums. An ordinary update writes a new delta
+(small: its cost follows the change) and keeps the base; when the delta grows past a share of the base, the
+writer compacts both into a new base (index/indexer.py).
+
 Atomicity: a writer writes the next generation's files under new names first, then commits the chunk
-rows and the new generation number in one SQLite transaction. A reader reads the generation and the
-rows in one read transaction (WAL: a consistent snapshot), then opens that generation's files, which
-stay on disk until two newer generations exist. A crash at any moment leaves the last committed
-generation intact.
+rows and the new generation number in one SQLite transaction. A reader reads the manifest, opens that
+generation's files, and reads chunk rows by id when a question needs them (rows are never modified, ids
+never reused). Files stay on disk until two newer generations exist. A crash at any moment leaves the last
+committed generation intact.
 """
 from __future__ import annotations
 
@@ -22,9 +29,11 @@ import logging
 import os
 import shutil
 import sqlite3
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -32,7 +41,7 @@ from .records import Span
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: BM25 as term counts (index/lexical.py); documents.size, mtime_ns
+FORMAT_VERSION = 3  # 2: BM25 as term counts (index/lexical.py); 3: base + delta generations
 DB_NAME = "newsdesk.sqlite"
 
 SCHEMA = """
@@ -46,7 +55,8 @@ CREATE TABLE IF NOT EXISTS documents (
     facts TEXT NOT NULL DEFAULT '{}',   -- quotations and dates extracted at index time (index/facts.py)
     indexed_at TEXT NOT NULL,
     size INTEGER,                       -- the file's size and mtime (ns) when content_hash was taken; NULL:
-    mtime_ns INTEGER                    -- unknown or too recent to trust, the next run hashes the file
+    mtime_ns INTEGER,                   -- unknown or too recent to trust, the next run hashes the file
+    ctime_ns INTEGER                    -- and its ctime (any write moves it; no one can set it back)
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,6 +72,9 @@ CREATE TABLE IF NOT EXISTS embeddings (
     vector BLOB NOT NULL,           -- float32 chunk vector
     sent_spans BLOB,                -- int32 (start, end) pairs of the chunk's sentences, chunk-relative
     sent_vectors BLOB               -- float16 sentence vectors (late chunking), one row per span
+);
+CREATE TABLE IF NOT EXISTS pending (   -- embeddings stored by a run that has not committed yet: a run killed
+    hash TEXT PRIMARY KEY              -- after embedding leaves them; the next commit forgets the unused ones
 );
 """
 
@@ -132,27 +145,82 @@ class DocRow:
 
 
 @dataclass
+class ChunkRow:
+    """One indexed chunk and the document version it was cut from. A chunk id is never reused and a chunk row
+    never changes (a changed document gets new chunks), so a row read at any time belongs to the generation
+    that made it."""
+
+    id: int
+    path: str
+    start: int
+    end: int
+    hash: str
+    doc: DocRow
+
+    @property
+    def text(self) -> str:
+        return self.doc.text[self.start : self.end]
+
+
+DOC_CACHE = 512  # documents a snapshot keeps in memory (most recently used)
+
+
 class Snapshot:
-    """A consistent read view: one generation's rows and files."""
+    """A read view of one generation: its manifest and file names. Chunk rows and documents are read from
+    SQLite when a question needs them (`chunks`), not held in memory, so loading a generation costs the
+    same at any size. A chunk a newer generation removed is simply absent from `chunks`' answer."""
 
-    generation: int
-    meta: dict[str, str]
-    documents: dict[str, DocRow]
-    chunk_ids: np.ndarray  # int64, aligned with the arrays below
-    chunk_paths: list[str]
-    chunk_starts: np.ndarray
-    chunk_ends: np.ndarray
-    chunk_hashes: list[str]
-    faiss_path: Path | None
-    bm25_path: Path | None
-    row_of: dict[int, int] = field(default_factory=dict)
+    def __init__(self, generation: int, meta: dict[str, str], faiss_path: Path | None, bm25_path: Path | None,
+                 delta_path: Path | None, store_of: "Callable[[], Store]") -> None:
+        self.generation = generation
+        self.meta = meta
+        self.faiss_path = faiss_path  # the base's files
+        self.bm25_path = bm25_path
+        self.delta_path = delta_path  # this generation's delta folder
+        self._store_of = store_of
+        self._docs: OrderedDict[tuple[str, str], DocRow] = OrderedDict()
+        self._lock = threading.Lock()
 
-    def __post_init__(self) -> None:
-        self.row_of = {int(c): i for i, c in enumerate(self.chunk_ids)}
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        """The rows of these chunk ids that still exist, each with its document (one read transaction)."""
+        want = list(dict.fromkeys(int(i) for i in ids))
+        if not want:
+            return {}
+        c = self._store_of().conn
+        c.execute("BEGIN")
+        try:
+            q = ("SELECT c.id, c.path, c.start, c.end, c.hash, d.content_hash FROM chunks c "
+                 "JOIN documents d ON d.path = c.path WHERE c.id IN (%s)" % ",".join("?" * len(want)))
+            rows = c.execute(q, want).fetchall()
+            with self._lock:
+                missing = sorted({(r[1], r[5]) for r in rows} - set(self._docs))
+            fetched: dict[tuple[str, str], DocRow] = {}
+            for i in range(0, len(missing), 500):
+                part = [p for p, _ in missing[i : i + 500]]
+                for r in c.execute(f"SELECT {_DOC_COLS} FROM documents WHERE path IN (%s)" % ",".join("?" * len(part)),
+                                   part):
+                    d = _docrow(r)
+                    fetched[(d.path, d.content_hash)] = d
+        finally:
+            c.execute("COMMIT")
+        out: dict[int, ChunkRow] = {}
+        with self._lock:
+            for key, d in fetched.items():
+                self._docs[key] = d
+            for r in rows:
+                key = (r[1], r[5])
+                doc = self._docs.get(key)
+                if doc is None:
+                    continue
+                self._docs.move_to_end(key)
+                out[int(r[0])] = ChunkRow(int(r[0]), r[1], int(r[2]), int(r[3]), r[4], doc)
+            while len(self._docs) > DOC_CACHE:
+                self._docs.popitem(last=False)
+        return out
 
-    def chunk_text(self, row: int) -> str:
-        doc = self.documents[self.chunk_paths[row]]
-        return doc.text[int(self.chunk_starts[row]) : int(self.chunk_ends[row])]
+    def document(self, path: str) -> DocRow | None:
+        """The document as it is in the data folder now."""
+        return self._store_of().document(path)
 
 
 class Store:
@@ -172,7 +240,7 @@ class Store:
     def _migrate(self) -> None:
         """Add the columns newer code keeps to a data folder made by older code."""
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
-        for name in ("size", "mtime_ns"):
+        for name in ("size", "mtime_ns", "ctime_ns"):
             if name not in cols:
                 try:
                     self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} INTEGER")
@@ -216,15 +284,21 @@ class Store:
     def document_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT path, content_hash FROM documents").fetchall())
 
-    def document_stats(self) -> dict[str, tuple[str, int | None, int | None]]:
-        """Per document path: content hash, and the file's size and mtime_ns when it was hashed."""
-        return {r[0]: (r[1], r[2], r[3])
-                for r in self.conn.execute("SELECT path, content_hash, size, mtime_ns FROM documents")}
+    def document_stats(self, under: list[str] | None = None) -> dict[str, tuple[str, int | None, int | None, int | None]]:
+        """Per document path: content hash, and the file's size, mtime_ns and ctime_ns when it was hashed. With
+        `under`, only the documents at those paths or inside those folders."""
+        q = "SELECT path, content_hash, size, mtime_ns, ctime_ns FROM documents"
+        if under is None:
+            return {r[0]: (r[1], r[2], r[3], r[4]) for r in self.conn.execute(q)}
+        out = {}
+        for name in under:  # the name itself, and the range of paths "name/..." ('0' follows '/')
+            for r in self.conn.execute(q + " WHERE path = ? OR (path > ? AND path < ?)", (name, name + "/", name + "0")):
+                out[r[0]] = (r[1], r[2], r[3], r[4])
+        return out
 
     def document(self, path: str) -> DocRow | None:
         r = self.conn.execute(
-            "SELECT path, content_hash, title, source, date, url, author, text, comments, facts FROM documents "
-            "WHERE path=?",
+            f"SELECT {_DOC_COLS} FROM documents WHERE path=?",
             (path,),
         ).fetchone()
         return _docrow(r) if r else None
@@ -257,6 +331,16 @@ class Store:
                 "INSERT OR REPLACE INTO embeddings(hash, vector, sent_spans, sent_vectors) VALUES (?, ?, ?, ?)",
                 rows,
             )
+            self.conn.executemany("INSERT OR IGNORE INTO pending(hash) VALUES (?)", [(h,) for h in hashes])
+
+    def forget_pending(self) -> None:
+        """Inside the caller's transaction: drop the pending embeddings no chunk uses, then the pending list."""
+        self.conn.execute("DELETE FROM embeddings WHERE hash IN (SELECT hash FROM pending) AND NOT EXISTS "
+                          "(SELECT 1 FROM chunks WHERE chunks.hash = embeddings.hash)")
+        self.conn.execute("DELETE FROM pending")
+
+    def has_pending(self) -> bool:
+        return self.conn.execute("SELECT 1 FROM pending LIMIT 1").fetchone() is not None
 
     def get_sentences(self, hashes: list[str], dim: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per chunk hash: sentence spans (n x 2, chunk-relative) and float32 sentence vectors (n x dim)."""
@@ -288,35 +372,14 @@ class Store:
         return out
 
     # --- snapshot -------------------------------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """Read a consistent generation (rows and file names) in one read transaction."""
-        c = self.conn
-        c.execute("BEGIN")
-        try:
-            meta = self.meta()
-            gen = int(meta.get("generation", 0))
-            docs = {
-                r[0]: _docrow(r)
-                for r in c.execute(
-                    "SELECT path, content_hash, title, source, date, url, author, text, comments, facts FROM documents"
-                )
-            }
-            rows = c.execute("SELECT id, path, start, end, hash FROM chunks ORDER BY id").fetchall()
-        finally:
-            c.execute("COMMIT")
-        ids = np.array([r[0] for r in rows], dtype=np.int64)
-        return Snapshot(
-            generation=gen,
-            meta=meta,
-            documents=docs,
-            chunk_ids=ids,
-            chunk_paths=[r[1] for r in rows],
-            chunk_starts=np.array([r[2] for r in rows], dtype=np.int64),
-            chunk_ends=np.array([r[3] for r in rows], dtype=np.int64),
-            chunk_hashes=[r[4] for r in rows],
-            faiss_path=self.dir / f"vectors-{gen}.faiss" if gen else None,
-            bm25_path=self.dir / f"bm25-{gen}" if gen else None,
-        )
+    def snapshot(self, store_of: "Callable[[], Store] | None" = None) -> Snapshot:
+        """The current generation's view. `store_of` gives the calling thread's Store (connections are not
+        shared between threads); by default this one."""
+        meta = self.meta()
+        gen = int(meta.get("generation", 0))
+        base = int(meta.get("base") or gen)
+        return Snapshot(gen, meta, self.faiss_file(base) if gen else None, self.bm25_dir(base) if gen else None,
+                        self.delta_dir(gen) if gen else None, store_of or (lambda: self))
 
     # --- generations ----------------------------------------------------------------------------
     def faiss_file(self, gen: int) -> Path:
@@ -325,13 +388,18 @@ class Store:
     def bm25_dir(self, gen: int) -> Path:
         return self.dir / f"bm25-{gen}"
 
-    def remove_old_generations(self, keep_from: int) -> None:
-        """Delete generation files older than `keep_from` (readers may still hold `keep_from`)."""
+    def delta_dir(self, gen: int) -> Path:
+        return self.dir / f"delta-{gen}"
+
+    def remove_old_generations(self, keep: dict[int, int]) -> None:
+        """Delete generation files no generation in `keep` ({generation: its base}) uses: readers may still
+        hold the previous generation."""
+        bases = set(keep.values())
         for p in self.dir.iterdir():
-            for prefix in ("vectors-", "bm25-"):
+            for prefix, wanted in (("vectors-", bases), ("bm25-", bases), ("delta-", set(keep))):
                 if p.name.startswith(prefix):
                     stem = p.name[len(prefix) :].split(".")[0]
-                    if stem.isdigit() and int(stem) < keep_from:
+                    if stem.isdigit() and int(stem) not in wanted and int(stem) < max(keep):
                         if p.is_dir():
                             shutil.rmtree(p, ignore_errors=True)
                         else:
@@ -341,6 +409,9 @@ class Store:
                     shutil.rmtree(p, ignore_errors=True)
                 else:
                     p.unlink(missing_ok=True)
+
+
+_DOC_COLS = "path, content_hash, title, source, date, url, author, text, comments, facts"
 
 
 def _docrow(r: tuple) -> DocRow:

@@ -79,8 +79,8 @@ def choose_index(n: int, dim: int, settings: Any = None) -> faiss.Index:
     return new_ivf(dim, n, _setting(settings, "ivf_nprobe", 0))
 
 
-def kind(index: faiss.Index) -> str:
-    ivf = _ivf(index)
+def kind(index: "faiss.Index | VectorSet") -> str:
+    ivf = _ivf(index.base if isinstance(index, VectorSet) else index)
     return f"ivf{ivf.nlist},nprobe{ivf.nprobe}" if ivf is not None else "flat"
 
 
@@ -163,7 +163,9 @@ def _train(index: faiss.Index, x: np.ndarray) -> None:
     index.train(sample)
 
 
-def search(index: faiss.Index, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def search(index: "faiss.Index | VectorSet", query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(index, VectorSet):
+        return index.search(query, k)
     if index.ntotal == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
     scores, ids = index.search(query.reshape(1, -1).astype(np.float32), min(k, index.ntotal))
@@ -222,3 +224,112 @@ def maintain(index: faiss.Index, settings: Any = None) -> faiss.Index:
     new = choose_index(len(ids), x.shape[1] if len(x) else index.d, settings)
     add(new, x, ids.tolist())
     return new
+
+
+# --- base + delta ----------------------------------------------------------------------------------------------------
+DELTA_FILE = "vectors.faiss"
+REMOVED_FILE = "vectors-removed.npy"
+
+
+class VectorSet:
+    """One generation's vectors: a large `base` index written when the generation was compacted (memory-mapped
+    by readers, never modified), a small exact `delta` of the vectors added since, and the ids `removed` from the
+    base since. An update rewrites only the delta and the removed ids, so its cost follows the change, not the
+    collection; `compact` folds both into a new base when they grow (the indexer decides when).
+
+    A search asks the base for its best k among the ids not removed (a FAISS `IDSelectorNot` over them: exact
+    for the flat index, the same probed lists for the IVF), the delta for its best k, and keeps the best k of
+    both: the same answer as one index holding the live vectors."""
+
+    def __init__(self, base: faiss.Index, delta: faiss.Index | None = None, removed: np.ndarray | None = None) -> None:
+        self.base = base
+        self.delta = delta if delta is not None else new_index(base.d)
+        self.removed = np.unique(np.asarray(removed if removed is not None else [], dtype=np.int64))
+        self._params = None
+        if self.removed.size:
+            self._sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.removed))
+            ivf = _ivf(base)
+            self._params = (faiss.SearchParametersIVF(sel=self._sel, nprobe=ivf.nprobe) if ivf is not None
+                            else faiss.SearchParameters(sel=self._sel))
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.base.ntotal - self.removed.size + self.delta.ntotal)
+
+    @property
+    def d(self) -> int:
+        return int(self.base.d)
+
+    @property
+    def changed(self) -> int:
+        """Vectors in the delta plus ids removed from the base: the work a compaction folds in."""
+        return int(self.delta.ntotal + self.removed.size)
+
+    def delta_ids(self) -> np.ndarray:
+        return faiss.vector_to_array(self.delta.id_map).astype(np.int64)
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        q = query.reshape(1, -1).astype(np.float32)
+        parts_i, parts_s = [], []
+        live_base = self.base.ntotal - self.removed.size
+        if live_base > 0:
+            kb = min(k, live_base)
+            if self._params is None:
+                s, i = self.base.search(q, kb)
+            else:
+                try:
+                    s, i = self.base.search(q, kb, params=self._params)
+                except (RuntimeError, TypeError):  # an index without selector support (e.g. on a GPU)
+                    s, i = self.base.search(q, min(self.base.ntotal, kb + self.removed.size))
+                    s, i = s[:, ~np.isin(i[0], self.removed)], i[:, ~np.isin(i[0], self.removed)]
+            parts_i.append(i[0])
+            parts_s.append(s[0])
+        if self.delta.ntotal:
+            s, i = self.delta.search(q, min(k, self.delta.ntotal))
+            parts_i.append(i[0])
+            parts_s.append(s[0])
+        if not parts_i:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        ids, scores = np.concatenate(parts_i), np.concatenate(parts_s)
+        keep = ids >= 0
+        ids, scores = ids[keep], scores[keep]
+        order = np.argsort(-scores, kind="stable")[:k]
+        return ids[order].astype(np.int64), scores[order].astype(np.float32)
+
+    def update(self, remove_ids: list[int], vectors: np.ndarray, add_ids: list[int]) -> "VectorSet":
+        """A new set without `remove_ids` (chunk ids of this set) and with the vectors `add_ids` added; this one is
+        left as it was (readers may hold it). Ids in the delta leave it; the others are removed from the base."""
+        delta = faiss.clone_index(self.delta)
+        rm = np.asarray(remove_ids, dtype=np.int64)
+        in_delta = np.isin(rm, self.delta_ids()) if rm.size and self.delta.ntotal else np.zeros(rm.size, dtype=bool)
+        remove(delta, rm[in_delta].tolist())
+        add(delta, vectors, list(add_ids))
+        return VectorSet(self.base, delta, np.concatenate([self.removed, rm[~in_delta]]))
+
+    def compact(self, writable_base: faiss.Index, settings: Any = None) -> faiss.Index:
+        """One index of the live vectors: `writable_base` (this set's base loaded with mmap=False; modified in
+        place) without the removed ids and with the delta's vectors, then of the right type (`maintain`)."""
+        remove(writable_base, self.removed.tolist())
+        if self.delta.ntotal:
+            ids, x = all_vectors(self.delta)
+            add(writable_base, x, ids.tolist())
+        return maintain(writable_base, settings)
+
+    def save_delta(self, directory: Path) -> None:
+        """Write the delta and the removed ids into `directory` (fsynced; the base is saved on its own)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.delta, str(directory / DELTA_FILE))
+        np.save(directory / REMOVED_FILE, self.removed, allow_pickle=False)
+        for name in (DELTA_FILE, REMOVED_FILE):
+            with open(directory / name, "rb") as f:
+                os.fsync(f.fileno())
+
+    @classmethod
+    def load_delta(cls, directory: Path, base: faiss.Index) -> "VectorSet":
+        directory = Path(directory)
+        delta = faiss.read_index(str(directory / DELTA_FILE))
+        removed = np.load(directory / REMOVED_FILE, allow_pickle=False)
+        if removed.size > base.ntotal:
+            raise ValueError(f"{directory}: {removed.size} ids removed from a base of {base.ntotal}")
+        return cls(base, delta, removed)

@@ -3,7 +3,8 @@
 Changes are collected by watchfiles and debounced; hidden files, editors' temporary and backup files and
 the data folder are ignored. Before each run the watcher waits until the changed files stop growing
 (size and modification time unchanged for `settle_ms`), so a file still being copied is not indexed half
-written. Each batch runs one ordinary incremental `engine.index()`: only the changed files are touched, and
+written. Each batch runs one incremental `engine.index(paths=...)` over the changed files and folders (the
+rest of the corpus is not scanned; the first run after start scans it all): only those files are touched, and
 readers (a bot, `chat`, `ask`) pick up the new generation on their next question. An index error is logged
 and the watcher keeps going; when another writer holds the lock, the run is retried a few seconds later.
 """
@@ -102,12 +103,13 @@ def wait_until_stable(paths: list[Path], *, settle_s: float = SETTLE_MS / 1000, 
         last = cur
 
 
-def _index_once(engine, changed: list[str], initial: bool) -> tuple[WatchRun, bool]:
-    """One run; returns the run and whether it should be retried (another writer held the lock)."""
+def _index_once(engine, changed: list[str], initial: bool, full: bool = False) -> tuple[WatchRun, bool]:
+    """One run; returns the run and whether it should be retried (another writer held the lock).
+    Only the changed files and folders are looked at, unless `full` (or `initial`): the whole corpus."""
     from .indexer import IndexLocked
 
     try:
-        report = engine.index(progress=False)
+        report = engine.index(progress=False, paths=None if initial or full or not changed else changed)
     except IndexLocked as exc:
         log.warning("index run postponed: %s", exc)
         return WatchRun(None, str(exc), changed, initial), True
@@ -134,15 +136,17 @@ def watch(engine, *, debounce_ms: int = DEBOUNCE_MS, settle_ms: int = SETTLE_MS,
     keep = make_filter(corpus, data)
     retry_at: float | None = None
     pending: list[str] = []
+    rescan = False  # a run failed: what it missed is unknown, so the next run scans the whole corpus
 
     def run(changed: list[str], first: bool = False) -> None:
-        nonlocal retry_at, pending
-        result, retry = _index_once(engine, changed, first)
+        nonlocal retry_at, pending, rescan
+        result, retry = _index_once(engine, changed, first, full=rescan)
         if retry:
             pending = sorted(set(pending) | set(changed))
             retry_at = time.monotonic() + lock_retry_s
         else:
             pending, retry_at = [], None
+            rescan = result.report is None
         if on_report is not None:
             try:
                 on_report(result)

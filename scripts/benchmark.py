@@ -346,7 +346,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     number of articles and the seconds each phase took."""
     from index import vectors
     from index.chunking import chunk_hash
-    from index.lexical import LexicalIndex
+    from index.lexical import LexicalIndex, SegmentedLexical
     from index.store import FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso
 
     t: dict[str, float] = {}
@@ -417,9 +417,13 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     t["BM25 build + write"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
+    ddir = store.delta_dir(1)  # generation 1 is its own base: an empty delta
+    ddir.mkdir()
+    vectors.VectorSet(vectors.load(fpath)).save_delta(ddir)
+    SegmentedLexical.empty_delta(LexicalIndex.load(bdir, mmap=True)).save(ddir)
     meta = {"format_version": str(FORMAT_VERSION), "model": settings.model, "dimension": str(dim),
-            "generation": "1", "updated_at": ts, "faiss_sha256": file_sha256(fpath),
-            "bm25_sha256": dir_sha256(bdir)}
+            "generation": "1", "base": "1", "updated_at": ts, "faiss_sha256": file_sha256(fpath),
+            "bm25_sha256": dir_sha256(bdir), "delta_sha256": dir_sha256(ddir)}
     c.execute("BEGIN")
     c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
     c.execute("COMMIT")

@@ -53,15 +53,15 @@ def collect(engine: Engine, questions, label: str, drop_gold_doc: bool = False) 
         cands = view.retriever.search(qvec, q.question, k=30)
         if drop_gold_doc:
             gd = {Path(d).name for d in q.docs}
-            cands = [c for c in cands if c.chunk_id in snap.row_of
-                     and Path(snap.chunk_paths[snap.row_of[c.chunk_id]]).name not in gd]
+            rows = snap.chunks(c.chunk_id for c in cands)
+            cands = [c for c in cands if c.chunk_id in rows and Path(rows[c.chunk_id].path).name not in gd]
         sents, abst = b._candidates(info, qvec, cands)  # noqa: SLF001
         gold = [fold(g) for g in q.gold]
         q_terms = {t: b.lexical.idf(t) for t in set(terms(q.question))}
         X = np.array([[s.feats[f] for f in FEATURES] for s in sents]) if sents else np.zeros((0, len(FEATURES)))
         lab, res = [], []
         for s in sents:
-            text = snap.documents[s.path].text
+            text = s.chunk.doc.text
             lab.append(any(g in fold(text[s.span.start : s.span.end]) for g in gold))
             r = b._result(s, q_terms)  # noqa: SLF001
             res.append(None if r is None else (r.path, r.start, r.end, _norm(r.quote),

@@ -53,8 +53,8 @@ def test_index_reports_and_second_run_embeds_nothing(sample_engine):
 
 
 def test_boilerplate_is_not_indexed(sample_engine):
-    snap = sample_engine._refresh(force=False).snapshot
-    text = "\n".join(d.text for d in snap.documents.values())
+    store = sample_engine._store()
+    text = "\n".join(store.document(p).text for p in store.document_hashes())
     for junk in ("Advertisement", "Popular Right Now", "Leave A Reply", "READ MORE ARTICLES ON", "scorecard"):
         assert junk not in text
 
@@ -63,9 +63,9 @@ def test_headline_question_quotes_pompeo_verbatim(sample_engine):
     ans = sample_engine.ask("what did Pompeo say on April 7?", k=3)
     assert not ans.abstained
     assert any(any(p in r.quote for p in POMPEO) for r in ans.results[:3])
-    snap = sample_engine._refresh(force=False).snapshot
+    store = sample_engine._store()
     for r in ans.results:
-        doc = snap.documents[r.path]
+        doc = store.document(r.path)
         assert doc.text[r.start : r.end] == r.quote, "every quote is verbatim at its offsets"
         assert r.quote in r.passage
         assert len(r.quote.split()) <= 60

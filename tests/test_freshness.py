@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from filelock import FileLock
 
@@ -192,6 +193,105 @@ def test_unchanged_rerun_embeds_nothing_cli_json(env: Env) -> None:
     assert env.meta()["generation"] == gen  # nothing was rewritten
 
 
+def test_index_of_named_paths_touches_only_them(env: Env) -> None:
+    """`index(paths=...)` (uploads, the watcher): a named file is added or updated, a named file or folder that is
+    gone is removed, and what is not named is left alone, changed or not."""
+    (env.corpus / "kelp.txt").write_text(KELP)
+    (env.corpus / "desk").mkdir()
+    (env.corpus / "desk" / "q1.txt").write_text(generated_article(1))
+    (env.corpus / "desk" / "q2.txt").write_text(generated_article(2))
+    rep = env.writer.index(paths=["kelp.txt", env.corpus / "desk"])  # a name and an absolute folder
+    assert (rep.added, rep.updated, rep.removed, rep.unchanged) == (3, 0, 0, 0)
+    assert env.reader.ask(KELP_Q).results[0].path == "kelp.txt"
+
+    (env.corpus / "kelp.txt").write_text(KELP_CHANGED)  # changed but not named: not looked at
+    (env.corpus / "desk" / "q3.txt").write_text(generated_article(3))
+    rep = env.writer.index(paths=["desk/q3.txt"])
+    assert (rep.added, rep.updated, rep.removed) == (1, 0, 0)
+    assert any("3 March 2019" in r.quote for r in env.reader.ask(KELP_Q).results)
+
+    shutil.rmtree(env.corpus / "desk")  # a deleted folder, named: everything indexed inside it goes
+    rep = env.writer.index(paths=["desk", "kelp.txt", "../outside.txt"])  # outside the corpus: a full scan
+    assert (rep.added, rep.updated, rep.removed) == (0, 1, 3)
+    assert all(not h.path.startswith("desk/") for h in hits(env.reader.ask("What will the Quillon2 project cost?")))
+    assert any("9 June 2021" in r.quote for r in env.reader.ask(
+        "What did the Zorbian council do with the Kelp Tax?").results)
+
+
+def test_updates_write_small_deltas_and_compact_into_a_new_base(env: Env, monkeypatch) -> None:
+    """Each update writes only a delta folder beside the unchanged base; when the changes outgrow the limit the
+    writer folds them into a new base. Answers are the same either way, and old generations' files go."""
+    import index.indexer as ix
+
+    meta0 = env.meta()
+    base0 = meta0["base"]
+    base_bytes = (env.data / f"vectors-{base0}.faiss").read_bytes()
+    (env.corpus / "kelp.txt").write_text(KELP)
+    env.writer.index()
+    meta1 = env.meta()
+    assert meta1["base"] == base0 and meta1["faiss_sha256"] == meta0["faiss_sha256"]
+    assert (env.data / f"vectors-{base0}.faiss").read_bytes() == base_bytes  # the base was not rewritten
+    assert (env.data / f"delta-{meta1['generation']}").is_dir()
+    (env.corpus / "kelp.txt").write_text(KELP_CHANGED)  # the delta's own chunk replaced, a base chunk removed:
+    os.remove(env.corpus / sorted(p.name for p in env.corpus.iterdir() if p.name != "kelp.txt")[0])
+    rep = env.writer.index()
+    assert (rep.updated, rep.removed) == (1, 1) and env.meta()["base"] == base0
+    removed_path = sorted(p.name for p in SAMPLES.iterdir())[0]
+    status = env.reader.status()
+    assert removed_path not in [s.path for s in status.sources]
+    ans = env.reader.ask("What did the Zorbian council do with the Kelp Tax?")
+    assert ans.results[0].path == "kelp.txt" and "9 June 2021" in " ".join(r.quote for r in ans.results)
+    assert all(h.path != removed_path for h in hits(env.reader.ask("What did Pompeo say on April 7?")))
+    before = env.reader.ask("Who endorsed the attack on Tripoli?")
+
+    monkeypatch.setattr(ix, "DELTA_MIN", 1)
+    monkeypatch.setattr(ix, "DELTA_MAX", 1)  # the next change compacts
+    (env.corpus / "kelp.txt").write_text(KELP)
+    env.writer.index()
+    meta3 = env.meta()
+    assert meta3["base"] == meta3["generation"] != base0
+    def files() -> set[str]:
+        return {p.name for p in env.data.iterdir() if p.name.split("-")[0] in ("vectors", "bm25", "delta")}
+
+    g3, g2 = int(meta3["generation"]), int(meta3["generation"]) - 1
+    # this generation's files and the previous one's (a reader may still be on it): its base and its delta
+    assert files() == {f"vectors-{g3}.faiss", f"bm25-{g3}", f"delta-{g3}",
+                       f"vectors-{base0}.faiss", f"bm25-{base0}", f"delta-{g2}"}
+    after = env.reader.ask("Who endorsed the attack on Tripoli?")
+    assert [(r.path, r.start) for r in after.results] == [(r.path, r.start) for r in before.results]
+    assert env.reader.ask(KELP_Q).results[0].path == "kelp.txt"
+    assert env.reader.status().chunks == env.sql("SELECT COUNT(*) FROM chunks")[0][0]
+    monkeypatch.setattr(ix, "DELTA_MIN", 1000)
+    (env.corpus / "kelp.txt").write_text(KELP_CHANGED)
+    env.writer.index()  # a small change on the new base: the old base's files go
+    assert files() == {f"vectors-{g3}.faiss", f"bm25-{g3}", f"delta-{g3}", f"delta-{g3 + 1}"}
+
+
+def test_embeddings_a_killed_run_left_are_forgotten(env: Env) -> None:
+    """A run killed after embedding leaves vectors in the cache for text that may never be indexed (the file
+    changed or went away before the next run): the next run forgets them, whether it commits or not."""
+    from index.store import Store
+
+    def orphan(tag: str) -> None:
+        store = Store(env.data)
+        try:
+            store.put_embeddings([tag * 64], np.ones((1, 384), dtype=np.float32))
+        finally:
+            store.close()
+
+    def count() -> int:
+        return env.sql("SELECT COUNT(*) FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")[0][0]
+
+    orphan("a")
+    assert count() == 1
+    assert env.writer.index().chunks_embedded == 0  # nothing changed: no new generation, still forgotten
+    assert count() == 0
+    orphan("b")
+    (env.corpus / "kelp.txt").write_text(KELP)
+    env.writer.index()
+    assert count() == 0 and env.sql("SELECT COUNT(*) FROM pending") == [(0,)]
+
+
 # --- crashes -----------------------------------------------------------------------------------------------------
 def test_sigkill_mid_embedding_keeps_previous_index_and_next_run_completes(env: Env) -> None:
     n_docs = len(list(env.corpus.iterdir()))
@@ -251,7 +351,7 @@ def test_sigkill_between_file_writes_and_commit(env: Env) -> None:
     proc = subprocess.run([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
                           cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
-    assert (env.data / f"vectors-{gen + 1}.faiss").exists()  # the kill came after the new files were written
+    assert (env.data / f"delta-{gen + 1}").is_dir()  # the kill came after the new files were written
     assert int(env.meta()["generation"]) == gen
     ans = env.engine().ask(KELP_Q)  # the previous index, complete and consistent
     assert ans.results[0].path == "kelp.txt" and "3 March 2019" in " ".join(r.quote for r in ans.results)
@@ -428,8 +528,8 @@ def test_watcher_indexes_additions_and_deletions_ignores_temp_files_waits_for_wr
 
 # --- damage, lock, model ------------------------------------------------------------------------------------------
 def test_damaged_index_file_gives_rebuild_message_and_rebuild_fixes_it(env: Env) -> None:
-    gen = env.meta()["generation"]
-    faiss_file = env.data / f"vectors-{gen}.faiss"
+    base = env.meta()["base"]
+    faiss_file = env.data / f"vectors-{base}.faiss"
     faiss_file.write_bytes(faiss_file.read_bytes()[: faiss_file.stat().st_size // 2])
     with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
         env.engine().ask("Who endorsed the attack on Tripoli?")
@@ -442,16 +542,17 @@ def test_damaged_index_file_gives_rebuild_message_and_rebuild_fixes_it(env: Env)
     assert json.loads(proc.stdout.strip().splitlines()[-1])["chunks_embedded"] == 0  # the cache survived
     assert env.engine().ask("Who endorsed the attack on Tripoli?").results
 
-    # a flipped byte inside the BM25 folder is caught too
-    gen = env.meta()["generation"]
-    victim = sorted(p for p in (env.data / f"bm25-{gen}").iterdir() if p.stat().st_size > 16)[0]
-    raw = bytearray(victim.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    victim.write_bytes(bytes(raw))
-    with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
-        env.engine().ask("Who endorsed the attack on Tripoli?")
-    env.writer.index(rebuild=True)
-    assert env.engine().ask("Who endorsed the attack on Tripoli?").results
+    # a flipped byte inside the base's BM25 folder, or in the generation's delta folder, is caught too
+    for folder in ("bm25-{base}", "delta-{generation}"):
+        victim_dir = env.data / folder.format(**env.meta())
+        victim = sorted(p for p in victim_dir.iterdir() if p.stat().st_size > 16)[0]
+        raw = bytearray(victim.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF
+        victim.write_bytes(bytes(raw))
+        with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
+            env.engine().ask("Who endorsed the attack on Tripoli?")
+        env.writer.index(rebuild=True)
+        assert env.engine().ask("Who endorsed the attack on Tripoli?").results
 
 
 def test_second_writer_gets_clear_lock_message(env: Env) -> None:
