@@ -373,8 +373,9 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
         doc_hash = hashlib.sha256(text.encode()).hexdigest()
         title = text.split("\n", 1)[0]
         c.execute("INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                  "facts, indexed_at, size, mtime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                  (rel, doc_hash, title, None, None, None, None, text, "[]", "{}", ts, st.st_size, st.st_mtime_ns))
+                  "facts, indexed_at, size, mtime_ns, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                  (rel, doc_hash, title, None, None, None, None, text, "[]", "{}", ts, st.st_size, st.st_mtime_ns,
+                   st.st_ctime_ns))
         spans = _bulk_chunks(text)
         vecs = pool(len(spans))
         chunk_rows_art, emb_rows = [], []
@@ -467,23 +468,40 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
             "base_mib": base, "kind": vectors.kind(view.retriever.index)}
 
 
-def add_one(corpus: Path, data: Path) -> tuple[float, list[str]]:
-    """One new article through engine.index() with the model loaded (int8 backend); where the time goes."""
+def add_one(corpus: Path, data: Path) -> tuple[dict[str, float], list[str]]:
+    """New articles through engine.index() with the model loaded (int8 backend): one found by a scan of the
+    whole corpus (`newsdesk index`), one named (the watcher, an upload, `/reindex <file>`); one deleted; a
+    reader's reload of the new generation. Returns the times and where the scanned add's time goes."""
     from index.embedding import Embedder
     from index.engine import Engine
 
     s = bench_index.settings_for(corpus, data)
     s.backend, s.model_cache = "onnx-int8", model_cache()
     eng = Engine(s, embedder=Embedder.from_settings(s))
+    reader = Engine(s, embedder=eng.embedder)
+    reader._refresh(force=False)  # noqa: SLF001 - holds the current generation, as a running bot does
     (corpus / "new").mkdir(exist_ok=True)
     (corpus / "new" / "one.txt").write_text(bench_index.article(900_000_001))
     ph = bench_index.Phases()
     with ph.active():
         t0 = time.perf_counter()
         rep = eng.index(progress=False)
-        took = time.perf_counter() - t0
+        scan = time.perf_counter() - t0
     assert rep.added == 1, rep
-    return took, ph.lines(took)
+    t0 = time.perf_counter()
+    reader._refresh(force=False)  # noqa: SLF001
+    reload_s = time.perf_counter() - t0
+    (corpus / "new" / "two.txt").write_text(bench_index.article(900_000_002))
+    t0 = time.perf_counter()
+    rep = eng.index(progress=False, paths=["new/two.txt"])
+    named = time.perf_counter() - t0
+    assert rep.added == 1, rep
+    (corpus / "new" / "two.txt").unlink()
+    t0 = time.perf_counter()
+    rep = eng.index(progress=False, paths=["new/two.txt"])
+    delete = time.perf_counter() - t0
+    assert rep.removed == 1, rep
+    return {"scan": scan, "named": named, "delete": delete, "reload": reload_s}, ph.lines(scan)
 
 
 def run_probe(corpus: Path, data: Path, n: int) -> dict:
@@ -515,7 +533,8 @@ def sizes_section(work: Path, sizes: list[int], model: str, n_questions: int, ba
           "vectors drawn around real MiniLM chunk vectors); question embeddings are real (onnx-int8); bulk "
           "documents carry no extracted quotes/dates", flush=True)
     header = (f"{'chunks':>9} {'index':>18} {'bulk build':>10} {'ask p50':>8} {'ask p95':>8} {'first ask':>9} "
-              f"{'RSS':>8} {'add one':>8}   data folder (SQLite / FAISS / BM25)")
+              f"{'RSS':>8} {'add/scan':>8} {'add/named':>8} {'delete':>7} {'reload':>7}   "
+              "data folder (SQLite / FAISS / BM25)")
     lines = []
     for n in sizes:
         corpus, data = work / f"n{n}" / "corpus", work / f"n{n}" / "data"
@@ -531,21 +550,25 @@ def sizes_section(work: Path, sizes: list[int], model: str, n_questions: int, ba
         lat = sorted(r["lat"])
         p50 = statistics.median(lat) * 1000
         p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] * 1000
-        took, prof = add_one(corpus, data)
+        t, prof = add_one(corpus, data)
         line = (f"{n:>9} {r['kind']:>18} {build:>9.0f}s {p50:>6.1f}ms {p95:>6.1f}ms {r['first_s']:>8.1f}s "
-                f"{r['hwm_mib']:>6.0f}MiB {took:>7.2f}s   {sizes_mib['sqlite']:.0f} / {sizes_mib['faiss']:.0f} / "
+                f"{r['hwm_mib']:>6.0f}MiB {t['scan']:>7.2f}s {t['named']:>7.2f}s {t['delete']:>7.2f}s "
+                f"{t['reload']:>7.2f}s   {sizes_mib['sqlite']:.0f} / {sizes_mib['faiss']:.0f} / "
                 f"{sizes_mib['bm25']:.0f} MiB")
         lines.append(line)
         print(header + "\n" + line + "\n    " + load_note(), flush=True)
-        print("    add one article, where the time goes:\n" + "\n".join("  " + x for x in prof), flush=True)
+        print("    add one article found by a scan, where the time goes:\n" + "\n".join("  " + x for x in prof),
+              flush=True)
         if not keep:
             shutil.rmtree(work / f"n{n}", ignore_errors=True)
     print("\n" + header)
     for line in lines:
         print(line)
     print(f"(ask: {n_questions} questions after a first one, 1 query thread, p95 = the {n_questions}-sample 95th "
-          "percentile; RSS: peak of a fresh process that loaded the index and answered; add one: a new ~600-word "
-          "article through engine.index() with the model loaded)")
+          "percentile; RSS: peak of a fresh process that loaded the index and answered; add/scan: a new ~600-word "
+          "article found by engine.index() scanning the corpus, model loaded; add/named: another, named by "
+          "engine.index(paths=[...]) as the watcher and uploads do; delete: that one removed the same way; reload: "
+          "a running reader picking up the new generation)")
 
 
 # --- main --------------------------------------------------------------------------------------------------------------
