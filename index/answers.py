@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUOTE_WORDS = 60
 PASSAGE_WORDS = 150
+SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
 FEATURES = [
@@ -172,6 +173,15 @@ class AnswerBuilder:
         sents, _ = self._candidates(q, qvec, cands)
         return sents
 
+    def pool(self, cands: list[Candidate]) -> list[Candidate]:
+        """The passages whose sentences are scored: the best `passages` by fused rank, plus any that one
+        retriever alone ranks in its top SURE_RANK (rank fusion buries a passage only BM25 finds, say the
+        one sentence holding every rare word of the question, below many that both find half-way)."""
+        pool = cands[: self.passages]
+        pool += [c for c in cands[self.passages :] if min(r if r is not None else SURE_RANK
+                                                           for r in (c.dense_rank, c.bm25_rank)) < SURE_RANK]
+        return pool
+
     def _candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
         """The sentences (features, reranker score) and the question-level abstention features."""
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
@@ -179,8 +189,9 @@ class AnswerBuilder:
         q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
         top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
-        found = self.snap.chunks(c.chunk_id for c in cands[: self.passages])
-        use = [(i, c) for i, c in enumerate(cands[: self.passages]) if c.chunk_id in found]
+        pool = self.pool(cands)
+        found = self.snap.chunks(c.chunk_id for c in pool)
+        use = [(i, c) for i, c in enumerate(pool) if c.chunk_id in found]
         rows = [found[c.chunk_id] for _, c in use]
         sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
@@ -467,18 +478,29 @@ def _prev_sentence(text: str, start: int) -> Span | None:
 
 
 def _passage(text: str, quote: Span) -> Span:
-    """The quote plus neighbouring sentences while the passage stays within PASSAGE_WORDS words."""
+    """The quote plus neighbouring sentences while the passage stays within PASSAGE_WORDS words: the rest of
+    its paragraph first (a sentence before, then one after, and so on), then across paragraph breaks."""
     sents = _doc_sentences(text)
     idx = [i for i, s in enumerate(sents) if s.start < quote.end and quote.start < s.end]
     if not idx:
         return quote
     lo, hi = idx[0], idx[-1]
     words = len(text[sents[lo].start : sents[hi].end].split())
-    for step in (-1, 1, -1, 1):
-        j = lo - 1 if step < 0 else hi + 1
-        if 0 <= j < len(sents):
-            w = len(text[sents[j].start : sents[j].end].split())
-            if words + w <= PASSAGE_WORDS:
+    for cross in (False, True):
+        blocked = {-1: False, 1: False}
+        while not (blocked[-1] and blocked[1]):
+            for step in (-1, 1):
+                if blocked[step]:
+                    continue
+                j = lo - 1 if step < 0 else hi + 1
+                if not 0 <= j < len(sents):
+                    blocked[step] = True
+                    continue
+                gap = text[sents[j].end : sents[lo].start] if step < 0 else text[sents[hi].end : sents[j].start]
+                w = len(text[sents[j].start : sents[j].end].split())
+                if (not cross and "\n" in gap) or words + w > PASSAGE_WORDS:
+                    blocked[step] = True
+                    continue
                 words += w
                 lo, hi = (j, hi) if step < 0 else (lo, j)
     return Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))

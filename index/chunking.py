@@ -7,6 +7,16 @@ from .records import Span
 from .sentences import split_sentences, word_count
 
 
+# Bump when sentence splitting, chunking or the BM25 analysis changes what a text gives: indexes made otherwise
+# are re-chunked (2: run-on sentences split again; dotted abbreviations one BM25 term).
+CHUNKING_VERSION = 2
+
+
+def chunking_key(target_words: int, max_words: int) -> str:
+    """What the index's chunk spans depend on besides the text (kept in the manifest)."""
+    return f"v{CHUNKING_VERSION}/{target_words}/{max_words}"
+
+
 def chunk_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

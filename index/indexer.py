@@ -17,7 +17,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from . import facts, vectors
-from .chunking import chunk_hash, chunk_spans
+from .chunking import chunk_hash, chunk_spans, chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
 from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
@@ -210,6 +210,13 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
                     FORMAT_VERSION)
         rebuild = True
+    chunking = chunking_key(settings.chunk_words, settings.max_chunk_words)
+    if meta.get("generation") and meta.get("chunking") != chunking and not rebuild:
+        log.warning("index was chunked as %s, this newsdesk chunks as %s; re-chunking every document (only "
+                    "changed chunks are embedded)", meta.get("chunking"), chunking)
+        rebuild = True
+    if rebuild:
+        names = None  # a rebuild looks at the whole corpus, whatever was named
     # path -> (content hash, size, mtime_ns, ctime_ns when hashed)
     stats = store.document_stats() if names is None else store.document_stats(under=names)
     old = {p: st[0] for p, st in stats.items()}
@@ -436,6 +443,7 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
 
         meta = {
             "format_version": str(FORMAT_VERSION),
+            "chunking": chunking_key(settings.chunk_words, settings.max_chunk_words),
             "model": settings.model,
             "dimension": str(dim),
             "generation": str(new_gen),

@@ -38,6 +38,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -55,9 +56,17 @@ _FILES = ("indptr.npy", "rows.npy", "tf.npy", "dl.npy", "ids.npy")
 REMOVED_FILE = "removed.npy"  # SegmentedLexical: the ids of the base chunks removed since the base was written
 
 
+_DOTTED = re.compile(r"\b(?:[A-Za-z]\.){2,}")
+
+
+def _undot(text: str) -> str:
+    """Dotted abbreviations as one word ("U.N." -> "UN"), so they match the undotted spelling."""
+    return _DOTTED.sub(lambda m: m.group().replace(".", ""), text) if "." in text else text
+
+
 def _tokenize(texts: list[str], return_ids: bool):
     return bm25s.tokenize(
-        texts, token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=_stemmer.stemWords,
+        [_undot(t) for t in texts], token_pattern=TOKEN_PATTERN, stopwords="en", stemmer=_stemmer.stemWords,
         return_ids=return_ids, show_progress=False,
     )
 

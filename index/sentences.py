@@ -3,6 +3,11 @@
 Lines are split first, so a headline or a list item never merges with the next paragraph; each line is
 then split into sentences. Offsets index the given text: `text[s.start:s.end]` is the sentence, with
 surrounding white space trimmed.
+
+sentencex does not split inside what it takes for a quotation, so one unbalanced quote mark (a backtick
+opening, a curly apostrophe closing) can swallow a paragraph. A "sentence" longer than LONG_WORDS is split
+again at each full stop, question or exclamation mark followed by a capital, unless the word before it is
+an initial or a common abbreviation.
 """
 from __future__ import annotations
 
@@ -13,6 +18,11 @@ import sentencex
 from .records import Span
 
 _LINE = re.compile(r"[^\n]+")
+LONG_WORDS = 60
+_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
+_ABBREV = frozenset(
+    "mr mrs ms dr st jr sr rev gen col lt sgt capt gov sen rep prof inc ltd co corp vs etc no nos fig approx "
+    "jan feb mar apr jun jul aug sep sept oct nov dec mt ft ave u.s u.k u.n e.g i.e a.m p.m".split())
 
 
 def split_sentences(text: str, language: str = "en") -> list[Span]:
@@ -29,8 +39,27 @@ def split_sentences(text: str, language: str = "en") -> list[Span]:
             if not stripped:
                 continue
             lead = len(piece) - len(piece.lstrip())
-            spans.append(Span(base + start + lead, base + start + lead + len(stripped)))
+            a = base + start + lead
+            spans.extend(_resplit(text, Span(a, a + len(stripped))))
     return spans
+
+
+def _resplit(text: str, span: Span) -> list[Span]:
+    """A run-on "sentence" (over LONG_WORDS words) cut at plain sentence ends; other spans unchanged."""
+    piece = text[span.start : span.end]
+    if len(piece.split()) <= LONG_WORDS:
+        return [span]
+    out, at = [], 0
+    for m in _END.finditer(piece):
+        before = piece[at : m.start()].rstrip("\"'\u201d\u2019)]")
+        word = before.rsplit(None, 1)[-1] if before.split() else ""
+        word = word.rstrip(".!?").lstrip("(\"'\u201c\u2018").lower()
+        if len(word) <= 1 or word in _ABBREV or len(before.split()) < 3:
+            continue  # an initial, an abbreviation, or too short to stand alone
+        out.append(Span(span.start + at, span.start + m.start()))
+        at = m.end()
+    out.append(Span(span.start + at, span.end))
+    return out
 
 
 def word_count(text: str) -> int:

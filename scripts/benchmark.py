@@ -345,7 +345,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     """Write a generated corpus and its index in the indexer's format, with synthetic embeddings. Returns the
     number of articles and the seconds each phase took."""
     from index import vectors
-    from index.chunking import chunk_hash
+    from index.chunking import chunk_hash, chunking_key
     from index.lexical import LexicalIndex, SegmentedLexical
     from index.store import FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso
 
@@ -423,6 +423,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     vectors.VectorSet(vectors.load(fpath)).save_delta(ddir)
     SegmentedLexical.empty_delta(LexicalIndex.load(bdir, mmap=True)).save(ddir)
     meta = {"format_version": str(FORMAT_VERSION), "model": settings.model, "dimension": str(dim),
+            "chunking": chunking_key(settings.chunk_words, settings.max_chunk_words),
             "generation": "1", "base": "1", "updated_at": ts, "faiss_sha256": file_sha256(fpath),
             "bm25_sha256": dir_sha256(bdir), "delta_sha256": dir_sha256(ddir)}
     c.execute("BEGIN")

@@ -125,3 +125,39 @@ def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, embedder):
     noon = eng.ask("When did the meeting end?")
     short = next(r for r in noon.results + noon.near_misses if "noon" in r.quote)
     assert not short.clipped
+
+
+def test_a_passage_one_retriever_ranks_first_is_always_scored():
+    """Rank fusion can bury the one passage BM25 ranks first (no dense support) below many passages both
+    retrievers rank half-way: it is scored anyway."""
+    from index.answers import SURE_RANK, AnswerBuilder
+    from index.retrieval import Candidate
+
+    both = [Candidate(i, 2 / (61 + 10 + i), 0.5, 5.0, 10 + i, 10 + i) for i in range(20)]
+    bm25_only = Candidate(99, 1 / 61, 0.0, 30.0, None, 0)
+    dense_only = Candidate(98, 1 / 62, 0.7, 0.0, 1, None)
+    deep = Candidate(97, 1 / 70, 0.0, 1.0, None, SURE_RANK + 5)
+    cands = sorted(both + [bm25_only, dense_only, deep], key=lambda c: -c.score)
+    builder = AnswerBuilder.__new__(AnswerBuilder)
+    builder.passages = 12
+    pool = [c.chunk_id for c in builder.pool(cands)]
+    assert pool[:12] == [c.chunk_id for c in cands[:12]]
+    assert 99 in pool and 98 in pool and 97 not in pool
+
+
+def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
+    import index.answers as answers
+
+    other = "An unrelated paragraph about the weather talks of rain. " * 3
+    para = ("The council met on Monday. It voted to raise the kelp tax. "
+            "The mayor, Ann Kovacs, said the vote was a mistake. She will appeal.")
+    text = other.strip() + "\n\n" + para + "\n\n" + other.strip()
+    quote = Span(text.index("The council"), text.index("on Monday.") + len("on Monday."))
+    # room for the paragraph and a little more: the sentence just before the quote, across the paragraph
+    # break, waits until the paragraph is whole
+    monkeypatch.setattr(answers, "PASSAGE_WORDS", len(para.split()) + 3)
+    span = answers._passage(text, quote)
+    assert text[span.start : span.end] == para
+    monkeypatch.setattr(answers, "PASSAGE_WORDS", len(para.split()) + 9)  # then it crosses the break
+    span = answers._passage(text, quote)
+    assert text[span.start : span.end] == "An unrelated paragraph about the weather talks of rain.\n\n" + para

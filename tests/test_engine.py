@@ -41,6 +41,42 @@ def test_abbreviations_do_not_split_sentences():
     assert sents == ["Gen. Smith met the U.S. envoy on Jan. 5 in Washington.", "He left."]
 
 
+def test_an_unbalanced_quote_mark_does_not_swallow_the_paragraph():
+    """sentencex skips sentence ends inside what it takes for a quotation; a backtick closed by a curly
+    apostrophe made one 170-word "sentence" of a Wikipedia paragraph. Such a run-on is split again."""
+    from index.sentences import LONG_WORDS, split_sentences
+
+    text = ("Dr. Ada Quill (936–1013) pioneered the distillation of tinctures. Her Liber tincturae explains how to "
+            "prepare the `simples’ from which the complex remedies were then compounded by St. Anselm's monks. "
+            "Sabur Ibn Sahl (d 869), was, however, the first to write a pharmacopoeia, describing a large variety "
+            "of drugs and remedies for ailments. Al-Biruni wrote one of the most valuable works on pharmacology, "
+            "entitled Kitab al-Saydalah, in which he detailed the properties of drugs and the duties of the "
+            "pharmacist. Avicenna, too, described no less than 700 preparations. He devoted a whole volume to "
+            "simple drugs in The Canon of Medicine, which was printed in Latin more than fifty times.")
+    assert len(text.split()) > LONG_WORDS
+    sents = [text[s.start : s.end] for s in split_sentences(text)]
+    assert sents[0] == "Dr. Ada Quill (936–1013) pioneered the distillation of tinctures."
+    assert sents[1].startswith("Her Liber tincturae") and sents[1].endswith("by St. Anselm's monks.")
+    assert sents[2].startswith("Sabur Ibn Sahl") and sents[-1].startswith("He devoted")
+    assert len(sents) == 6 and all(len(x.split()) <= LONG_WORDS for x in sents)
+
+
+def test_a_change_of_chunking_rechunks_every_document_and_embeds_only_new_chunks(tmp_path, embedder):
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    s = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False)
+    first = Engine(s, embedder=embedder).index(progress=False)
+    smaller = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False, chunk_words=60,
+                       max_chunk_words=90)
+    eng = Engine(smaller, embedder=embedder)
+    rep = eng.index(progress=False)
+    assert rep.updated == 2 and rep.chunks > first.chunks and 0 < rep.chunks_embedded
+    assert all(len(r.passage) > 0 for r in eng.ask("What did Pompeo say on April 7?").results)
+    again = eng.index(progress=False)
+    assert again.unchanged == 2 and again.chunks_embedded == 0
+    back = Engine(s, embedder=embedder).index(progress=False)  # the old chunks' vectors were forgotten: embedded
+    assert back.updated == 2 and back.chunks == first.chunks and back.chunks_embedded > 0
+
+
 def test_index_reports_and_second_run_embeds_nothing(sample_engine):
     st = sample_engine.status()
     assert st.documents == 2 and st.chunks > 5

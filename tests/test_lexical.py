@@ -488,3 +488,13 @@ def test_remembered_checksums_still_see_any_write(tmp_path) -> None:
     p.unlink()
     p.write_bytes(b"a" * 5000)  # replaced: another inode (or ctime)
     assert file_sha256(p) == first
+
+
+def test_dotted_abbreviations_match_their_plain_spelling() -> None:
+    texts = ["The U.N. envoy met rebel leaders in Tripoli.", "The union envoy met the strikers in Leeds.",
+             "An envoy of the U.K. flew to Benghazi."]
+    lex = LexicalIndex.build(texts, np.arange(3, dtype=np.int64))
+    ids, scores = lex.search("Which UN envoy met rebel leaders?", 3)
+    assert ids[0] == 0 and scores[0] > scores[1]
+    assert lex.search("UK envoy", 1)[0].tolist() == [2]
+    assert terms("U.N.") == terms("UN") and terms("e.g. 5 p.m.") == terms("eg 5 pm")
