@@ -37,7 +37,16 @@ def _print_json(obj: Any) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     from bot.terminal import render_report
 
-    rep = _engine(args).index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty())
+    eng = _engine(args)
+    paths = None
+    if args.paths:
+        corpus = Path(eng.settings.corpus).resolve()
+        paths = [Path(p).resolve() for p in args.paths]
+        outside = [str(p) for p, full in zip(args.paths, paths) if full != corpus and corpus not in full.parents]
+        if outside:
+            print(f"newsdesk: not inside the corpus folder {corpus}: {', '.join(outside)}", file=sys.stderr)
+            return 2
+    rep = eng.index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), paths=paths)
     if args.json:
         _print_json(rep.to_json())
     else:
@@ -182,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = sub.add_parser("index", help="build or update the index")
     common(sp)
+    sp.add_argument("paths", nargs="*", help="only these files or folders of the corpus (added, changed or "
+                    "deleted); default: the whole corpus")
     sp.add_argument("--rebuild", action="store_true", help="rebuild everything from the corpus")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_index)

@@ -178,6 +178,23 @@ def test_cli_index_and_ask_json(tmp_path):
     assert "\u201c" in p.stdout and "004_563c2adb94c7b42a.txt" in p.stdout and "Business Insider" in p.stdout
 
 
+def test_cli_index_of_named_files(tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    data = str(tmp_path / "d")
+    assert _cli("index", "--corpus", str(corpus), "--data", data, cwd=tmp_path).returncode == 0
+    (corpus / "flood.txt").write_text("Flood in Tarnow\n\nThe river Vistula flooded the old town of Tarnow.\n")
+    (corpus / "other.txt").write_text("Drought in Leeds\n\nNo rain fell in Leeds for forty days, the council said.\n")
+    p = _cli("index", "corpus/flood.txt", "--corpus", str(corpus), "--data", data, "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["added"] == 1 and rep["documents"] == 3  # other.txt, not named, waits for the next full run
+    p = _cli("index", str(tmp_path / "elsewhere.txt"), "--corpus", str(corpus), "--data", data, cwd=tmp_path)
+    assert p.returncode == 2 and "not inside the corpus folder" in p.stderr
+    p = _cli("index", "--corpus", str(corpus), "--data", data, "--json", cwd=tmp_path)
+    assert json.loads(p.stdout)["added"] == 1 and json.loads(p.stdout)["unchanged"] == 3
+
+
 def test_eval_reports_metrics(tmp_path):
     qfile = tmp_path / "q.jsonl"
     qfile.write_text(
