@@ -303,6 +303,7 @@ def main() -> int:
         "ranker": r,
         "abstain": a,
         "fitted": dt.date.today().isoformat(),
+        "vectors": {"model": shared_embedder.name, "backend": shared_embedder.backend},
         "training": {
             "questions": len(rank_items),
             "sentences": int(sum(len(it["y"]) for it in rank_items)),
