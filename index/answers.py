@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -138,10 +139,18 @@ def verify_quote(text: str, quote: str, start: int) -> bool:
 
 class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
-                 weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30) -> None:
+                 weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30,
+                 embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
-        `rerank_top` sentences (abstention still uses the calibrated linear score)."""
+        `rerank_top` sentences (abstention still uses the calibrated linear score).
+        `embed_quotes(texts)`: normalized vectors of texts embedded alone; with `quote_weight` > 0 the
+        returned quotes are put in order by their score plus that weight times their own cosine to the
+        question. A sentence vector from the chunk's pass carries its neighbours' context, so the sentence
+        next to the answer, restating the question, scores close to it; the quote alone tells them apart
+        (xquad, quote hit@1 0.804 -> 0.816 at weight 2; hit@3 unchanged within 0.1 point)."""
+        self.embed_quotes = embed_quotes
+        self.quote_weight = quote_weight
         self.cross_encoder = cross_encoder
         self.rerank_top = rerank_top
         self.snap = snapshot
@@ -342,6 +351,11 @@ class AnswerBuilder:
                 break
         if not results or self.abstains(abst):
             return Answer(q.text, True, [], near_misses=results[:3])
+        if self.embed_quotes is not None and self.quote_weight > 0 and self.cross_encoder is None and len(results) > 1:
+            cos = self.embed_quotes([r.quote for r in results]) @ qvec
+            for r, c in zip(results, cos):
+                r.score = float(r.score + self.quote_weight * c)
+            results.sort(key=lambda r: -r.score)
         return Answer(q.text, False, results)
 
     def _merge_duplicate(self, results: list[Result], r: Result) -> bool:

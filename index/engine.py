@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from . import vectors
 from .answers import AnswerBuilder
 from .embedding import Embedder, set_threads
@@ -150,7 +152,11 @@ class Engine:
         dim = int(meta.get("dimension", 0))
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
-                                   cross_encoder=self.cross_encoder))
+                                   cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
+                                   quote_weight=self.settings.quote_weight))
+
+    def _embed_quotes(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts, batch_size=max(1, len(texts)))
 
     def _open(self, snap: Snapshot) -> tuple[vectors.VectorSet, SegmentedLexical]:
         """A generation's vectors and BM25: its base (memory-mapped; kept from the previous generation when it
