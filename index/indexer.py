@@ -24,7 +24,8 @@ from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 from .records import Document, IndexReport, Skipped
 from .sentences import split_sentences
 from .settings import Settings
-from .store import FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso
+from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
+                    remembered_sums, trust_sums)
 
 log = logging.getLogger(__name__)
 
@@ -354,6 +355,7 @@ def _embed(store: Store, embedder: Embedder, missing: list[str], texts: dict[str
 
 def _files_ok(store: Store, gen: int, meta: dict[str, str]) -> bool:
     """The generation's files (its base and its delta) exist and match the manifest's checksums."""
+    trust_sums(store.dir, meta.get("sums"))
     try:
         base = int(meta.get("base") or gen)
         f, b, d = store.faiss_file(base), store.bm25_dir(base), store.delta_dir(gen)
@@ -452,6 +454,8 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             **base_sums,
             "delta_sha256": dir_sha256(ddir),
         }
+        file_sha256(store.faiss_file(new_base)), dir_sha256(store.bm25_dir(new_base))  # in this process's memo
+        meta["sums"] = remembered_sums(store.dir, [store.faiss_file(new_base), store.bm25_dir(new_base), ddir])
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
         # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a
         # killed run stored for text that is gone.

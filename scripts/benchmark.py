@@ -347,7 +347,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     from index import vectors
     from index.chunking import chunk_hash, chunking_key
     from index.lexical import LexicalIndex, SegmentedLexical
-    from index.store import FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso
+    from index.store import FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso, remembered_sums
 
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -426,6 +426,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
             "chunking": chunking_key(settings.chunk_words, settings.max_chunk_words),
             "generation": "1", "base": "1", "updated_at": ts, "faiss_sha256": file_sha256(fpath),
             "bm25_sha256": dir_sha256(bdir), "delta_sha256": dir_sha256(ddir)}
+    meta["sums"] = remembered_sums(data, [fpath, bdir, ddir])
     c.execute("BEGIN")
     c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
     c.execute("COMMIT")

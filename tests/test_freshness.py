@@ -555,6 +555,33 @@ def test_damaged_index_file_gives_rebuild_message_and_rebuild_fixes_it(env: Env)
         assert env.engine().ask("Who endorsed the attack on Tripoli?").results
 
 
+def test_a_new_process_trusts_the_writers_checksums_only_while_the_files_are_untouched(env: Env, monkeypatch) -> None:
+    """The manifest keeps each generation file's checksum with its stat; a process that starts later does not
+    read the files again (the base is 1.5 GB at 1M chunks) unless one was written to since."""
+    import index.store as store_mod
+    from index.indexer import verify
+    from index.store import Store
+
+    (env.corpus / "kelp.txt").write_text(KELP)
+    env.writer.index()
+    monkeypatch.setattr(store_mod, "_SHA_MEMO", {})  # as in a new process
+    reads: list[str] = []
+    monkeypatch.setattr(store_mod, "open", lambda p, *a, **k: reads.append(str(p)) or open(p, *a, **k), raising=False)
+    store = Store(env.data)
+    try:
+        verify(store)
+        assert reads == []
+        victim = env.data / f"vectors-{env.meta()['base']}.faiss"
+        raw = bytearray(victim.read_bytes())
+        raw[len(raw) // 2] ^= 0xFF  # same size; the write moves the ctime
+        victim.write_bytes(bytes(raw))
+        with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
+            verify(store)
+        assert reads
+    finally:
+        store.close()
+
+
 def test_second_writer_gets_clear_lock_message(env: Env) -> None:
     (env.corpus / "kelp.txt").write_text(KELP)
     with FileLock(str(env.data / "index.lock")):
