@@ -130,9 +130,12 @@ def normalize_names(corpus: Path, paths: list[str | Path]) -> list[str] | None:
 
 
 def _suffix(name: str) -> str:
-    """Path(name).suffix"""
-    ext = os.path.splitext(name.rsplit("/", 1)[-1])[1]
-    return "" if ext == "." else ext
+    """os.path.splitext of the base name ("" for "file." too), inlined: called for every file on each run."""
+    base = name[name.rfind("/") + 1 :]
+    dot = base.rfind(".")
+    if dot <= 0 or dot == len(base) - 1 or not base[:dot].strip("."):
+        return ""
+    return base[dot:]
 
 
 def rel(path: Path, corpus: Path) -> str:
