@@ -44,6 +44,8 @@ def test_pompeo_quote_comes_first_attributed_to_him(sample_engine):
     assert first.speaker == "Mike Pompeo"
     assert "We have made clear that we oppose the military offensive" in first.quote or \
         "There is no military solution to the Libya conflict" in first.quote
+    # both of his statements come before the sentences that only report that he made one
+    assert [r.speaker for r in ans.results[:2]] == ["Mike Pompeo", "Mike Pompeo"]
 
 
 def test_spokesman_tweet_attributed_to_garrett_marquis(sample_engine):
