@@ -293,8 +293,11 @@ def render_answer(answer: Answer, status: IndexStatus | None = None, *,
         count = f" {status.documents}" if status is not None else ""
         head = discord.Embed(
             title=ABSTAIN_TEXT,
-            description=f"None of the{count} indexed articles contains a passage that answers the question, "
-            "so there is nothing to quote.",
+            description=(f"None of the{count} indexed articles mentions "
+                         f"{escape_markdown(' or '.join(answer.unknown_names))}, "
+                         "so there is nothing to quote." if answer.unknown_names else
+                         f"None of the{count} indexed articles contains a passage that answers the question, "
+                         "so there is nothing to quote."),
             colour=COLOUR_ABSTAIN,
         )
         near = list(answer.near_misses or [])[:max_results]

@@ -182,6 +182,20 @@ class AnswerBuilder:
         sents, _ = self._candidates(q, qvec, cands)
         return sents
 
+    def unknown_names(self, q: QuestionInfo) -> list[str]:
+        """Names in the question no indexed chunk contains a word of: a person or body of two words or more
+        ("Angela Merkel"), or anyone whose words are asked for ("what did Putin say"). Nothing in the corpus
+        can be about them, however close the other words come. (A single unknown word alone is not enough:
+        misspellings and acronyms are; on xquad 18 answered questions hold one. Words in capitals do not
+        count towards the two.)"""
+        out = []
+        for name in q.names:
+            words = [w for w in name.split() if not w.isupper()]  # acronyms are spelled many ways (ARPANET, ARPNET)
+            toks = [t for t in terms(" ".join(words)) if len(t) > 1]
+            if toks and (len(words) >= 2 or q.asks_said) and not any(self.lexical.df(t) for t in terms(name)):
+                out.append(name)
+        return out
+
     def pool(self, cands: list[Candidate]) -> list[Candidate]:
         """The passages whose sentences are scored: the best `passages` by fused rank, plus any that one
         retriever alone ranks in its top SURE_RANK (rank fusion buries a passage only BM25 finds, say the
@@ -353,8 +367,9 @@ class AnswerBuilder:
             results.append(r)
             if len(results) >= k:
                 break
-        if not results or self.abstains(abst):
-            return Answer(q.text, True, [], near_misses=results[:3])
+        unknown = self.unknown_names(q)
+        if not results or unknown or self.abstains(abst):
+            return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown)
         # Not for "what did <name> say": a sentence *about* the statement resembles the question more than the
         # statement does.
         if (self.embed_quotes is not None and self.quote_weight > 0 and self.cross_encoder is None

@@ -275,11 +275,15 @@ class LexicalIndex:
         return cls(vocab, indptr, rows, tf, dl, ids)
 
     # --- queries ------------------------------------------------------------------------------------
+    def df(self, term: str) -> int:
+        """How many chunks contain the stemmed term."""
+        tid = self.vocab_dict.get(term)
+        return 0 if tid is None else int(self.indptr[tid + 1] - self.indptr[tid])
+
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term; a term no chunk contains gets the highest value
         (it is the most specific word of a question, and its absence is telling)."""
-        tid = self.vocab_dict.get(term)
-        return _idf(len(self.ids), 0 if tid is None else int(self.indptr[tid + 1] - self.indptr[tid]))
+        return _idf(len(self.ids), self.df(term))
 
     def scores(self, toks: list[str]) -> np.ndarray:
         """BM25 score of every row for these terms (repeats count again, as in bm25s), float32."""
@@ -502,9 +506,13 @@ class SegmentedLexical:
             parts.append((self.delta.rows[a:b].astype(np.int64) + self._n_base, self.delta.tf[a:b]))
         return parts
 
+    def df(self, term: str) -> int:
+        """How many live chunks contain the stemmed term."""
+        return sum(len(rows) for rows, _ in self._live_postings(term))
+
     def idf(self, term: str) -> float:
         """As `LexicalIndex.idf` over the live chunks."""
-        return _idf(self._n, sum(len(rows) for rows, _ in self._live_postings(term)))
+        return _idf(self._n, self.df(term))
 
     @property
     def norm(self) -> np.ndarray:

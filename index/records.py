@@ -82,6 +82,8 @@ class Answer:
     results: list[Result]
     # Closest matches shown when abstaining; never presented as answers.
     near_misses: list[Result] = field(default_factory=list)
+    # Names in the question that no indexed article mentions (why it abstained, when that is why).
+    unknown_names: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -163,3 +163,19 @@ def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
     monkeypatch.setattr(answers, "PASSAGE_WORDS", len(para.split()) + 9)  # then it crosses the break
     span = answers._passage(text, quote)
     assert text[span.start : span.end] == "An unrelated paragraph about the weather talks of rain.\n\n" + para
+
+
+def test_a_person_no_article_mentions_is_abstained_and_named(sample_engine):
+    from bot.terminal import render_answer
+
+    ans = sample_engine.ask("What did Angela Merkel say about Libya?")
+    assert ans.abstained and ans.results == [] and ans.unknown_names == ["Angela Merkel"]
+    assert "none of them mentions Angela Merkel" in render_answer(ans)
+    assert ans.near_misses  # the closest passages are still shown, marked as not an answer
+    assert sample_engine.ask("What did Putin say about the offensive?").unknown_names == ["Putin"]
+    # acronyms are spelled too many ways to conclude anything from their absence
+    assert sample_engine.ask("What did the UNSMIL TFG envoy say?").unknown_names == []
+    # people the articles do mention are answered, whichever of their names is used
+    for q in ("What did Mike Pompeo say?", "What did Khalifa Haftar's forces do?", "What did Garrett Marquis say?"):
+        ans = sample_engine.ask(q)
+        assert not ans.abstained and not ans.unknown_names, q

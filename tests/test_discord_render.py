@@ -97,6 +97,13 @@ def test_abstention_says_so_and_marks_near_misses():
     assert ABSTAIN_TEXT in all_text(msgs)
 
 
+def test_abstention_names_who_no_article_mentions():
+    msgs = render_answer(Answer("What did Angela_Merkel say?", True, [], unknown_names=["Angela_Merkel"]), STATUS)
+    assert_valid(msgs)
+    text = all_text(msgs)
+    assert ABSTAIN_TEXT in text and "mentions Angela\\_Merkel, so there is nothing to quote" in text
+
+
 def test_at_most_five_results():
     results = [make_result(f"Quote number {i} is here.") for i in range(9)]
     text = all_text(render_answer(Answer("q", False, results), STATUS))
