@@ -82,6 +82,14 @@ def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
 
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
+# A time expression whether or not it resolves to a date (a month-day in an undated article has no year).
+_TIME = re.compile(
+    r"\b(?:(?:Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\.?\s+\d{1,2}\b|"
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)\s+\d{1,2}\b|"
+    r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\b|(?:on|last|next|this|since|by|until)\s+(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
+    r"Saturday|Sunday)|yesterday|(?:last|this|next|earlier this|later this)\s+(?:week|month|year)|"
+    r"\d{1,2}(?:st|nd|rd|th)\s+century)\b")
 _CAPNAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _PLACE_PREP = re.compile(r"\b(in|at|from|to|near|into|across|of)\s+(the\s+)?$")
 _QUOTE_CHARS = re.compile(r"[\"\u201c\u201d]")
@@ -304,7 +312,7 @@ class AnswerBuilder:
     def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> dict[str, float]:
         fit = {"fit_when": 0.0, "fit_number": 0.0, "fit_who": 0.0, "fit_where": 0.0}
         if q.kind == "when":
-            has = _YEAR.search(sent) or any(span.start <= d.start < span.end for d in info.dates)
+            has = _YEAR.search(sent) or _TIME.search(sent) or any(span.start <= d.start < span.end for d in info.dates)
             fit["fit_when"] = 1.0 if has else 0.0
         elif q.kind == "number":
             fit["fit_number"] = 1.0 if _NUMBER.search(sent) else 0.0

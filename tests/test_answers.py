@@ -179,3 +179,10 @@ def test_a_person_no_article_mentions_is_abstained_and_named(sample_engine):
     for q in ("What did Mike Pompeo say?", "What did Khalifa Haftar's forces do?", "What did Garrett Marquis say?"):
         ans = sample_engine.ask(q)
         assert not ans.abstained and not ans.unknown_names, q
+
+
+def test_when_question_counts_a_month_day_without_a_year_as_a_date(sample_engine):
+    """The Business Insider sample has no publication date, so "April 15" in it resolves to no date; it is
+    still a time expression, which a "when" question wants."""
+    ans = sample_engine.ask("When did Trump speak with Haftar?", asked_at=dt.date(2019, 4, 22))
+    assert any("During a phone call on April 15" in r.quote for r in ans.results[:3])
