@@ -347,7 +347,8 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     from index import vectors
     from index.chunking import chunk_hash, chunking_key
     from index.lexical import LexicalIndex, SegmentedLexical
-    from index.store import FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso, remembered_sums
+    from index.store import (FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
+                             pack_sentence_vectors, remembered_sums)
 
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -361,8 +362,8 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     ids_all: list[int] = []
     vec_all: list[np.ndarray] = []
     # Sentence vectors: slices of a bank drawn once (generating ~12 per chunk one by one dominated the build).
-    bank = pool(1 << 16).astype(np.float16)
-    bank_bytes, row_bytes, b_at = bank.tobytes(), bank.shape[1] * 2, 0
+    bank = pool(1 << 16)
+    bank_bytes, row_bytes, b_at = pack_sentence_vectors(bank), bank.shape[1] + 4, 0
     c.execute("BEGIN")
     while chunk_rows < n_chunks:
         text = bench_index.article(i)

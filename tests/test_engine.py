@@ -217,3 +217,30 @@ def test_cli_export_int8_builds_the_cached_model(tmp_path):
     built = list((tmp_path / "d" / "models").glob("*-onnx-int8"))
     assert len(built) == 1 and any(f.suffix == ".onnx" for f in built[0].rglob("*")), list(built[0].rglob("*"))
     assert str(built[0]) in p.stdout
+
+
+def test_sentence_vectors_are_stored_in_int8_and_older_float16_rows_still_read(tmp_path):
+    import numpy as np
+
+    from index.store import Store
+
+    rng = np.random.default_rng(1)
+    sv = rng.normal(size=(12, 384)).astype(np.float32)
+    sv /= np.linalg.norm(sv, axis=1, keepdims=True)
+    sv[5] = 0  # a sentence past the model's token limit
+    spans = np.arange(24, dtype=np.int32).reshape(12, 2)
+    store = Store(tmp_path)
+    try:
+        store.put_embeddings(["new"], np.ones((1, 384), np.float32), [(spans, sv)])
+        blob = store.conn.execute("SELECT sent_vectors FROM embeddings WHERE hash='new'").fetchone()[0]
+        assert len(blob) == 12 * (384 + 4)  # half of float16's 12 * 768
+        store.conn.execute("INSERT INTO embeddings(hash, vector, sent_spans, sent_vectors) VALUES (?,?,?,?)",
+                           ("old", np.ones(384, np.float32).tobytes(), spans.tobytes(), sv.astype(np.float16).tobytes()))
+        got = store.get_sentences(["new", "old"], 384)
+    finally:
+        store.close()
+    for h in ("new", "old"):
+        np.testing.assert_array_equal(got[h][0], spans)
+        assert not got[h][1][5].any()
+        cos = np.sum(got[h][1] * sv, axis=1)[np.arange(12) != 5]
+        assert cos.min() > 0.999, h
