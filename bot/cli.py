@@ -108,7 +108,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.answers import verify_quote
+    from index.quotes import verify_quote
     from index.evaluation import load_questions, metrics
 
     eng = _engine(args)

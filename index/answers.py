@@ -1,8 +1,9 @@
 """From retrieved chunks to an answer: score every sentence of the candidate passages, choose verbatim
 quotes, attribute them, collapse duplicates, verify, rank, and decide whether to abstain.
 
-Sentence scoring is a linear reranker over features (see `features`); its weights are fitted on the
-development sets by `scripts/fit_reranker.py` and stored in `reranker_weights.json` beside this file.
+Sentence scoring is a reranker over features (see `FEATURES`) whose weights are fitted on the development
+sets by `scripts/fit_reranker.py` and stored in `reranker_weights.json` beside this file. Quote and passage
+spans inside a document are `quotes.py`'s.
 """
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from .dates import DateMention, text_dates
 from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
+from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
@@ -30,8 +31,6 @@ from .store import ChunkRow, DocRow, Snapshot
 
 log = logging.getLogger(__name__)
 
-MAX_QUOTE_WORDS = 60
-PASSAGE_WORDS = 150
 SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
@@ -95,13 +94,6 @@ _PLACE_PREP = re.compile(r"\b(in|at|from|to|near|into|across|of)\s+(the\s+)?$")
 _QUOTE_CHARS = re.compile(r"[\"\u201c\u201d]")
 
 
-def _coverage(q_terms: dict[str, float], toks: set[str]) -> float:
-    total = sum(q_terms.values())
-    if not total:
-        return 0.0
-    return sum(w for t, w in q_terms.items() if t in toks) / total
-
-
 @dataclass
 class Sent:
     chunk: ChunkRow  # the passage it is in, with its document
@@ -112,37 +104,6 @@ class Sent:
     score: float = 0.0
     speaker: str | None = None
     when: str | None = None  # the date phrase, matching the question, that dates this sentence
-
-
-def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MAX_QUOTE_WORDS) -> Span:
-    """A span of at most `limit` words is returned whole; a longer one is cut to the verbatim clause
-    window (split at ; : , and dashes) that covers most of the question's terms within the limit."""
-    sent = text[span.start : span.end]
-    if len(sent.split()) <= limit:
-        return span
-    bounds = [0] + [m.end() for m in re.finditer(r"[;:,\u2014\u2013]\s+|\s-\s", sent)] + [len(sent)]
-    best: tuple[float, int, int] | None = None
-    for i in range(len(bounds) - 1):
-        for j in range(i + 1, len(bounds)):
-            piece = sent[bounds[i] : bounds[j]]
-            if len(piece.split()) > limit:
-                break
-            score = _coverage(q_terms, set(terms(piece))) + 0.001 * len(piece.split())
-            if best is None or score > best[0]:
-                best = (score, bounds[i], bounds[j])
-    if best is None:  # no clause boundary fits: the first `limit` words
-        words = list(re.finditer(r"\S+", sent))
-        return Span(span.start, span.start + words[limit - 1].end())
-    s, e = best[1], best[2]
-    piece = sent[s:e]
-    lead = len(piece) - len(piece.lstrip())
-    piece = piece.strip().rstrip(",;:\u2014\u2013 -")
-    return Span(span.start + s + lead, span.start + s + lead + len(piece))
-
-
-def verify_quote(text: str, quote: str, start: int) -> bool:
-    """The verbatim guarantee: the quote is exactly the document's text at its offsets."""
-    return bool(quote.strip()) and 0 <= start and text[start : start + len(quote)] == quote
 
 
 class AnswerBuilder:
@@ -248,8 +209,8 @@ class AnswerBuilder:
                 nwords = len(sent.split())
                 f = {
                     "dense_sent": float(sims[i]),
-                    "coverage": _coverage(q_terms, toks[i]),
-                    "coverage_ctx": _coverage(q_terms, ctx),
+                    "coverage": coverage(q_terms, toks[i]),
+                    "coverage_ctx": coverage(q_terms, ctx),
                     "retrieval": cand.score / top,
                     "dense_chunk": cand.dense,
                     **self._type_fit(q, sent, span, info),
@@ -400,29 +361,8 @@ class AnswerBuilder:
         return False
 
     def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
-        """The sentence, extended to a neighbour when it only introduces a quotation (ends with ':'), opens
-        with a pronoun whose person is named in the sentence before (same paragraph), or is a bare quotation
-        whose attribution is the sentence before, while it stays within the word limit."""
-        text = s.chunk.doc.text
-        span = s.span
-        sent = text[span.start : span.end]
         info = self.docinfo(s.chunk.doc)
-        if sent.rstrip().endswith(":"):
-            nxt = _next_sentence(text, span.end)
-            if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
-                span = Span(span.start, nxt.end)
-        elif _PRONOUN_START.match(sent):
-            # "He is also the oldest quarterback…": who "he" is stands in the sentence before.
-            prev = _prev_sentence(text, span.start)
-            if prev and text[prev.end : span.start].count("\n") == 0 and \
-                    len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
-                span = Span(prev.start, span.end)
-        elif sent.lstrip()[:1] in "\"\u201c" and not _attributed(sent):
-            prev = _prev_sentence(text, span.start)
-            if prev and _attributed(text[prev.start : prev.end]) and self._speaker(info, prev) and \
-                    len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
-                span = Span(prev.start, span.end)
-        return clip_quote(text, span, q_terms)
+        return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)))
 
     def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
@@ -442,7 +382,7 @@ class AnswerBuilder:
         quote = text[qs.start : qs.end]
         if not self._verified(s, qs, quote):
             return None
-        passage = _passage(text, qs)
+        passage = passage_around(text, qs)
         return Result(
             quote=quote,
             passage=text[passage.start : passage.end],
@@ -490,61 +430,3 @@ def _relative(sents: list[Sent]) -> None:
 
 def _norm(text: str) -> str:
     return re.sub(r"\W+", " ", text.casefold()).strip()
-
-
-_PRONOUN_START = re.compile(r"\s*(He|She|They|His|Her|Their)\b")
-_ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
-                     r"announced|declared)\b", re.I)
-
-
-def _attributed(sentence: str) -> bool:
-    return bool(_ATTRIB.search(sentence))
-
-
-@lru_cache(maxsize=256)
-def _doc_sentences(text: str) -> tuple[Span, ...]:
-    from .sentences import split_sentences
-
-    return tuple(split_sentences(text))
-
-
-def _next_sentence(text: str, end: int) -> Span | None:
-    return next((s for s in _doc_sentences(text) if s.start >= end), None)
-
-
-def _prev_sentence(text: str, start: int) -> Span | None:
-    prev = None
-    for s in _doc_sentences(text):
-        if s.end > start:
-            break
-        prev = s
-    return prev
-
-
-def _passage(text: str, quote: Span) -> Span:
-    """The quote plus neighbouring sentences while the passage stays within PASSAGE_WORDS words: the rest of
-    its paragraph first (a sentence before, then one after, and so on), then across paragraph breaks."""
-    sents = _doc_sentences(text)
-    idx = [i for i, s in enumerate(sents) if s.start < quote.end and quote.start < s.end]
-    if not idx:
-        return quote
-    lo, hi = idx[0], idx[-1]
-    words = len(text[sents[lo].start : sents[hi].end].split())
-    for cross in (False, True):
-        blocked = {-1: False, 1: False}
-        while not (blocked[-1] and blocked[1]):
-            for step in (-1, 1):
-                if blocked[step]:
-                    continue
-                j = lo - 1 if step < 0 else hi + 1
-                if not 0 <= j < len(sents):
-                    blocked[step] = True
-                    continue
-                gap = text[sents[j].end : sents[lo].start] if step < 0 else text[sents[hi].end : sents[j].start]
-                w = len(text[sents[j].start : sents[j].end].split())
-                if (not cross and "\n" in gap) or words + w > PASSAGE_WORDS:
-                    blocked[step] = True
-                    continue
-                words += w
-                lo, hi = (j, hi) if step < 0 else (lo, j)
-    return Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))

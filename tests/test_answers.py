@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from index.answers import MAX_QUOTE_WORDS, clip_quote
+from index.quotes import MAX_QUOTE_WORDS, clip_quote
 from index.engine import Engine
 from index.lexical import terms
 from index.questions import analyze
@@ -148,7 +148,7 @@ def test_a_passage_one_retriever_ranks_first_is_always_scored():
 
 
 def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
-    import index.answers as answers
+    import index.quotes as quotes
 
     other = "An unrelated paragraph about the weather talks of rain. " * 3
     para = ("The council met on Monday. It voted to raise the kelp tax. "
@@ -157,11 +157,11 @@ def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
     quote = Span(text.index("The council"), text.index("on Monday.") + len("on Monday."))
     # room for the paragraph and a little more: the sentence just before the quote, across the paragraph
     # break, waits until the paragraph is whole
-    monkeypatch.setattr(answers, "PASSAGE_WORDS", len(para.split()) + 3)
-    span = answers._passage(text, quote)
+    monkeypatch.setattr(quotes, "PASSAGE_WORDS", len(para.split()) + 3)
+    span = quotes.passage_around(text, quote)
     assert text[span.start : span.end] == para
-    monkeypatch.setattr(answers, "PASSAGE_WORDS", len(para.split()) + 9)  # then it crosses the break
-    span = answers._passage(text, quote)
+    monkeypatch.setattr(quotes, "PASSAGE_WORDS", len(para.split()) + 9)  # then it crosses the break
+    span = quotes.passage_around(text, quote)
     assert text[span.start : span.end] == "An unrelated paragraph about the weather talks of rain.\n\n" + para
 
 

@@ -1,0 +1,134 @@
+"""Quotes and passages inside a document: the quote's span around a chosen sentence (extended to the
+sentence it needs, cut to the answering clause past the word limit), the passage shown around it, and the
+verbatim check. Pure functions of the document text."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+from .lexical import terms
+from .records import Span
+
+MAX_QUOTE_WORDS = 60
+PASSAGE_WORDS = 150
+
+
+def coverage(q_terms: dict[str, float], toks: set[str]) -> float:
+    total = sum(q_terms.values())
+    if not total:
+        return 0.0
+    return sum(w for t, w in q_terms.items() if t in toks) / total
+
+
+def clip_quote(text: str, span: Span, q_terms: dict[str, float], limit: int = MAX_QUOTE_WORDS) -> Span:
+    """A span of at most `limit` words is returned whole; a longer one is cut to the verbatim clause
+    window (split at ; : , and dashes) that covers most of the question's terms within the limit."""
+    sent = text[span.start : span.end]
+    if len(sent.split()) <= limit:
+        return span
+    bounds = [0] + [m.end() for m in re.finditer(r"[;:,\u2014\u2013]\s+|\s-\s", sent)] + [len(sent)]
+    best: tuple[float, int, int] | None = None
+    for i in range(len(bounds) - 1):
+        for j in range(i + 1, len(bounds)):
+            piece = sent[bounds[i] : bounds[j]]
+            if len(piece.split()) > limit:
+                break
+            score = coverage(q_terms, set(terms(piece))) + 0.001 * len(piece.split())
+            if best is None or score > best[0]:
+                best = (score, bounds[i], bounds[j])
+    if best is None:  # no clause boundary fits: the first `limit` words
+        words = list(re.finditer(r"\S+", sent))
+        return Span(span.start, span.start + words[limit - 1].end())
+    s, e = best[1], best[2]
+    piece = sent[s:e]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip().rstrip(",;:\u2014\u2013 -")
+    return Span(span.start + s + lead, span.start + s + lead + len(piece))
+
+
+def verify_quote(text: str, quote: str, start: int) -> bool:
+    """The verbatim guarantee: the quote is exactly the document's text at its offsets."""
+    return bool(quote.strip()) and 0 <= start and text[start : start + len(quote)] == quote
+
+
+_PRONOUN_START = re.compile(r"\s*(He|She|They|His|Her|Their)\b")
+_ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
+                     r"announced|declared)\b", re.I)
+
+
+def attributed(sentence: str) -> bool:
+    return bool(_ATTRIB.search(sentence))
+
+
+@lru_cache(maxsize=256)
+def doc_sentences(text: str) -> tuple[Span, ...]:
+    from .sentences import split_sentences
+
+    return tuple(split_sentences(text))
+
+
+def next_sentence(text: str, end: int) -> Span | None:
+    return next((s for s in doc_sentences(text) if s.start >= end), None)
+
+
+def prev_sentence(text: str, start: int) -> Span | None:
+    prev = None
+    for s in doc_sentences(text):
+        if s.end > start:
+            break
+        prev = s
+    return prev
+
+
+def passage_around(text: str, quote: Span) -> Span:
+    """The quote plus neighbouring sentences while the passage stays within PASSAGE_WORDS words: the rest of
+    its paragraph first (a sentence before, then one after, and so on), then across paragraph breaks."""
+    sents = doc_sentences(text)
+    idx = [i for i, s in enumerate(sents) if s.start < quote.end and quote.start < s.end]
+    if not idx:
+        return quote
+    lo, hi = idx[0], idx[-1]
+    words = len(text[sents[lo].start : sents[hi].end].split())
+    for cross in (False, True):
+        blocked = {-1: False, 1: False}
+        while not (blocked[-1] and blocked[1]):
+            for step in (-1, 1):
+                if blocked[step]:
+                    continue
+                j = lo - 1 if step < 0 else hi + 1
+                if not 0 <= j < len(sents):
+                    blocked[step] = True
+                    continue
+                gap = text[sents[j].end : sents[lo].start] if step < 0 else text[sents[hi].end : sents[j].start]
+                w = len(text[sents[j].start : sents[j].end].split())
+                if (not cross and "\n" in gap) or words + w > PASSAGE_WORDS:
+                    blocked[step] = True
+                    continue
+                words += w
+                lo, hi = (j, hi) if step < 0 else (lo, j)
+    return Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))
+
+
+def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool]) -> Span:
+    """The sentence at `span`, extended to a neighbour when it only introduces a quotation (ends with ':'),
+    opens with a pronoun whose person is named in the sentence before (same paragraph), or is a bare
+    quotation whose attribution (a sentence `has_speaker` accepts) is the sentence before, while it stays
+    within the word limit; then cut to the answering clause if it is still too long."""
+    sent = text[span.start : span.end]
+    if sent.rstrip().endswith(":"):
+        nxt = next_sentence(text, span.end)
+        if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
+            span = Span(span.start, nxt.end)
+    elif _PRONOUN_START.match(sent):
+        # "He is also the oldest quarterback…": who "he" is stands in the sentence before.
+        prev = prev_sentence(text, span.start)
+        if prev and text[prev.end : span.start].count("\n") == 0 and \
+                len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
+            span = Span(prev.start, span.end)
+    elif sent.lstrip()[:1] in "\"\u201c" and not attributed(sent):
+        prev = prev_sentence(text, span.start)
+        if prev and attributed(text[prev.start : prev.end]) and has_speaker(prev) and \
+                len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
+            span = Span(prev.start, span.end)
+    return clip_quote(text, span, q_terms)
