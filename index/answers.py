@@ -339,15 +339,19 @@ class AnswerBuilder:
         unknown = self.unknown_names(q)
         if not results or unknown or self.abstains(abst):
             return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown)
-        # Not for "what did <name> say": a sentence *about* the statement resembles the question more than the
-        # statement does.
-        if (self.embed_quotes is not None and self.quote_weight > 0 and self.cross_encoder is None
-                and len(results) > 1 and not said_by):
-            cos = self.embed_quotes([r.quote for r in results]) @ qvec
-            for r, c in zip(results, cos):
-                r.score = float(r.score + self.quote_weight * c)
-            results.sort(key=lambda r: -r.score)
+        if not said_by:  # there a sentence *about* the statement resembles the question more than it does
+            self._order_by_quote(results, qvec)
         return Answer(q.text, False, results)
+
+    def _order_by_quote(self, results: list[Result], qvec: np.ndarray) -> None:
+        """Put the results in order by score + quote_weight x the cosine of each quote, embedded alone, to the
+        question (in place; not when a cross-encoder already ordered them)."""
+        if self.embed_quotes is None or self.quote_weight <= 0 or self.cross_encoder is not None or len(results) < 2:
+            return
+        cos = self.embed_quotes([r.quote for r in results]) @ qvec
+        for r, c in zip(results, cos):
+            r.score = float(r.score + self.quote_weight * c)
+        results.sort(key=lambda r: -r.score)
 
     def _merge_duplicate(self, results: list[Result], r: Result) -> bool:
         """The same words in another document (a syndicated copy): list it as another source."""

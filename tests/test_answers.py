@@ -186,3 +186,19 @@ def test_when_question_counts_a_month_day_without_a_year_as_a_date(sample_engine
     still a time expression, which a "when" question wants."""
     ans = sample_engine.ask("When did Trump speak with Haftar?", asked_at=dt.date(2019, 4, 22))
     assert any("During a phone call on April 15" in r.quote for r in ans.results[:3])
+
+
+def test_quote_weight_reorders_the_same_quotes(tmp_path, embedder):
+    """NEWSDESK_QUOTE_WEIGHT re-orders the returned quotes by their own similarity to the question; 0 keeps
+    the reranker's order. Same quotes either way, scores descending."""
+    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    q, asked = "Who endorsed the attack on Tripoli?", dt.date(2019, 4, 22)
+    got = {}
+    for w in (0.0, 2.0):
+        s = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False, quote_weight=w)
+        eng = Engine(s, embedder=embedder)
+        eng.index(progress=False)
+        ans = eng.ask(q, asked_at=asked)
+        assert [r.score for r in ans.results] == sorted((r.score for r in ans.results), reverse=True)
+        got[w] = [r.quote for r in ans.results]
+    assert sorted(got[0.0]) == sorted(got[2.0]) and got[0.0] != got[2.0]
