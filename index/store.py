@@ -302,8 +302,11 @@ class Store:
                     if "duplicate column" not in str(exc):
                         raise
         # the index run's look at every document's stat reads this index, not the rows (texts and all)
-        self.conn.execute("CREATE INDEX IF NOT EXISTS documents_stat ON documents(path, content_hash, size, "
-                          "mtime_ns, ctime_ns)")
+        try:
+            self.conn.execute("CREATE INDEX IF NOT EXISTS documents_stat ON documents(path, content_hash, size, "
+                              "mtime_ns, ctime_ns)")
+        except sqlite3.OperationalError as exc:  # locked by a writer: it only speeds up index runs; next time
+            log.info("index on document stats not created now (%s)", exc)
 
     def close(self) -> None:
         self.conn.close()
