@@ -30,15 +30,10 @@ def render_result(n: int, r: Result, width: int = 100) -> str:
     return "\n".join(lines)
 
 
-def _names(names: list[str]) -> str:
-    return " or ".join(names)
-
-
 def render_answer(answer: Answer, width: int = 100) -> str:
     if answer.abstained:
-        out = ["The sources don't answer that."]
-        if answer.unknown_names:
-            out = [f"The sources don't answer that: none of them mentions {_names(answer.unknown_names)}."]
+        why = f": none of them mentions {' or '.join(answer.unknown_names)}" if answer.unknown_names else ""
+        out = [f"The sources don't answer that{why}."]
         if answer.near_misses:
             out.append("Closest passages (not an answer):")
             out += [render_result(i, r, width) for i, r in enumerate(answer.near_misses, 1)]

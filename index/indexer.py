@@ -185,7 +185,7 @@ def run_index(
     try:
         store = Store(data)
         try:
-            names = None if paths is None or rebuild else normalize_names(corpus, paths)
+            names = None if paths is None else normalize_names(corpus, paths)
             report = _run(store, settings, get_embedder, rebuild=rebuild,
                           progress=settings.progress if progress is None else progress, names=names)
         finally:
@@ -457,7 +457,6 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
             **base_sums,
             "delta_sha256": dir_sha256(ddir),
         }
-        file_sha256(store.faiss_file(new_base)), dir_sha256(store.bm25_dir(new_base))  # in this process's memo
         meta["sums"] = remembered_sums(store.dir, [store.faiss_file(new_base), store.bm25_dir(new_base), ddir])
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
         # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a

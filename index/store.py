@@ -17,8 +17,8 @@ writer compacts both into a new base (index/indexer.py).
 Atomicity: a writer writes the next generation's files under new names first, then commits the chunk
 rows and the new generation number in one SQLite transaction. A reader reads the manifest, opens that
 generation's files, and reads chunk rows by id when a question needs them (rows are never modified, ids
-never reused). Files stay on disk until two newer generations exist. A crash at any moment leaves the last
-committed generation intact.
+never reused). A generation's files stay on disk while it or the one after it is current (a reader may still
+hold the previous one). A crash at any moment leaves the last committed generation intact.
 """
 from __future__ import annotations
 
@@ -121,8 +121,8 @@ def file_sha256(path: Path) -> str:
 
 def pack_sentence_vectors(vectors: np.ndarray) -> bytes:
     """Sentence vectors as rows of a float32 scale (the row's largest magnitude / 127) and int8 values: 388
-    bytes a 384-d sentence against 768 as float16, for a cosine error of ~0.003. They are two thirds of the
-    data folder (12 sentences a chunk)."""
+    bytes a 384-d sentence against 768 as float16, for a cosine error of ~0.003 (about 12 sentences a chunk:
+    they are the largest part of the data folder)."""
     v = np.asarray(vectors, dtype=np.float32)
     if not v.size:
         return b""
@@ -147,15 +147,16 @@ def unpack_sentence_vectors(blob: bytes, n: int, dim: int) -> np.ndarray:
 
 
 def remembered_sums(root: Path, paths: list[Path]) -> str:
-    """The checksums this process took of `paths` (files, or folders' files) with each file's stat key, as
-    JSON for the manifest, so that another process can trust them while the files keep that stat (see
-    `trust_sums`): a new reader or writer then does not read the whole base again (1.5 GB at 1M chunks)."""
+    """The checksums of `paths` (files, or folders' files) with each file's stat key, as JSON for the
+    manifest, so that another process can trust them while the files keep that stat (see `trust_sums`): a
+    new reader or writer then does not read the whole base again (1.5 GB at 1M chunks). A file this process
+    has not hashed yet is hashed now."""
     out = {}
     for p in paths:
         for f in sorted(p.iterdir()) if p.is_dir() else [p]:
-            hit = _SHA_MEMO.get(str(f))
-            if hit is not None:
-                out[f.relative_to(root).as_posix()] = [*hit[0], hit[1]]
+            file_sha256(f)
+            key, digest = _SHA_MEMO[str(f)]
+            out[f.relative_to(root).as_posix()] = [*key, digest]
     return json.dumps(out, separators=(",", ":"))
 
 

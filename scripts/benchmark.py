@@ -473,7 +473,7 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
 
 def add_one(corpus: Path, data: Path) -> tuple[dict[str, float], list[str]]:
     """New articles through engine.index() with the model loaded (int8 backend): one found by a scan of the
-    whole corpus (`newsdesk index`), one named (the watcher, an upload, `/reindex <file>`); one deleted; a
+    whole corpus (`newsdesk index`), one named (the watcher, `/add`, `newsdesk index PATH`); one deleted; a
     reader's reload of the new generation. Returns the times and where the scanned add's time goes."""
     from index.embedding import Embedder
     from index.engine import Engine

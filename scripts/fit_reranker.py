@@ -174,10 +174,9 @@ def abst_matrix(items: list[dict], w: dict[str, float]) -> np.ndarray:
     return np.array(rows)
 
 
-MAX_FALSE_ABSTAIN = None  # at most this share of answerable questions abstained (threshold choice); None: max F1
-
-
-def fit_abstain(A: np.ndarray, answerable: np.ndarray) -> dict:
+def fit_abstain(A: np.ndarray, answerable: np.ndarray, max_false: float | None = None) -> dict:
+    """Logistic regression and the threshold of best F1 (among thresholds abstaining on at most `max_false`
+    of the answerable questions, when given)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = A.mean(0), A.std(0) + 1e-9
@@ -189,7 +188,7 @@ def fit_abstain(A: np.ndarray, answerable: np.ndarray) -> dict:
         tp = np.sum(ab & ~answerable)
         prec, rec = tp / max(ab.sum(), 1), tp / max((~answerable).sum(), 1)
         f1 = 2 * prec * rec / max(prec + rec, 1e-9)
-        if MAX_FALSE_ABSTAIN is not None and np.sum(ab & answerable) > MAX_FALSE_ABSTAIN * answerable.sum():
+        if max_false is not None and np.sum(ab & answerable) > max_false * answerable.sum():
             continue
         if f1 > best_f1:
             best_t, best_f1 = float(t), f1
@@ -231,11 +230,11 @@ def abst_report(s: np.ndarray, answerable: np.ndarray) -> dict[str, float]:
             "false_abstentions": int(np.sum(ab & answerable)), "questions": int(len(s))}
 
 
-def fit_all(rank_items, abst_items):
+def fit_all(rank_items, abst_items, max_false: float | None = None):
     w = fit_linear(rank_items)
     r = fit_ranker(rank_items)
     A = abst_matrix(abst_items, w)
-    a = fit_abstain(A, np.array([it["answerable"] for it in abst_items]))
+    a = fit_abstain(A, np.array([it["answerable"] for it in abst_items]), max_false)
     return w, r, a
 
 
@@ -251,8 +250,6 @@ def main() -> int:
                     help="choose the abstention threshold among those abstaining at most this share of the "
                     "answerable questions (default: the best F1)")
     args = ap.parse_args()
-    global MAX_FALSE_ABSTAIN
-    MAX_FALSE_ABSTAIN = args.max_false_abstain
     logging.basicConfig(level=logging.WARNING)
     shared = Path(args.shared)
     sets = {
@@ -289,7 +286,7 @@ def main() -> int:
             "ranker_with_abstention": rank_metrics(test_rank, lambda X: ranker_scores(r, X), abstained),
         }
 
-    w, r, a = fit_all(rank_items, abst_items)
+    w, r, a = fit_all(rank_items, abst_items, args.max_false_abstain)
     s_in, _, insample = evaluate(w, r, a, xq, abst_items)
     report = {"in_sample_xquad": insample,
               "in_sample_abstention": abst_report(s_in, np.array([it["answerable"] for it in abst_items]))}
@@ -306,7 +303,7 @@ def main() -> int:
         for tr, te in GroupKFold(args.folds).split(abst_items, groups=groups):
             tr_items = [abst_items[i] for i in tr]
             te_items = [abst_items[i] for i in te]
-            fw, fr, fa = fit_all([it for it in tr_items if it["answerable"]], tr_items)
+            fw, fr, fa = fit_all([it for it in tr_items if it["answerable"]], tr_items, args.max_false_abstain)
             te_rank = [it for it in te_items if it["answerable"] and it["label"] == "xquad"]
             s, _, m = evaluate(fw, fr, fa, te_rank, te_items)
             s_ho[te] = s
