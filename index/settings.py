@@ -34,7 +34,7 @@ class Settings(BaseSettings):
     quote_weight: float = Field(
         default=2.0, ge=0,
         description="Weight of each returned quote's own similarity to the question (the quote embedded alone) "
-        "when the results are put in order; 0 turns it off (it costs ~15 ms a question on one CPU thread).",
+        "when the results are put in order; 0 turns it off (it costs ~10 ms a question on one CPU thread).",
     )
     fusion: str = Field(default="rrf", description="How dense and BM25 candidates are fused: rrf or convex.")
     lock_timeout: float = Field(default=10.0, ge=0, description="Seconds an index run waits for another writer.")

@@ -471,7 +471,7 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
             "base_mib": base, "kind": vectors.kind(view.retriever.index)}
 
 
-def add_one(corpus: Path, data: Path) -> tuple[dict[str, float], list[str]]:
+def add_one(corpus: Path, data: Path, run: int = 0) -> tuple[dict[str, float], list[str]]:
     """New articles through engine.index() with the model loaded (int8 backend): one found by a scan of the
     whole corpus (`newsdesk index`), one named (the watcher, `/add`, `newsdesk index PATH`); one deleted; a
     reader's reload of the new generation. Returns the times and where the scanned add's time goes."""
@@ -484,7 +484,9 @@ def add_one(corpus: Path, data: Path) -> tuple[dict[str, float], list[str]]:
     reader = Engine(s, embedder=eng.embedder)
     reader._refresh(force=False)  # noqa: SLF001 - holds the current generation, as a running bot does
     (corpus / "new").mkdir(exist_ok=True)
-    (corpus / "new" / "one.txt").write_text(bench_index.article(900_000_001))
+    tag = f"-{run}" if run else ""  # another pair of new articles for each further run on a kept folder
+    one, two = corpus / "new" / f"one{tag}.txt", corpus / "new" / f"two{tag}.txt"
+    one.write_text(bench_index.article(900_000_001 + 10 * run))
     ph = bench_index.Phases()
     with ph.active():
         t0 = time.perf_counter()
@@ -494,14 +496,15 @@ def add_one(corpus: Path, data: Path) -> tuple[dict[str, float], list[str]]:
     t0 = time.perf_counter()
     reader._refresh(force=False)  # noqa: SLF001
     reload_s = time.perf_counter() - t0
-    (corpus / "new" / "two.txt").write_text(bench_index.article(900_000_002))
+    two.write_text(bench_index.article(900_000_002 + 10 * run))
+    named_path = [two.relative_to(corpus).as_posix()]
     t0 = time.perf_counter()
-    rep = eng.index(progress=False, paths=["new/two.txt"])
+    rep = eng.index(progress=False, paths=named_path)
     named = time.perf_counter() - t0
     assert rep.added == 1, rep
-    (corpus / "new" / "two.txt").unlink()
+    two.unlink()
     t0 = time.perf_counter()
-    rep = eng.index(progress=False, paths=["new/two.txt"])
+    rep = eng.index(progress=False, paths=named_path)
     delete = time.perf_counter() - t0
     assert rep.removed == 1, rep
     return {"scan": scan, "named": named, "delete": delete, "reload": reload_s}, ph.lines(scan)
@@ -598,13 +601,23 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed after)")
     ap.add_argument("--keep", action="store_true", help="keep each size's data folder (with --workdir)")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--add-only", type=int, default=0, metavar="RUNS",
+                    help="with --corpus/--data (a folder kept by --keep): time RUNS more one-article adds, each in "
+                    "this process with the model loaded, and nothing else")
+    ap.add_argument("--corpus", type=Path, help="corpus of a kept size (with --probe or --add-only)")
+    ap.add_argument("--data", type=Path, help="data folder of a kept size (with --probe or --add-only)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("NEWSDESK_MODEL_CACHE", str(model_cache()))
     if args.probe:
         print(json.dumps(probe(args.corpus, args.data, args.questions)))
+        return
+    if args.add_only:
+        print(load_note())
+        for run in range(args.add_only):
+            t, prof = add_one(args.corpus, args.data, run=int(time.time()) % 100_000 * 100 + run + 1)
+            print(f"run {run + 1}: add/scan {t['scan']:.2f} s, add/named {t['named']:.2f} s, delete {t['delete']:.2f} s, "
+                  f"reload {t['reload']:.2f} s; the scanned add:\n" + "\n".join("  " + x for x in prof), flush=True)
         return
     model = args.model or "all-MiniLM-L6-v2"
     t_start = time.perf_counter()
