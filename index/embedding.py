@@ -283,6 +283,14 @@ class Embedder:
     def _batch(self, batch_size: int) -> int:
         return max(batch_size, self.gpu_batch_size) if self._impl.gpu else batch_size
 
+    def block_size(self, batch_size: int, cpu_block: int) -> int:
+        """Chunks a caller should hand to one `encode_chunks` call: `cpu_block` normally; where batches are
+        tokenized by worker processes (a GPU), 32 batches (16,384 chunks at the default 512), since a call no
+        larger than one batch bypasses the workers and each call drains and refills their pipeline."""
+        if self._impl.gpu or self.pool_workers > 0:
+            return max(cpu_block, 32 * self._batch(batch_size))
+        return cpu_block
+
     def _tokenize(self, texts: list[str], offsets: bool) -> dict[str, np.ndarray]:
         enc = self.tokenizer(texts, padding=True, truncation=True, max_length=self.max_length,
                              return_offsets_mapping=offsets, return_tensors="np")

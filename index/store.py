@@ -345,17 +345,23 @@ class Store:
     def document_hashes(self) -> dict[str, str]:
         return dict(self.conn.execute("SELECT path, content_hash FROM documents").fetchall())
 
-    def document_stats(self, under: list[str] | None = None) -> dict[str, tuple[str, int | None, int | None, int | None]]:
-        """Per document path: content hash, and the file's size, mtime_ns and ctime_ns when it was hashed. With
-        `under`, only the documents at those paths or inside those folders."""
-        q = "SELECT path, content_hash, size, mtime_ns, ctime_ns FROM documents"
+    def document_stats(self, under: list[str] | None = None) -> dict[str, tuple[int | None, int | None, int | None]]:
+        """Per document path: the file's size, mtime_ns and ctime_ns when its content hash was taken. With `under`,
+        only the documents at those paths or inside those folders. (The hashes themselves are not read: a full
+        scan of a 250k-document corpus compares only stats; `document_hash` serves the few that differ.)"""
+        q = "SELECT path, size, mtime_ns, ctime_ns FROM documents"
         if under is None:
-            return {r[0]: (r[1], r[2], r[3], r[4]) for r in self.conn.execute(q)}
+            return {p: (s, m, c) for p, s, m, c in self.conn.execute(q).fetchall()}
         out = {}
         for name in under:  # the name itself, and the range of paths "name/..." ('0' follows '/')
-            for r in self.conn.execute(q + " WHERE path = ? OR (path > ? AND path < ?)", (name, name + "/", name + "0")):
-                out[r[0]] = (r[1], r[2], r[3], r[4])
+            for p, s, m, c in self.conn.execute(q + " WHERE path = ? OR (path > ? AND path < ?)",
+                                                (name, name + "/", name + "0")):
+                out[p] = (s, m, c)
         return out
+
+    def document_hash(self, path: str) -> str | None:
+        r = self.conn.execute("SELECT content_hash FROM documents WHERE path=?", (path,)).fetchone()
+        return r[0] if r else None
 
     def document(self, path: str) -> DocRow | None:
         r = self.conn.execute(

@@ -158,6 +158,9 @@ class SyntheticEmbedder:
     def encode_chunks(self, texts, sentences, **_kw):
         return self._unit(len(texts)), [self._unit(len(s)) for s in sentences]
 
+    def block_size(self, batch_size: int, cpu_block: int) -> int:
+        return cpu_block
+
 
 # --- timing of the phases of one index run -------------------------------------------------------------------------
 class Phases:
@@ -179,6 +182,20 @@ class Phases:
                 return fn(*a, **kw)
             finally:
                 self.t[label] += time.perf_counter() - t0
+
+        if kind == "generator":  # time spent producing each item, not the consumer's work in between
+            @functools.wraps(fn)
+            def timed(*a, **kw):
+                it = iter(fn(*a, **kw))
+                while True:
+                    t0 = time.perf_counter()
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        return
+                    finally:
+                        self.t[label] += time.perf_counter() - t0
+                    yield item
 
         setattr(owner, attr, classmethod(timed) if kind == "classmethod" else timed)
         self._undo.append((owner, attr, orig))
@@ -208,7 +225,7 @@ class Phases:
         real_connect = sqlite3.connect
         store.sqlite3 = type("S", (), {"connect": staticmethod(
             lambda *a, **kw: real_connect(*a, factory=TimedConnection, **kw))})
-        self._wrap(indexer, "scan", "scan folder")
+        self._wrap(indexer, "scan", "scan folder (walk + stat)", kind="generator")
         self._wrap(indexer, "load_document", "load + clean changed files")
         self._wrap(indexer, "chunk_spans", "chunk changed files")
         self._wrap(indexer, "_embed", "embed new chunks (model)")
@@ -237,14 +254,14 @@ class Phases:
                 setattr(owner, attr, orig)
             self._undo.clear()
 
-    TOP = ("scan folder", "load + clean changed files", "chunk changed files", "embed new chunks (model)",
+    TOP = ("scan folder (walk + stat)", "load + clean changed files", "chunk changed files", "embed new chunks (model)",
            "verify current generation (sha256)", "commit (everything below)", "remove old generations")
 
     def lines(self, total: float) -> list[str]:
         out = [f"      {k:<46s} {self.t[k]:6.2f} s" for k in self.TOP if self.t.get(k, 0) >= 0.005]
         out += [f"      {k:<46s} {v:6.2f} s" for k, v in self.t.items() if k not in self.TOP and v >= 0.005]
         other = total - sum(self.t.get(k, 0) for k in self.TOP)
-        out.append(f"      {'other (read + sha256 of every file, SQL, ...)':<46s} {other:6.2f} s")
+        out.append(f"      {'other (stat compare, SQL, hashing changes)':<46s} {other:6.2f} s")
         top = sorted(self.sql.items(), key=lambda kv: -kv[1])[:4]
         out += [f"      sql: {k:<41.41s} {v:6.2f} s" for k, v in top if v >= 0.01]
         return out

@@ -607,3 +607,36 @@ def test_model_change_on_ask_says_how_to_rebuild_and_index_rebuilds(env: Env) ->
     assert rep.chunks_embedded == n_chunks == rep.chunks
     assert env.meta()["model"] == env.settings.model
     assert env.reader.ask("Who endorsed the attack on Tripoli?").results
+
+
+def test_full_scan_walks_like_os_walk_and_passes_over_hidden_temp_and_linked_folders(tmp_path: Path) -> None:
+    """The streamed, folder-relative scan behind `newsdesk index` finds the same files, in the same order, with
+    the same stats as a plain os.walk would, and leaves out what the indexer must never read."""
+    from index.indexer import is_candidate, scan
+
+    root = tmp_path / "corpus"
+    rng = random.Random(7)
+    for i in range(300):  # a nested tree, names deliberately out of creation order
+        folder = root.joinpath(*[f"d{rng.randrange(4)}" for _ in range(rng.randrange(4))])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{rng.randrange(10**6)}.txt").write_text("x" * rng.randrange(1, 500))
+    for bad in (".hidden.txt", "a.txt.swp", "a.txt~", "#a.txt#", "~$a.txt", "a.txt.part"):
+        (root / bad).write_text("temp")
+    (root / ".git").mkdir()
+    (root / ".git" / "config.txt").write_text("hidden folder")
+    (root / "linked").symlink_to(root / "d1", target_is_directory=True)  # a symlinked folder: left out
+    (root / "alias.txt").symlink_to(next(root.rglob("f*.txt")))  # a symlinked file: counts
+    (root / "dangling.txt").symlink_to(root / "nowhere.txt")
+
+    expected = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not (Path(folder) / d).is_symlink())
+        for f in sorted(files):
+            p = Path(folder) / f
+            if is_candidate(p) and p.is_file():
+                expected.append((p.relative_to(root).as_posix(), os.stat(p)))
+    got = list(scan(root))
+    assert [n for n, _ in got] == [n for n, _ in expected]
+    assert len(got) == 301 and "alias.txt" in dict(got)
+    assert all((a.st_size, a.st_mtime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ino)
+               for (_, a), (_, b) in zip(got, expected))

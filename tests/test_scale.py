@@ -230,3 +230,23 @@ def test_engine_on_an_ivf_index_answers_adds_and_deletes(tmp_path, embedder):
     (tmp_path / "corpus" / "flood.txt").unlink()
     assert eng.index(progress=False).removed == 1
     assert not any(r.path == "flood.txt" for r in eng.ask("Which river flooded Tarnow?").results)
+
+
+# --- the GPU feed (tokenizing worker processes), exercised on the CPU -------------------------------------------------
+def test_worker_process_feed_gives_the_vectors_of_the_serial_path(fp32_embedder):
+    """On a GPU, batches are tokenized by worker processes and sentences are found from per-token sentence
+    indexes; run here on the CPU (pool_workers), it must give the serial path's chunk and sentence vectors."""
+    texts, spans = _sample_chunks()
+    spans[0] = spans[0] + [(len(texts[0]) + 10, len(texts[0]) + 20)]  # a span past the text: zero vector
+    c1, s1 = fp32_embedder.encode_chunks(texts, spans, batch_size=4)
+    fp32_embedder.pool_workers = 2
+    try:
+        assert fp32_embedder.block_size(4, 256) == 256 and fp32_embedder.block_size(512, 256) == 32 * 512
+        c2, s2 = fp32_embedder.encode_chunks(texts, spans, batch_size=4)
+        assert fp32_embedder._pool_size == 2  # noqa: SLF001 - the workers did the tokenizing
+    finally:
+        fp32_embedder.close()
+        fp32_embedder.pool_workers = 0
+    assert len(texts) > 2 * 4 and np.allclose(c1, c2, atol=1e-4)  # several batches
+    assert all(a.shape == b.shape and np.allclose(a, b, atol=1e-4) for a, b in zip(s1, s2))
+    assert np.linalg.norm(s2[0][-1]) == 0 and (np.linalg.norm(s2[1], axis=1) > 0.99).all()
