@@ -18,7 +18,8 @@ real MiniLM chunk vectors (a pool of real vectors plus noise), so the vector ind
 distribution; bulk documents carry no extracted quotes/dates. Answer quality at those sizes means nothing; time
 and memory do. The output says so.
 
-    --gpu-only                 only the GPU section (on the device machine)
+    --gpu-only                 only the GPU section (on the device machine), with a full engine.index() run of
+                               --gpu-index-chunks generated chunks
     --dump-vectors N --out D   also write N real chunk vectors (int8-scaled .npy files) for recall checks
 """
 from __future__ import annotations
@@ -200,23 +201,28 @@ def model_cache() -> Path:
     return Path(os.environ.get("NEWSDESK_MODEL_CACHE") or ROOT / ".newsdesk" / "models")
 
 
-def full_index_rates(work: Path, target_chunks: int) -> list[tuple[str, str]]:
-    """engine.index() of a fresh generated corpus, per CPU backend (everything included; model load not)."""
+def full_index_rates(work: Path, target_chunks: int, device: str = "cpu") -> list[tuple[str, str]]:
+    """engine.index() of a fresh generated corpus, per backend (everything included; model load not): both CPU
+    backends, or on a CUDA device torch fp16 fed by tokenizing worker processes."""
     from index.embedding import Embedder
     from index.engine import Engine
 
     per = bench_index.chunks_per_article(bench_index.settings_for(work, work / "none"))
     n = max(1, round(target_chunks / per))
-    corpus = work / "full" / "corpus"
+    corpus = work / f"full-{device}" / "corpus"
     bench_index.write_corpus(corpus, n)
     rows = []
-    for backend in ("torch", "onnx-int8"):
-        s = bench_index.settings_for(corpus, work / "full" / f"data-{backend}")
-        emb = Embedder(s.model, "cpu", backend=backend, cache=model_cache(), gpu_batch_size=1)
-        rep = Engine(s, embedder=emb).index()
-        rows.append((f"full index, {backend}", f"{rep.chunks / rep.seconds:7.1f} chunks/s  ({rep.documents} "
-                     f"articles, {rep.chunks} chunks in {rep.seconds:.1f} s: load, clean, chunk, embed, facts, "
-                     "BM25, write)"))
+    for backend in ("torch", "onnx-int8") if device == "cpu" else ("torch",):
+        s = bench_index.settings_for(corpus, work / f"full-{device}" / f"data-{backend}")
+        emb = Embedder(s.model, device, backend=backend, cache=model_cache(),
+                       gpu_batch_size=1 if device == "cpu" else s.gpu_batch_size)
+        try:
+            rep = Engine(s, embedder=emb).index()
+        finally:
+            emb.close()
+        rows.append((f"full index, {backend}{'' if device == 'cpu' else ' on ' + device}",
+                     f"{rep.chunks / rep.seconds:7.1f} chunks/s  ({rep.documents} articles, {rep.chunks} chunks in "
+                     f"{rep.seconds:.1f} s: load, clean, chunk, embed, facts, BM25, write)"))
     return rows
 
 
@@ -596,6 +602,8 @@ def main() -> None:
     ap.add_argument("--gpu-only", action="store_true")
     ap.add_argument("--gpu-chunks", type=int, default=50_000)
     ap.add_argument("--gpu-batch", type=int, nargs="*", default=[256, 512, 1024])
+    ap.add_argument("--gpu-index-chunks", type=int, default=20_000,
+                    help="chunks of the full engine.index() measurement on the GPU (with --gpu-only; 0: skip)")
     ap.add_argument("--dump-vectors", type=int, default=0)
     ap.add_argument("--out", type=Path)
     ap.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed after)")
@@ -627,8 +635,11 @@ def main() -> None:
     if args.gpu_only:
         if gpu_name() is None:
             raise SystemExit("no CUDA GPU here")
-        table("embedding on the GPU (generated news chunks):",
-              gpu_embedding(args.gpu_chunks, model, args.gpu_batch, args.dump_vectors, args.out))
+        rows = gpu_embedding(args.gpu_chunks, model, args.gpu_batch, args.dump_vectors, args.out)
+        if args.gpu_index_chunks:
+            with tempfile.TemporaryDirectory(prefix="newsdesk-benchmark-") as tmp:
+                rows += full_index_rates(Path(tmp), args.gpu_index_chunks, "cuda")
+        table("embedding on the GPU (generated news chunks):", rows)
         print(f"\nbenchmark run time: {time.perf_counter() - t_start:.0f} s")
         return
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
