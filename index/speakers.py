@@ -31,6 +31,7 @@ sentence can attribute a partial quote to that sentence's subject.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -126,23 +127,18 @@ _TOKEN = re.compile(
 _QUOTE_CHARS = "\"“”«»"
 
 
-@dataclass(frozen=True)
 class _Tok:
-    start: int
-    end: int
-    text: str
+    """A token with what the rules ask of it, computed once (a document has thousands of tokens and the rules
+    look at each many times)."""
 
-    @property
-    def low(self) -> str:
-        return self.text.lower()
+    __slots__ = ("start", "end", "text", "low", "is_word", "capitalised", "bare")
 
-    @property
-    def is_word(self) -> bool:
-        return self.text[0].isalnum()
-
-    @property
-    def capitalised(self) -> bool:
-        return any(part[:1].isupper() for part in self.text.split("-"))
+    def __init__(self, start: int, end: int, text: str) -> None:
+        self.start, self.end, self.text = start, end, text
+        self.low = low = text.lower()
+        self.is_word = text[0].isalnum()
+        self.capitalised = text[:1].isupper() or ("-" in text and any(p[:1].isupper() for p in text.split("-")))
+        self.bare = _bare_word(low)  # lower case, no possessive, no then-/ex-/former- prefix
 
 
 def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Tok]:
@@ -150,10 +146,18 @@ def _tokens(text: str, start: int = 0, end: int | None = None) -> list[_Tok]:
     return [_Tok(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text, start, end)]
 
 
+_POSSESSIVE = re.compile(r"['’]s?$")
+_PREFIX = re.compile(r"^(?:then|ex|former)-")
+
+
+@functools.lru_cache(maxsize=65536)
+def _bare_word(low: str) -> str:
+    return _PREFIX.sub("", _POSSESSIVE.sub("", low))
+
+
 def _bare(tok: _Tok) -> str:
     """Lower-case word without a possessive or a then-/ex- prefix."""
-    low = re.sub(r"['’]s?$", "", tok.low)
-    return re.sub(r"^(?:then|ex|former)-", "", low)
+    return tok.bare
 
 
 # ---- attribution phrases ------------------------------------------------------------------------
