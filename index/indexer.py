@@ -1,7 +1,6 @@
 """One index run: scan the corpus, embed only new chunk text, write the next generation atomically."""
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import operator
@@ -9,7 +8,6 @@ import os
 import shutil
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Container, Iterator
 
@@ -17,13 +15,13 @@ import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
-from . import facts, vectors
-from .chunking import chunk_hash, chunk_spans, chunking_key
+from . import vectors
+from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
-from .loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
-from .records import Document, IndexReport, Skipped
-from .sentences import split_sentences
+from .loaders import SUPPORTED_SUFFIXES
+from .preparing import Job, Prepared, prepare_all
+from .records import IndexReport, Skipped
 from .settings import Settings
 from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
                     remembered_sums, trust_sums)
@@ -159,16 +157,6 @@ def rel(path: Path, corpus: Path) -> str:
     return path.relative_to(corpus).as_posix()
 
 
-@dataclass
-class _Prepared:
-    doc: Document
-    spans: list[tuple[int, int]]
-    hashes: list[str]
-    size: int | None = None  # the file's stat when it was hashed (None: not to be trusted)
-    mtime_ns: int | None = None
-    ctime_ns: int | None = None
-
-
 def lock_for(data: Path) -> FileLock:
     data.mkdir(parents=True, exist_ok=True)
     return FileLock(str(data / "index.lock"))
@@ -245,8 +233,9 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     seen: set[str] = set()
     same: list[str] = []  # the unchanged bulk, counted and added to `seen` after the loop
-    changed: list[_Prepared] = []
+    changed: list[Prepared] = []
     kept_broken: set[str] = set()
+    to_read: list[tuple[str, os.stat_result]] = []
     for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
         prev = old.get(name)
         if (prev is not None and not rebuild and not isinstance(st, OSError) and st.st_size <= max_bytes
@@ -260,43 +249,36 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         if isinstance(st, OSError):
             report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
             continue
-        size = st.st_size
-        if size > max_bytes:
-            reason = f"file too large ({size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
+        if st.st_size > max_bytes:
+            reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
             _skip(report, name, reason, old, kept_broken)
             continue
-        path = corpus / name
-        try:
-            h = hashlib.sha256(path.read_bytes()).hexdigest()
-        except OSError as exc:
-            _skip(report, name, f"unreadable: {exc.strerror or exc}", old, kept_broken)
+        to_read.append((name, st))
+
+    # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
+    # processes when there are many.
+    jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
+                settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
+    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads)):
+        if out.kind == "unreadable":
+            _skip(report, name, out.reason, old, kept_broken)
             continue
-        seen.add(name)
+        size = st.st_size
         trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
         mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
-        if not rebuild and prev is not None and store.document_hash(name) == h:
+        if out.kind == "same":
+            seen.add(name)
             report.unchanged += 1
-            if prev != (size, mtime_ns, ctime_ns):
+            if old[name] != (size, mtime_ns, ctime_ns):
                 restat.append((size, mtime_ns, ctime_ns, name))  # touched, not changed: remember the new stat
             continue
-        try:
-            doc = load_document(path, corpus, max_bytes=max_bytes)
-        except DocumentError as exc:
-            _skip(report, name, str(exc), old, kept_broken)
-            seen.discard(name)
+        if out.kind == "failed" or out.prep is None:
+            _skip(report, name, out.reason, old, kept_broken)
             continue
-        except Exception as exc:  # a loader bug must not abort the run
-            log.exception("failed to load %s", name)
-            _skip(report, name, f"could not be read ({type(exc).__name__}: {exc})", old, kept_broken)
-            seen.discard(name)
-            continue
-        spans = chunk_spans(doc.text, target_words=settings.chunk_words, max_words=settings.max_chunk_words)
-        if not spans:
-            _skip(report, name, "no text left after cleaning", old, kept_broken)
-            seen.discard(name)
-            continue
-        hashes = [chunk_hash(doc.text[s.start : s.end]) for s in spans]
-        changed.append(_Prepared(doc, [(s.start, s.end) for s in spans], hashes, size, mtime_ns, ctime_ns))
+        seen.add(name)
+        prep = out.prep
+        prep.size, prep.mtime_ns, prep.ctime_ns = size, mtime_ns, ctime_ns
+        changed.append(prep)
         if name in old:
             report.updated += 1
         else:
@@ -312,10 +294,10 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             store.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", restat)
 
     # Embed chunk text never embedded before (the cache is keyed by the text's hash).
-    needed: dict[str, str] = {}
+    needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # chunk hash -> text, sentence spans
     for prep in changed:
-        for (s, e), h in zip(prep.spans, prep.hashes):
-            needed.setdefault(h, prep.doc.text[s:e])
+        for (s, e), h, sents in zip(prep.spans, prep.hashes, prep.sentences):
+            needed.setdefault(h, (prep.doc.text[s:e], sents))
     known = store.known_hashes(needed)
     missing = [h for h in needed if h not in known]
     embedder: Embedder | None = None
@@ -355,8 +337,8 @@ def _counts(store: Store) -> tuple[int, int]:
     return int(d), int(c)
 
 
-def _embed(store: Store, embedder: Embedder, missing: list[str], texts: dict[str, str], settings: Settings,
-           progress: bool) -> None:
+def _embed(store: Store, embedder: Embedder, missing: list[str],
+           chunks: dict[str, tuple[str, list[tuple[int, int]]]], settings: Settings, progress: bool) -> None:
     from tqdm.auto import tqdm
 
     set_threads(settings.index_threads)
@@ -365,8 +347,8 @@ def _embed(store: Store, embedder: Embedder, missing: list[str], texts: dict[str
         block = embedder.block_size(settings.batch_size, EMBED_BLOCK)
         for i in range(0, len(missing), block):
             part = missing[i : i + block]
-            chunk_texts = [texts[h] for h in part]
-            spans = [[(sp.start, sp.end) for sp in split_sentences(t)] for t in chunk_texts]
+            chunk_texts = [chunks[h][0] for h in part]
+            spans = [chunks[h][1] for h in part]
             vecs, sent_vecs = embedder.encode_chunks(chunk_texts, spans, batch_size=settings.batch_size)
             store.put_embeddings(part, vecs, [(np.array(sp, dtype=np.int32).reshape(-1, 2), sv)
                                               for sp, sv in zip(spans, sent_vecs)])
@@ -396,7 +378,7 @@ def compact_limit(base_chunks: int) -> int:
     return max(DELTA_MIN, min(DELTA_MAX, base_chunks // 4))
 
 
-def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed: list[str], from_scratch: bool,
+def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: list[str], from_scratch: bool,
             dim: int) -> None:
     c = store.conn
     gen = store.generation()
@@ -425,7 +407,7 @@ def _commit(store: Store, settings: Settings, changed: list[_Prepared], removed:
                 "facts, indexed_at, size, mtime_ns, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
                  json.dumps([[s.start, s.end] for s in d.comments]),
-                 facts.dumps(facts.extract(d.text, d.date)), ts, prep.size, prep.mtime_ns, prep.ctime_ns),
+                 prep.facts, ts, prep.size, prep.mtime_ns, prep.ctime_ns),
             )
             for (s, e), h in zip(prep.spans, prep.hashes):
                 cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))

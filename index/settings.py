@@ -23,7 +23,11 @@ class Settings(BaseSettings):
     device: str | None = Field(default=None, description="torch device for embedding (cpu, cuda); auto when unset.")
     batch_size: int = Field(default=32, ge=1, description="Chunks embedded per batch while indexing.")
     query_threads: int = Field(default=1, ge=1, description="CPU threads for a single query.")
-    index_threads: int = Field(default=0, ge=0, description="CPU threads while indexing; 0 means all cores.")
+    index_threads: int = Field(
+        default=0, ge=0,
+        description="CPU cores an index run uses: embedding threads, and worker processes that read, clean, chunk "
+        "and extract facts when 100 or more files changed; 0 means all cores, 1 keeps everything in one process.",
+    )
     max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are skipped.")
     chunk_words: int = Field(default=140, ge=20, description="Target words per chunk.")
     max_chunk_words: int = Field(default=180, ge=20, description="Upper bound of words per chunk.")

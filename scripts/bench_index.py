@@ -202,7 +202,7 @@ class Phases:
 
     @contextlib.contextmanager
     def active(self):
-        from index import indexer, store, vectors
+        from index import indexer, preparing, store, vectors
         from index.lexical import LexicalIndex
 
         phases = self
@@ -226,8 +226,10 @@ class Phases:
         store.sqlite3 = type("S", (), {"connect": staticmethod(
             lambda *a, **kw: real_connect(*a, factory=TimedConnection, **kw))})
         self._wrap(indexer, "scan", "scan folder (walk + stat)", kind="generator")
-        self._wrap(indexer, "load_document", "load + clean changed files")
-        self._wrap(indexer, "chunk_spans", "chunk changed files")
+        # (in this process only: past preparing.PARALLEL_MIN files, worker processes do these three)
+        self._wrap(preparing, "load_document", "load + clean changed files")
+        self._wrap(preparing, "chunk_spans", "chunk changed files")
+        self._wrap(preparing.facts, "extract", "quotes/dates extraction")
         self._wrap(indexer, "_embed", "embed new chunks (model)")
         self._wrap(indexer, "_files_ok", "verify current generation (sha256)")
         self._wrap(indexer, "_commit", "commit (everything below)")
@@ -242,8 +244,6 @@ class Phases:
             self._wrap(LexicalIndex, "update", "  BM25 update (analyse the added chunks only)", kind="method")
         self._wrap(indexer, "file_sha256", "  checksums (sha256; verify's included)")
         self._wrap(indexer, "dir_sha256", "  checksums (sha256; verify's included)")
-        if hasattr(indexer, "facts"):
-            self._wrap(indexer.facts, "extract", "  quotes/dates extraction")
         self._wrap(store.Store, "get_embeddings", "  read vectors from SQLite", kind="method")
         self._wrap(store.Store, "remove_old_generations", "remove old generations", kind="method")
         try:
@@ -254,7 +254,8 @@ class Phases:
                 setattr(owner, attr, orig)
             self._undo.clear()
 
-    TOP = ("scan folder (walk + stat)", "load + clean changed files", "chunk changed files", "embed new chunks (model)",
+    TOP = ("scan folder (walk + stat)", "load + clean changed files", "chunk changed files", "quotes/dates extraction",
+           "embed new chunks (model)",
            "verify current generation (sha256)", "commit (everything below)", "remove old generations")
 
     def lines(self, total: float) -> list[str]:
@@ -328,9 +329,14 @@ def sized_index(work: Path, target_chunks: int, per_article: float) -> tuple[Pat
     gen_s = time.perf_counter() - t0
     s = settings_for(corpus, data)
     rep = Engine(s, embedder=SyntheticEmbedder(384, DEFAULT_MODEL)).index()
+    from index.preparing import PARALLEL_MIN
+
+    workers = 1 if n < PARALLEL_MIN else (s.index_threads or os.cpu_count() or 1)
     print(f"{target_chunks // 1000}k index: {rep.documents} articles, {rep.chunks} chunks; corpus written in "
           f"{gen_s:.1f} s, indexed in {rep.seconds:.1f} s with SYNTHETIC embeddings (random unit vectors put in "
-          f"the embeddings cache instead of running the model)")
+          f"the embeddings cache instead of running the model): {rep.chunks / rep.seconds:.0f} chunks/s, the "
+          f"indexer's work besides the model, files read by {workers} process{'es' if workers > 1 else ''} "
+          "(what bounds an index run on a GPU)")
     return corpus, data, n
 
 

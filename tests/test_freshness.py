@@ -640,3 +640,44 @@ def test_full_scan_walks_like_os_walk_and_passes_over_hidden_temp_and_linked_fol
     assert len(got) == 301 and "alias.txt" in dict(got)
     assert all((a.st_size, a.st_mtime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ino)
                for (_, a), (_, b) in zip(got, expected))
+
+
+def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp_path: Path, embedder, monkeypatch,
+                                                                              caplog) -> None:
+    """Past PARALLEL_MIN files to read, loading, cleaning, chunking and fact extraction run in worker processes:
+    the index they give is the one the in-process path gives, and a broken file among them is skipped and
+    reported, not fatal."""
+    from index import preparing
+
+    monkeypatch.setattr(preparing, "PARALLEL_MIN", 4)
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLES, corpus)
+    for i in range(6):
+        (corpus / f"quillon{i}.txt").write_text(generated_article(i))
+    (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 not really a pdf")
+    (corpus / "blank.md").write_text("   \n")
+
+    def build(workers: int):
+        s = Settings(_env_file=None, corpus=corpus, data=tmp_path / f"data-{workers}", progress=False,
+                     index_threads=workers)
+        with caplog.at_level(logging.INFO, logger="index.preparing"):
+            caplog.clear()
+            rep = Engine(s, embedder=embedder).index(progress=False)
+            pooled = any("worker processes" in r.getMessage() for r in caplog.records)
+        db = sqlite3.connect(tmp_path / f"data-{workers}" / "newsdesk.sqlite")
+        rows = (db.execute("SELECT path, content_hash, title, source, date, text, comments, facts FROM documents "
+                           "ORDER BY path").fetchall(),
+                db.execute("SELECT id, path, start, end, hash FROM chunks ORDER BY id").fetchall(),
+                db.execute("SELECT hash, sent_spans FROM embeddings ORDER BY hash").fetchall())
+        db.close()
+        return rep, pooled, rows
+
+    rep1, pooled1, rows1 = build(1)
+    rep2, pooled2, rows2 = build(2)
+    assert not pooled1 and pooled2
+    assert (rep2.added, rep2.documents, rep2.chunks) == (rep1.added, rep1.documents, rep1.chunks) == (8, 8, rep1.chunks)
+    assert sorted((s.path, s.reason) for s in rep2.skipped) == sorted((s.path, s.reason) for s in rep1.skipped)
+    assert {s.path for s in rep2.skipped} == {"broken.pdf", "blank.md"}
+    assert rows2 == rows1 and len(rows1[0]) == 8 and all('"quotations"' in r[7] for r in rows1[0])
+    eng = Engine(Settings(_env_file=None, corpus=corpus, data=tmp_path / "data-2", progress=False), embedder=embedder)
+    assert eng.ask("What will the Quillon3 project cost?").results[0].path == "quillon3.txt"
