@@ -8,8 +8,9 @@ from .sentences import split_sentences, word_count
 
 
 # Bump when sentence splitting, chunking or the BM25 analysis changes what a text gives: indexes made otherwise
-# are re-chunked (2: run-on sentences split again; dotted abbreviations one BM25 term).
-CHUNKING_VERSION = 2
+# are re-chunked (2: run-on sentences split again; dotted abbreviations one BM25 term; 3: sentencex sees
+# no-break and other odd spaces as plain spaces).
+CHUNKING_VERSION = 3
 
 
 def chunking_key(target_words: int, max_words: int) -> str:

@@ -62,7 +62,8 @@ class Job:
 
 
 def prepare(job: Job) -> Outcome:
-    """Never raises for a bad file: a loader bug becomes a "failed" outcome with its type and message."""
+    """Never raises for a bad file: a loader bug (or a native library's panic) becomes a "failed" outcome with its
+    type and message."""
     path = Path(job.corpus) / job.name
     try:
         h = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -72,17 +73,19 @@ def prepare(job: Job) -> Outcome:
         return Outcome(job.name, "same")
     try:
         doc = load_document(path, Path(job.corpus), max_bytes=job.max_bytes)
+        spans = chunk_spans(doc.text, target_words=job.chunk_words, max_words=job.max_chunk_words)
+        if not spans:
+            return Outcome(job.name, "failed", "no text left after cleaning")
+        texts = [doc.text[s.start : s.end] for s in spans]
+        prep = Prepared(doc, [(s.start, s.end) for s in spans], [chunk_hash(t) for t in texts],
+                        [chunk_sentences(t) for t in texts], facts.dumps(facts.extract(doc.text, doc.date)))
     except DocumentError as exc:
         return Outcome(job.name, "failed", str(exc))
-    except Exception as exc:  # a loader bug must not abort the run
-        log.exception("failed to load %s", job.name)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # a bug, or a native library's panic (a BaseException), must not abort the run
+        log.exception("failed to read %s", job.name)
         return Outcome(job.name, "failed", f"could not be read ({type(exc).__name__}: {exc})")
-    spans = chunk_spans(doc.text, target_words=job.chunk_words, max_words=job.max_chunk_words)
-    if not spans:
-        return Outcome(job.name, "failed", "no text left after cleaning")
-    texts = [doc.text[s.start : s.end] for s in spans]
-    prep = Prepared(doc, [(s.start, s.end) for s in spans], [chunk_hash(t) for t in texts],
-                    [chunk_sentences(t) for t in texts], facts.dumps(facts.extract(doc.text, doc.date)))
     return Outcome(job.name, "ok", prep=prep)
 
 

@@ -11,11 +11,14 @@ an initial or a common abbreviation.
 """
 from __future__ import annotations
 
+import logging
 import re
 
 import sentencex
 
 from .records import Span
+
+log = logging.getLogger(__name__)
 
 _LINE = re.compile(r"[^\n]+")
 LONG_WORDS = 60
@@ -25,12 +28,17 @@ _ABBREV = frozenset(
     "jan feb mar apr jun jul aug sep sept oct nov dec mt ft ave u.s u.k u.n e.g i.e a.m p.m".split())
 
 
+# White space other than " " and tab, which sentencex 1.0.32 can panic on ("V\u3000." -> "end byte index is not
+# a char boundary"): it sees a plain space in its place, one character for one, so offsets stay the same.
+_ODD_SPACE = re.compile("[\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def split_sentences(text: str, language: str = "en") -> list[Span]:
     spans: list[Span] = []
     for line in _LINE.finditer(text):
         base = line.start()
         segment = line.group()
-        for b in sentencex.get_sentence_boundaries(language, segment):
+        for b in _boundaries(language, segment):
             if b.get("is_paragraph_break"):
                 continue
             start, end = b["start_index"], b["end_index"]
@@ -42,6 +50,19 @@ def split_sentences(text: str, language: str = "en") -> list[Span]:
             a = base + start + lead
             spans.extend(_resplit(text, Span(a, a + len(stripped))))
     return spans
+
+
+def _boundaries(language: str, segment: str) -> list[dict]:
+    """sentencex's sentences of one line; the whole line as one (cut later by `_resplit` if long) should
+    sentencex fail on it. Its Rust panics arrive as pyo3's PanicException, a BaseException."""
+    try:
+        return sentencex.get_sentence_boundaries(language, _ODD_SPACE.sub(" ", segment))
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        log.warning("sentence splitter failed on a line (%s: %s); keeping the line as one sentence",
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return [{"start_index": 0, "end_index": len(segment)}]
 
 
 def _resplit(text: str, span: Span) -> list[Span]:

@@ -354,3 +354,13 @@ def test_unreadable_path(tmp_path: Path) -> None:
 
 def test_supported_suffixes() -> None:
     assert SUPPORTED_SUFFIXES == frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
+
+
+def test_sentences_split_across_odd_spaces_with_offsets_into_the_text() -> None:
+    """No-break, ideographic and other spaces: sentencex 1.0.32 panicked on "V\u3000." (a Rust panic, which
+    escaped every `except Exception`); the splitter sees plain spaces there and offsets still index the text."""
+    from index.sentences import split_sentences
+
+    text = "The mayor of V\u3000. spoke on Monday.\u2009Another sentence\u00a0follows. Mr.\u00a0Smith left.\u3000"
+    got = [text[s.start : s.end] for s in split_sentences(text)]
+    assert got == ["The mayor of V\u3000. spoke on Monday.", "Another sentence\u00a0follows.", "Mr.\u00a0Smith left."]

@@ -656,6 +656,9 @@ def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp
         (corpus / f"quillon{i}.txt").write_text(generated_article(i))
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 not really a pdf")
     (corpus / "blank.md").write_text("   \n")
+    # an ideographic space before a full stop made sentencex 1.0.32 panic, which used to abort the whole run
+    (corpus / "odd-space.txt").write_text("Vell ferry\n\nThe mayor of Vell\u3000. said the\u00a0ferry to Pyke "
+                                          "will run again in May. Tickets cost nine crowns.\n")
 
     def build(workers: int):
         s = Settings(_env_file=None, corpus=corpus, data=tmp_path / f"data-{workers}", progress=False,
@@ -675,9 +678,10 @@ def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp
     rep1, pooled1, rows1 = build(1)
     rep2, pooled2, rows2 = build(2)
     assert not pooled1 and pooled2
-    assert (rep2.added, rep2.documents, rep2.chunks) == (rep1.added, rep1.documents, rep1.chunks) == (8, 8, rep1.chunks)
+    assert (rep2.added, rep2.documents, rep2.chunks) == (rep1.added, rep1.documents, rep1.chunks) == (9, 9, rep1.chunks)
     assert sorted((s.path, s.reason) for s in rep2.skipped) == sorted((s.path, s.reason) for s in rep1.skipped)
     assert {s.path for s in rep2.skipped} == {"broken.pdf", "blank.md"}
-    assert rows2 == rows1 and len(rows1[0]) == 8 and all('"quotations"' in r[7] for r in rows1[0])
+    assert rows2 == rows1 and len(rows1[0]) == 9 and all('"quotations"' in r[7] for r in rows1[0])
     eng = Engine(Settings(_env_file=None, corpus=corpus, data=tmp_path / "data-2", progress=False), embedder=embedder)
     assert eng.ask("What will the Quillon3 project cost?").results[0].path == "quillon3.txt"
+    assert "will run again in May" in eng.ask("When will the ferry to Pyke run again?").results[0].quote
