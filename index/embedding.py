@@ -106,46 +106,16 @@ _worker_tok: Any = None
 
 def _worker_init(tokenizer_json: str, max_length: int) -> None:
     global _worker_tok
-    from tokenizers import Tokenizer
+    from .token_feed import SentenceTokens
 
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    _worker_tok = Tokenizer.from_str(tokenizer_json)
-    _worker_tok.no_padding()
-    _worker_tok.enable_truncation(max_length)
-
-
-def sentence_index(offsets: np.ndarray, spans: Sequence[Sequence[int]]) -> np.ndarray:
-    """Per token, the index of the sentence span that holds it whole, or -1 (special tokens, tokens across a
-    boundary or outside every span). Spans must not overlap (sentences don't)."""
-    out = np.full(len(offsets), -1, dtype=np.int16)
-    if not len(spans) or not len(offsets):
-        return out
-    sp = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-    order = np.argsort(sp[:, 0], kind="stable")
-    starts, ends = sp[order, 0], sp[order, 1]
-    a, e = offsets[:, 0], offsets[:, 1]
-    j = np.searchsorted(starts, a, side="right") - 1
-    ok = (j >= 0) & (e > a)
-    jj = np.clip(j, 0, None)
-    ok &= (a >= starts[jj]) & (e <= ends[jj])
-    out[ok] = order[jj[ok]]
-    return out
+    _worker_tok = SentenceTokens(tokenizer_json, max_length)
 
 
 def _worker_prepare(texts: list[str], sentences: list | None):
-    """Token ids, attention mask and (with sentences) per-token sentence index, padded to the batch's longest."""
-    encs = _worker_tok.encode_batch(texts)
-    L = max(len(e.ids) for e in encs)
-    ids = np.zeros((len(encs), L), dtype=np.int32)
-    mask = np.zeros((len(encs), L), dtype=np.int8)
-    sidx = np.full((len(encs), L), -1, dtype=np.int16) if sentences is not None else None
-    for i, e in enumerate(encs):
-        n = len(e.ids)
-        ids[i, :n] = e.ids
-        mask[i, :n] = 1
-        if sidx is not None:
-            sidx[i, :n] = sentence_index(np.asarray(e.offsets, dtype=np.int64).reshape(-1, 2), sentences[i])
-    return ids, mask, sidx
+    """Token ids, attention mask and (with sentences) per-token sentence index, padded to the batch's longest
+    (index/token_feed.py)."""
+    return _worker_tok.prepare(texts, sentences)
 
 
 # --- backends ----------------------------------------------------------------------------------------------------

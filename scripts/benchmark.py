@@ -188,6 +188,37 @@ def cpu_embedding(n: int, threads: int, model: str) -> list[tuple[str, str]]:
     return rows
 
 
+def feed_tokenizing(model: str, n: int = 3000) -> list[tuple[str, str]]:
+    """The GPU feed's per-core tokenizing cost (no model, no GPU): the tokenizer with character offsets against
+    the offset-free path (index/token_feed.py), on one core, batches of 512."""
+    from transformers import AutoTokenizer
+
+    from index.embedding import resolve_model
+    from index.token_feed import SentenceTokens
+
+    texts, spans = news_chunks(n, target=200, most=240)
+    tok = AutoTokenizer.from_pretrained(resolve_model(model))
+    rows = []
+    before = os.environ.get("TOKENIZERS_PARALLELISM")
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core, as in each worker process
+    for fast in (False, True):
+        st = SentenceTokens(tok.backend_tokenizer.to_str(), 256)
+        st.fast = st.fast and fast
+        best = 1e9
+        for _ in range(2):
+            t0 = time.perf_counter()
+            for i in range(0, n, 512):
+                st.prepare(texts[i : i + 512], spans[i : i + 512])
+            best = min(best, time.perf_counter() - t0)
+        rows.append((f"GPU feed tokenizing, 1 core, {'offset-free' if fast else 'with offsets'}",
+                     f"{n / best:7.0f} chunks/s  ({best / n * 1e6:.0f} µs a chunk; no model)"))
+    if before is None:
+        os.environ.pop("TOKENIZERS_PARALLELISM", None)
+    else:
+        os.environ["TOKENIZERS_PARALLELISM"] = before
+    return rows
+
+
 def Embedder_tokens(texts: list[str], model: str) -> list[list[int]]:  # noqa: N802
     from transformers import AutoTokenizer
 
@@ -636,6 +667,7 @@ def main() -> None:
         if gpu_name() is None:
             raise SystemExit("no CUDA GPU here")
         rows = gpu_embedding(args.gpu_chunks, model, args.gpu_batch, args.dump_vectors, args.out)
+        rows += feed_tokenizing(model)
         if args.gpu_index_chunks:
             with tempfile.TemporaryDirectory(prefix="newsdesk-benchmark-") as tmp:
                 rows += full_index_rates(Path(tmp), args.gpu_index_chunks, "cuda")
@@ -647,6 +679,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     try:
         rows = cpu_embedding(args.embed_chunks, threads, model) if args.embed_chunks else []
+        rows += feed_tokenizing(model)
         if args.full_chunks:
             rows += full_index_rates(work, args.full_chunks)
         if gpu_name():

@@ -250,3 +250,71 @@ def test_worker_process_feed_gives_the_vectors_of_the_serial_path(fp32_embedder)
     assert len(texts) > 2 * 4 and np.allclose(c1, c2, atol=1e-4)  # several batches
     assert all(a.shape == b.shape and np.allclose(a, b, atol=1e-4) for a, b in zip(s1, s2))
     assert np.linalg.norm(s2[0][-1]) == 0 and (np.linalg.norm(s2[1], axis=1) > 0.99).all()
+
+
+def test_offset_free_token_feed_matches_the_tokenizer_with_offsets(fp32_embedder):
+    """The GPU feed's workers tokenize BERT-style models without character offsets (index/token_feed.py): per
+    character normalization and one marked piece per sentence. Ids, attention mask and each token's sentence
+    must equal what the tokenizer with offsets gives, on news text and on text chosen to break it."""
+    from index.token_feed import SentenceTokens
+
+    tok_json, max_len = fp32_embedder.tokenizer.backend_tokenizer.to_str(), fp32_embedder.max_length
+    fast, slow = SentenceTokens(tok_json, max_len), SentenceTokens(tok_json, max_len)
+    slow.fast = False  # always the offsets path
+    texts, spans = _sample_chunks()
+    assert fast.fast and all(fast._marked(t, s) is not None for t, s in zip(texts, spans))  # noqa: SLF001
+    tricky = [
+        ("Café owners in Zürich and Ó’Brien’s “naïve” crew met at 9 a.m.; ΟΔΥΣΣΕΥΣ said so.", None),
+        ("The 中国 delegation left.\tA bell\x07 rang\x0c twice\u00a0then stopped. e\u0301 and 👍 too.", None),
+        ("He typed [MASK] into the form. Nobody answered.", None),  # a special token's text: offsets path
+        ("abcdef ghi", [(0, 3), (3, 10)]),  # a sentence boundary inside a word: offsets path
+        ("(AP) — Officials said on Monday. They left.", [(7, 32), (33, 43)]),  # text before the first sentence
+        ("One sentence here. Two here.", [(19, 28), (0, 18), (40, 50)]),  # unsorted, and a span past the end
+        ("x" * 150 + " is a long word. " + "Word " * 400, None),  # [UNK] and truncation at the model limit
+        ("ΟΔΥΣΣΕΥΣ ΣΟΦΟΣ said “hello” — twice.", None),  # capital sigmas: str.lower would differ
+        ("İstanbul’s mayor spoke.", None),
+    ]
+    for text, sp in tricky:
+        if sp is None:
+            from index.sentences import split_sentences
+
+            sp = [(s.start, s.end) for s in split_sentences(text)]
+        texts.append(text)
+        spans.append(sp)
+    for i in range(0, len(texts), 5):
+        got, want = fast.prepare(texts[i : i + 5], spans[i : i + 5]), slow.prepare(texts[i : i + 5], spans[i : i + 5])
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and (g == w).all()
+    assert fast._marked(tricky[2][0], [(0, 30)]) is None and fast._marked("abcdef ghi", [(0, 3), (3, 10)]) is None  # noqa: SLF001
+    assert fast._marked(tricky[0][0], [(0, 21), (22, len(tricky[0][0]))]) is not None  # accents and curly quotes stay on the fast path  # noqa: SLF001
+
+
+def test_offset_free_token_feed_matches_on_random_multilingual_text(fp32_embedder):
+    """A seeded fuzz: words of Latin, accented, Greek, Cyrillic and CJK letters, punctuation, emoji, combining
+    marks, control characters and odd spaces, split into sentences as the indexer does. Same arrays either way,
+    and most texts take the fast path."""
+    import random
+
+    from index.sentences import split_sentences
+    from index.token_feed import SentenceTokens
+
+    tok_json, max_len = fp32_embedder.tokenizer.backend_tokenizer.to_str(), fp32_embedder.max_length
+    fast, slow = SentenceTokens(tok_json, max_len), SentenceTokens(tok_json, max_len)
+    slow.fast = False
+    pool = (list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") * 6
+            + list(".,;:!?\"'()-—–“”‘’…/&%$#@*[]{}") + list("éèêëÉÓóñÑüÜöÖäÄçÇßẞøØåÅıİ") + list("ΑΒΓΔΣσςαβγΩω")
+            + list("АБВабвЖж") + list("中国人日本語한국어")
+            + ["\u0301", "\u0308", "\u00a0", "\u2009", "\u3000", "\u200b", "\u200d", "\ufeff", "\x07", "\x0b",
+               "\x0c", "\x1c", "\x7f", "\t", "\r", "\ufffd", "😀", "👍🏽", "ﬁ", "Ⅻ", "①", "™", "©", "°", "€"])
+    rng = random.Random(1)
+    texts, spans = [], []
+    for _ in range(300):
+        words = ["".join(rng.choice(pool) for _ in range(rng.randint(1, 9))) for _ in range(rng.randint(5, 80))]
+        text = " ".join(w + (rng.choice([".", "!", "?", '."', ".”"]) if rng.random() < 0.12 else "") for w in words)
+        texts.append(text)
+        spans.append([(s.start, s.end) for s in split_sentences(text)])
+    for i in range(0, len(texts), 25):
+        got, want = fast.prepare(texts[i : i + 25], spans[i : i + 25]), slow.prepare(texts[i : i + 25], spans[i : i + 25])
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and (g == w).all()
+    assert sum(fast._marked(t, s) is not None for t, s in zip(texts, spans)) > 0.9 * len(texts)  # noqa: SLF001
