@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -99,6 +100,9 @@ def prepare_all(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     `workers` spawned processes (0: one per core). A pool that breaks (a worker killed) finishes in this
     process."""
     n = min(workers if workers > 0 else (os.cpu_count() or 1), len(jobs) // (PARALLEL_MIN // 2) or 1)
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    if main_file is not None and not os.path.exists(main_file):
+        n = 1  # a script read from stdin: spawned workers could not import the main module
     if n <= 1 or len(jobs) < PARALLEL_MIN:
         yield from map(prepare, jobs)
         return
