@@ -326,7 +326,9 @@ class Embedder:
 
     # --- the GPU feed: batches tokenized by worker processes -------------------------------------------------
     def _use_pool(self, n: int, batch_size: int) -> bool:
-        return (self._impl.gpu or self.pool_workers > 0) and n > self._batch(batch_size)
+        from .processes import can_spawn
+
+        return (self._impl.gpu or self.pool_workers > 0) and n > self._batch(batch_size) and can_spawn()
 
     def _pool_batches(self, texts: list[str], sentences: list | None, batch_size: int):
         """(idx, encoding, sentence index) per length-sorted batch, prepared by worker processes a few batches
@@ -334,11 +336,12 @@ class Embedder:
         from collections import deque
 
         if self._pool is None:
-            import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
+            from .processes import spawn
+
             n = self.pool_workers or max(1, min(32, (os.cpu_count() or 2) - 1))
-            self._pool = ProcessPoolExecutor(n, mp_context=mp.get_context("spawn"), initializer=_worker_init,
+            self._pool = ProcessPoolExecutor(n, mp_context=spawn(), initializer=_worker_init,
                                              initargs=(self.tokenizer.backend_tokenizer.to_str(), self.max_length))
             self._pool_size = n
         bs = self._batch(batch_size)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +15,7 @@ from typing import Iterator
 from . import facts
 from .chunking import chunk_hash, chunk_spans
 from .loaders import DocumentError, load_document
+from .processes import can_spawn, spawn
 from .records import Document
 from .sentences import split_sentences
 
@@ -100,20 +100,16 @@ def prepare_all(jobs: list[Job], workers: int) -> Iterator[Outcome]:
     `workers` spawned processes (0: one per core). A pool that breaks (a worker killed) finishes in this
     process."""
     n = min(workers if workers > 0 else (os.cpu_count() or 1), len(jobs) // (PARALLEL_MIN // 2) or 1)
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main_file is not None and not os.path.exists(main_file):
-        n = 1  # a script read from stdin: spawned workers could not import the main module
-    if n <= 1 or len(jobs) < PARALLEL_MIN:
+    if n <= 1 or len(jobs) < PARALLEL_MIN or not can_spawn():
         yield from map(prepare, jobs)
         return
-    import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     done = 0
     log.info("reading %d files in %d worker processes", len(jobs), n)
     try:
-        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(n, mp_context=spawn()) as pool:
             for out in pool.map(prepare, jobs, chunksize=8):
                 yield out
                 done += 1
