@@ -42,16 +42,16 @@ def is_candidate(path: Path) -> bool:
     return _candidate_name(path.name)
 
 
+_HIDDEN_START = (".", "~")
+_TEMP_ENDS = ("~", ".swp", ".swx", ".tmp", ".part", ".crdownload")
+
+
 def _candidate_name(name: str) -> bool:
     return not (
         name.startswith(_HIDDEN_START)
         or name.endswith(_TEMP_ENDS)
         or (name.startswith("#") and name.endswith("#"))
     )
-
-
-_HIDDEN_START = (".", "~")
-_TEMP_ENDS = ("~", ".swp", ".swx", ".tmp", ".part", ".crdownload")
 
 
 def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError]]:
@@ -83,8 +83,7 @@ def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError]]:
                         if name[0] != "." and not e.is_symlink():
                             subfolders.append(name)
                         continue
-                    if (name.startswith(_HIDDEN_START) or name.endswith(_TEMP_ENDS)
-                            or (name[0] == "#" and name[-1] == "#") or not e.is_file()):
+                    if not _candidate_name(name) or not e.is_file():
                         continue
                     st: os.stat_result | OSError = e.stat()
                 except OSError as exc:

@@ -102,14 +102,15 @@ class SentenceTokens:
         """A function normalizing pieces of `text` as the BERT normalizer would: plain `str.lower` when every
         character is one lower-casing alone normalizes (most news text), else the per-character table."""
         table = self.table
+        odd = False
         if not text.isascii():
             for c in set(text):
-                if ord(c) not in table:
-                    table[ord(c)] = self.normalizer.normalize_str(c)
+                if c > "\x7f":
+                    if ord(c) not in table:
+                        table[ord(c)] = self.normalizer.normalize_str(c)
+                    odd = odd or table[ord(c)] != c.lower()
             # (str.lower turns a word-final capital sigma into ς; the normalizer, character by character, into σ)
-            odd = "\u03a3" in text or any(table[ord(c)] != c.lower() for c in set(text) if c > "\x7f")
-        else:
-            odd = False
+            odd = odd or "\u03a3" in text
         if odd or _CONTROL.search(text):
             return lambda piece: piece.translate(table)
         return str.lower
