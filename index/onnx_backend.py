@@ -212,19 +212,52 @@ def ensure_int8(model: str, root: Path) -> Path:
     return out
 
 
+class FastTokenizer:
+    """The saved fast tokenizer run by the `tokenizers` library alone: what `Embedder` asks of a Hugging Face
+    tokenizer (padded batches as numpy arrays, character offsets), without importing transformers, which pulls in
+    torch: ~1.4 s and ~180 MB on every `newsdesk ask`. Same ids, masks and offsets (tests/test_scale.py)."""
+
+    model_input_names = ("input_ids", "attention_mask")
+
+    def __init__(self, folder: Path) -> None:
+        from tokenizers import Tokenizer
+
+        config = json.loads((folder / "tokenizer_config.json").read_text())
+        self.backend_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        pad = config.get("pad_token", "[PAD]")
+        pad_id = self.backend_tokenizer.token_to_id(pad)
+        self.backend_tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad,
+                                              pad_type_id=int(config.get("pad_token_type_id", 0)))
+        self._max_length: int | None = None
+
+    def __call__(self, texts: list[str], *, padding: bool = True, truncation: bool = True, max_length: int,
+                 return_offsets_mapping: bool = False, return_tensors: str = "np") -> dict[str, np.ndarray]:
+        if not (padding is True and truncation is True and return_tensors == "np"):
+            raise ValueError("FastTokenizer only pads to the longest, truncates and returns numpy arrays")
+        tok = self.backend_tokenizer
+        if self._max_length != max_length:
+            tok.enable_truncation(max_length)
+            self._max_length = max_length
+        encs = tok.encode_batch(list(texts))
+        out = {"input_ids": np.array([e.ids for e in encs], dtype=np.int64),
+               "attention_mask": np.array([e.attention_mask for e in encs], dtype=np.int64)}
+        if return_offsets_mapping:
+            out["offset_mapping"] = np.array([e.offsets for e in encs], dtype=np.int64).reshape(len(encs), -1, 2)
+        return out
+
+
 class OnnxInt8Model:
     """Token embeddings from the int8 ONNX model. One onnxruntime session per thread count (1 for queries,
     all cores while indexing), made on first use; calls are serialized by the caller."""
 
     def __init__(self, folder: Path) -> None:
         import onnxruntime  # noqa: F401 - fail early when missing
-        from transformers import AutoTokenizer
 
         self.folder = Path(folder).resolve()
         self.manifest = json.loads((self.folder / MANIFEST).read_text())
         self.dim = int(self.manifest["dim"])
         self.max_length = int(self.manifest.get("max_length", 256))
-        self.tokenizer = AutoTokenizer.from_pretrained(str(self.folder))
+        self.tokenizer = FastTokenizer(self.folder)
         self._sessions: dict[int, object] = {}
         self._lock = threading.Lock()
         self._inputs: set[str] | None = None

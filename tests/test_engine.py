@@ -176,6 +176,14 @@ def test_cli_index_and_ask_json(tmp_path):
     p = _cli("ask", "what did Pompeo say on April 7?", "--corpus", str(corpus), "--data", str(tmp_path / "d"),
              cwd=tmp_path)
     assert "\u201c" in p.stdout and "004_563c2adb94c7b42a.txt" in p.stdout and "Business Insider" in p.stdout
+    # A one-off `ask` on the default (int8) backend never loads torch or transformers (~1.4 s and ~180 MB).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
+    code = ("import sys; from bot.cli import main; rc = main(['ask', 'what did Pompeo say on April 7?', '--corpus', "
+            f"{str(corpus)!r}, '--data', {str(tmp_path / 'd')!r}]); "
+            "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules, rc)")
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
+                       capture_output=True, text=True, timeout=240)
+    assert "Business Insider" in p.stdout and "LOADED False False 0" in p.stdout, p.stdout + p.stderr
 
 
 def test_cli_index_of_named_files(tmp_path):

@@ -318,3 +318,24 @@ def test_offset_free_token_feed_matches_on_random_multilingual_text(fp32_embedde
         for g, w in zip(got, want):
             assert g.shape == w.shape and (g == w).all()
     assert sum(fast._marked(t, s) is not None for t, s in zip(texts, spans)) > 0.9 * len(texts)  # noqa: SLF001
+
+
+def test_int8_backend_tokenizer_matches_hugging_face_without_importing_it(int8_embedder):
+    """The int8 backend tokenizes with the `tokenizers` library alone (no transformers, so no torch at query
+    time); ids, attention mask and offsets equal the Hugging Face tokenizer's, padding and truncation included."""
+    from transformers import AutoTokenizer
+
+    folder = int8_embedder._impl.model.folder  # noqa: SLF001
+    hf, ours = AutoTokenizer.from_pretrained(str(folder)), int8_embedder.tokenizer
+    texts, _ = _sample_chunks()
+    texts += ["Café 中国 \x07 e\u0301 ΟΔΥΣΣΕΥΣ said “no”.", "", "x" * 3000, "Word " * 600, "[MASK] and [SEP] inside", "a"]
+    for max_length in (256, 16):
+        for i in range(0, len(texts), 7):
+            batch = texts[i : i + 7]
+            want = hf(batch, padding=True, truncation=True, max_length=max_length, return_offsets_mapping=True,
+                      return_tensors="np")
+            got = ours(batch, padding=True, truncation=True, max_length=max_length, return_offsets_mapping=True,
+                       return_tensors="np")
+            for k in ("input_ids", "attention_mask", "offset_mapping"):
+                assert got[k].shape == want[k].shape and (got[k] == want[k]).all(), k
+            assert (want.get("token_type_ids", np.zeros(1)) == 0).all()  # the backend feeds zeros itself
