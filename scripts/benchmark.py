@@ -555,6 +555,12 @@ def run_probe(corpus: Path, data: Path, n: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def percentiles(latencies: list[float]) -> tuple[float, float]:
+    """p50 and p95 in ms (the 95th percentile as the nearest sample)."""
+    lat = sorted(latencies)
+    return statistics.median(lat) * 1000, lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] * 1000
+
+
 def du_mib(path: Path) -> dict[str, float]:
     out = {"sqlite": 0.0, "faiss": 0.0, "bm25": 0.0}
     for p in path.rglob("*"):
@@ -590,9 +596,7 @@ def sizes_section(work: Path, sizes: list[int], model: str, n_questions: int, ba
               + ", ".join(f"{k} {v:.0f} s" for k, v in phases.items()), flush=True)
         sizes_mib = du_mib(data)
         r = run_probe(corpus, data, n_questions)
-        lat = sorted(r["lat"])
-        p50 = statistics.median(lat) * 1000
-        p95 = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))] * 1000
+        p50, p95 = percentiles(r["lat"])
         t, prof = add_one(corpus, data)
         line = (f"{n:>9} {r['kind']:>18} {build:>9.0f}s {p50:>6.1f}ms {p95:>6.1f}ms {r['first_s']:>8.1f}s "
                 f"{r['hwm_mib']:>6.0f}MiB {t['scan']:>7.2f}s {t['named']:>7.2f}s {t['delete']:>7.2f}s "
@@ -643,13 +647,24 @@ def main() -> None:
     ap.add_argument("--add-only", type=int, default=0, metavar="RUNS",
                     help="with --corpus/--data (a folder kept by --keep): time RUNS more one-article adds, each in "
                     "this process with the model loaded, and nothing else")
-    ap.add_argument("--corpus", type=Path, help="corpus of a kept size (with --probe or --add-only)")
-    ap.add_argument("--data", type=Path, help="data folder of a kept size (with --probe or --add-only)")
+    ap.add_argument("--ask-only", action="store_true",
+                    help="with --corpus/--data (a folder kept by --keep): time `ask` and the RSS of a fresh process "
+                    "that loads it, and nothing else")
+    ap.add_argument("--corpus", type=Path, help="corpus of a kept size (with --ask-only or --add-only)")
+    ap.add_argument("--data", type=Path, help="data folder of a kept size (with --ask-only or --add-only)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("NEWSDESK_MODEL_CACHE", str(model_cache()))
     if args.probe:
         print(json.dumps(probe(args.corpus, args.data, args.questions)))
+        return
+    if args.ask_only:
+        print(load_note())
+        r = run_probe(args.corpus, args.data, args.questions)
+        p50, p95 = percentiles(r["lat"])
+        print(f"{r['kind']}: ask p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(r['lat'])} questions after a first one, "
+              f"1 query thread); first ask {r['first_s']:.2f} s; RSS {r['hwm_mib']:.0f} MiB (peak of the fresh "
+              "process that loaded the index and answered)")
         return
     if args.add_only:
         print(load_note())
