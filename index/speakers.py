@@ -152,12 +152,8 @@ _PREFIX = re.compile(r"^(?:then|ex|former)-")
 
 @functools.lru_cache(maxsize=65536)
 def _bare_word(low: str) -> str:
+    """Lower-case word without a possessive or a then-/ex-/former- prefix."""
     return _PREFIX.sub("", _POSSESSIVE.sub("", low))
-
-
-def _bare(tok: _Tok) -> str:
-    """Lower-case word without a possessive or a then-/ex- prefix."""
-    return tok.bare
 
 
 # ---- attribution phrases ------------------------------------------------------------------------
@@ -196,14 +192,14 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     phrase = text[toks[0].start : toks[-1].end]
     if not run or not run[-1].capitalised:
         return _Who(None, None, None, phrase)
-    if len(toks) == 1 and _bare(run[0]) in _COMMON_SUBJECTS:
+    if len(toks) == 1 and run[0].bare in _COMMON_SUBJECTS:
         return _Who(None, None, None, phrase)
     # the name is what follows the last title/organisation word, unless the run ends with one
     cut = 0
     for k, tok in enumerate(run[:-1]):
-        if _bare(tok) in _TITLES or _bare(tok) in _ORGS:
+        if tok.bare in _TITLES or tok.bare in _ORGS:
             cut = k + 1
-    if _bare(run[-1]) in _ORGS or _bare(run[-1]) in _TITLES:
+    if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
         cut = 0
     while cut < len(run) and run[cut].low in _CONNECTORS:
         cut += 1
@@ -443,14 +439,14 @@ def speaker_mentions(text: str) -> list[NameMention]:
             j -= 1
         run = toks[i : j + 1]
         i = j + 1
-        if len(run) > 7 or any(_bare(t) in _ORGS for t in run):
+        if len(run) > 7 or any(t.bare in _ORGS for t in run):
             continue
         who = _parse_who(text, run)
         if who and who.speaker and who.start is not None and who.end is not None:
             words = [t for t in run if who.start <= t.start and t.end <= who.end]
             plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
                         for t in words)
-            if 2 <= len(words) <= 5 and plain and not any(_bare(t) in _TITLES for t in words):
+            if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
                 lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
                 subject = not lead.strip(" \t\"“”«")
                 out.append(NameMention(who.start, who.end, who.speaker, subject))
