@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from index.records import Answer
+from newsdesk.index.records import Answer
 
 
 def _settings(args: argparse.Namespace):
-    from index.settings import Settings
+    from newsdesk.index.settings import Settings
 
     over: dict[str, Any] = {}
     if getattr(args, "corpus", None):
@@ -25,7 +25,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _engine(args: argparse.Namespace):
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
     return Engine(_settings(args))
 
@@ -35,7 +35,7 @@ def _print_json(obj: Any) -> None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from bot.terminal import render_report
+    from newsdesk.bot.terminal import render_report
 
     eng = _engine(args)
     paths = None
@@ -55,7 +55,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from bot.terminal import render_answer
+    from newsdesk.bot.terminal import render_answer
 
     asked = dt.date.fromisoformat(args.asked_at) if args.asked_at else None
     ans = _engine(args).ask(args.question, k=args.k, asked_at=asked)
@@ -67,7 +67,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    from bot.terminal import render_status
+    from newsdesk.bot.terminal import render_status
 
     eng = _engine(args)
     st = eng.status()
@@ -81,7 +81,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from bot.terminal import render_answer, render_report, render_status
+    from newsdesk.bot.terminal import render_answer, render_report, render_status
 
     eng = _engine(args)
     print(render_report(eng.index(progress=sys.stderr.isatty())), file=sys.stderr)
@@ -108,8 +108,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.quotes import verify_quote
-    from index.evaluation import load_questions, metrics
+    from newsdesk.index.quotes import verify_quote
+    from newsdesk.index.evaluation import load_questions, metrics
 
     eng = _engine(args)
     eng.index(progress=False)
@@ -134,11 +134,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.discord_settings import BotSettings
+    from newsdesk.bot.discord_settings import BotSettings
 
     bs = BotSettings()
     if bs.discord_token is not None and bs.discord_token.get_secret_value().strip():
-        from bot.discord_app import run_bot
+        from newsdesk.bot.discord_app import run_bot
 
         return run_bot(_settings(args), bs)
     print("DISCORD_TOKEN is not set: starting the terminal front end (set it in .env to run the bot).",
@@ -147,7 +147,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_export_int8(args: argparse.Namespace) -> int:
-    from index.onnx_backend import cache_dir, ensure_int8, export_int8
+    from newsdesk.index.onnx_backend import cache_dir, ensure_int8, export_int8
 
     s = _settings(args)
     root = Path(s.model_cache or Path(s.data) / "models")
@@ -157,7 +157,7 @@ def cmd_export_int8(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    from index.watch import WatchRun, watch
+    from newsdesk.index.watch import WatchRun, watch
 
     eng = _engine(args)
 
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    from index.store import IndexError_
+    from newsdesk.index.store import IndexError_
 
     try:
         return int(args.func(args) or 0)

@@ -20,14 +20,14 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
-from index.records import IndexStatus
-from index.settings import Settings
+from newsdesk.index.records import IndexStatus
+from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
 from .discord_settings import BotSettings
 
 if TYPE_CHECKING:
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class NewsdeskBot(commands.Bot):
 
     def _start_watching(self) -> None:
         """NEWSDESK_WATCH: index.watch's watcher thread indexes the corpus now and after every change."""
-        from index.watch import start_watch_thread
+        from newsdesk.index.watch import start_watch_thread
 
         loop = asyncio.get_running_loop()
 
@@ -269,7 +269,7 @@ def run_bot(settings: Settings | BotSettings | None = None, bot_settings: BotSet
 
     async def main() -> int:
         if engine is None:
-            from index.engine import Engine  # the model loads here, not at import
+            from newsdesk.index.engine import Engine  # the model loads here, not at import
 
             bot = create_bot(await asyncio.to_thread(Engine, settings), bot_settings, **options)
         else:

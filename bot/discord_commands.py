@@ -30,7 +30,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from index.engine import IndexError_
+from newsdesk.index.engine import IndexError_
 
 from .discord_render import (
     OutgoingMessage,

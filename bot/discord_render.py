@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 import discord
 from discord.utils import escape_markdown
 
-from index.records import Answer, IndexReport, IndexStatus, Result
+from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
 
 # Discord's documented limits.
 CONTENT_LIMIT = 2000

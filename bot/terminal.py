@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from index.records import Answer, IndexReport, IndexStatus, Result
+from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
 
 
 def cite(r: Result) -> str:

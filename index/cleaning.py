@@ -32,7 +32,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
-from index.records import Span
+from newsdesk.index.records import Span
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from index.cleaning import CleanResult, clean_text, normalize_date
-from index.records import Document, Span
+from newsdesk.index.cleaning import CleanResult, clean_text, normalize_date
+from newsdesk.index.records import Document, Span
 
 try:  # PyYAML comes with huggingface_hub; the flat parser below covers its absence and broken YAML.
     import yaml

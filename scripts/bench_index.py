@@ -38,7 +38,6 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -113,8 +112,8 @@ def article(i: int, seed: int = 7) -> str:
 
 
 def chunks_per_article(settings, sample: int = 60) -> float:
-    from index.chunking import chunk_spans
-    from index.loaders import load_document
+    from newsdesk.index.chunking import chunk_spans
+    from newsdesk.index.loaders import load_document
 
     tmp = Path(tempfile.mkdtemp(prefix="nd-cal-"))
     try:
@@ -202,8 +201,8 @@ class Phases:
 
     @contextlib.contextmanager
     def active(self):
-        from index import indexer, preparing, store, vectors
-        from index.lexical import LexicalIndex
+        from newsdesk.index import indexer, preparing, store, vectors
+        from newsdesk.index.lexical import LexicalIndex
 
         phases = self
 
@@ -291,14 +290,14 @@ def machine() -> str:
 
 
 def settings_for(corpus: Path, data: Path):
-    from index.settings import Settings
+    from newsdesk.index.settings import Settings
 
     return Settings(_env_file=None, corpus=corpus, data=data, progress=False)
 
 
 def full_index(work: Path, target_chunks: int, per_article: float) -> None:
-    from index.embedding import Embedder
-    from index.engine import Engine
+    from newsdesk.index.embedding import Embedder
+    from newsdesk.index.engine import Engine
 
     n = max(1, round(target_chunks / per_article))
     corpus, data = work / "full" / "corpus", work / "full" / "data"
@@ -319,8 +318,8 @@ def full_index(work: Path, target_chunks: int, per_article: float) -> None:
 
 
 def sized_index(work: Path, target_chunks: int, per_article: float) -> tuple[Path, Path, int]:
-    from index.engine import Engine
-    from index.settings import DEFAULT_MODEL
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import DEFAULT_MODEL
 
     n = max(1, round(target_chunks / per_article))
     corpus, data = work / f"n{target_chunks}" / "corpus", work / f"n{target_chunks}" / "data"
@@ -331,7 +330,7 @@ def sized_index(work: Path, target_chunks: int, per_article: float) -> tuple[Pat
     cpu0 = time.process_time()
     rep = Engine(s, embedder=SyntheticEmbedder(384, DEFAULT_MODEL)).index()
     main_us = (time.process_time() - cpu0) / max(rep.chunks, 1) * 1e6
-    from index.preparing import PARALLEL_MIN
+    from newsdesk.index.preparing import PARALLEL_MIN
 
     workers = 1 if n < PARALLEL_MIN else (s.index_threads or os.cpu_count() or 1)
     print(f"{target_chunks // 1000}k index: {rep.documents} articles, {rep.chunks} chunks; corpus written in "
@@ -344,7 +343,7 @@ def sized_index(work: Path, target_chunks: int, per_article: float) -> tuple[Pat
 
 
 def add_one(corpus: Path, data: Path, n: int) -> None:
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
     s = settings_for(corpus, data)
     reader = Engine(s)  # another front end holding the index: times its live reload
@@ -354,7 +353,7 @@ def add_one(corpus: Path, data: Path, n: int) -> None:
     (corpus / "new").mkdir(exist_ok=True)
     (corpus / "new" / "one.txt").write_text(article(900_000_001))
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "bot.cli", "index", "--json", "--corpus", str(corpus),
+    out = subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", "index", "--json", "--corpus", str(corpus),
                           "--data", str(data)], capture_output=True, text=True, cwd=ROOT)
     cold = time.perf_counter() - t0
     if out.returncode != 0:
@@ -418,7 +417,7 @@ def rss_probe(corpus: Path, data: Path) -> None:
     def current_mib() -> float:
         return status_mib("VmRSS")
 
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
     base = current_mib()
     eng = Engine(settings_for(corpus, data))

@@ -41,8 +41,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "scripts"))
 
 import numpy as np  # noqa: E402
 
@@ -88,7 +86,7 @@ def machine() -> str:
 
 
 def gpu_name() -> str | None:
-    from index.embedding import cuda_available
+    from newsdesk.index.embedding import cuda_available
 
     if not cuda_available():
         return None
@@ -121,8 +119,8 @@ def versions() -> str:
 
 # --- generated chunks ------------------------------------------------------------------------------------------------
 def _chunks_of(i: int, target: int, most: int) -> list[tuple[str, list[tuple[int, int]]]]:
-    from index.chunking import chunk_spans
-    from index.sentences import split_sentences
+    from newsdesk.index.chunking import chunk_spans
+    from newsdesk.index.sentences import split_sentences
 
     text = bench_index.article(i)
     out = []
@@ -170,7 +168,7 @@ def embed_rate(emb, texts, spans, batch_size: int, repeat: int = 1) -> float:
 
 
 def cpu_embedding(n: int, threads: int, model: str) -> list[tuple[str, str]]:
-    from index.embedding import Embedder, set_threads
+    from newsdesk.index.embedding import Embedder, set_threads
 
     texts, spans = news_chunks(n)
     ntok = np.mean([len(x) for x in Embedder_tokens(texts, model)])
@@ -193,8 +191,8 @@ def feed_tokenizing(model: str, n: int = 3000) -> list[tuple[str, str]]:
     the offset-free path (index/token_feed.py), on one core, batches of 512."""
     from transformers import AutoTokenizer
 
-    from index.embedding import resolve_model
-    from index.token_feed import SentenceTokens
+    from newsdesk.index.embedding import resolve_model
+    from newsdesk.index.token_feed import SentenceTokens
 
     texts, spans = news_chunks(n, target=200, most=240)
     tok = AutoTokenizer.from_pretrained(resolve_model(model))
@@ -222,7 +220,7 @@ def feed_tokenizing(model: str, n: int = 3000) -> list[tuple[str, str]]:
 def Embedder_tokens(texts: list[str], model: str) -> list[list[int]]:  # noqa: N802
     from transformers import AutoTokenizer
 
-    from index.embedding import resolve_model
+    from newsdesk.index.embedding import resolve_model
 
     tok = AutoTokenizer.from_pretrained(resolve_model(model))
     return tok(texts, truncation=True, max_length=256)["input_ids"]
@@ -235,8 +233,8 @@ def model_cache() -> Path:
 def full_index_rates(work: Path, target_chunks: int, device: str = "cpu") -> list[tuple[str, str]]:
     """engine.index() of a fresh generated corpus, per backend (everything included; model load not): both CPU
     backends, or on a CUDA device torch fp16 fed by tokenizing worker processes."""
-    from index.embedding import Embedder
-    from index.engine import Engine
+    from newsdesk.index.embedding import Embedder
+    from newsdesk.index.engine import Engine
 
     per = bench_index.chunks_per_article(bench_index.settings_for(work, work / "none"))
     n = max(1, round(target_chunks / per))
@@ -260,7 +258,7 @@ def full_index_rates(work: Path, target_chunks: int, device: str = "cpu") -> lis
 def gpu_embedding(n: int, model: str, batch_sizes: list[int], dump: int, out: Path | None) -> list[tuple[str, str]]:
     import torch
 
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     rows = []
     procs = min(16, os.cpu_count() or 1)
@@ -367,7 +365,7 @@ class VectorPool:
 
 def base_vectors(n: int, model: str) -> np.ndarray:
     """Real int8-backend vectors of n generated chunks (the pool the synthetic ones are drawn around)."""
-    from index.embedding import Embedder, set_threads
+    from newsdesk.index.embedding import Embedder, set_threads
 
     texts, spans = news_chunks(n, start=5_000_000)
     set_threads(0)
@@ -381,10 +379,10 @@ def base_vectors(n: int, model: str) -> np.ndarray:
 def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, settings) -> tuple[int, dict]:
     """Write a generated corpus and its index in the indexer's format, with synthetic embeddings. Returns the
     number of articles and the seconds each phase took."""
-    from index import vectors
-    from index.chunking import chunk_hash, chunking_key
-    from index.lexical import LexicalIndex, SegmentedLexical
-    from index.store import (FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
+    from newsdesk.index import vectors
+    from newsdesk.index.chunking import chunk_hash, chunking_key
+    from newsdesk.index.lexical import LexicalIndex, SegmentedLexical
+    from newsdesk.index.store import (FORMAT_VERSION, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
                              pack_sentence_vectors, remembered_sums)
 
     t: dict[str, float] = {}
@@ -476,7 +474,7 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
 
 def probe(corpus: Path, data: Path, n_questions: int) -> dict:
     """Run in a fresh process: load the engine, ask; latencies and RSS."""
-    from index.engine import Engine
+    from newsdesk.index.engine import Engine
 
     def status_mib(key: str) -> float:
         for line in open("/proc/self/status"):
@@ -489,7 +487,7 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
     s.backend = "onnx-int8"
     s.model_cache = model_cache()
     eng = Engine(s)
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     eng._embedder = Embedder.from_settings(s)  # noqa: SLF001 - the engine's own default takes only model/device
     t0 = time.perf_counter()
@@ -501,7 +499,7 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
         t0 = time.perf_counter()
         eng.ask(q)
         lat.append(time.perf_counter() - t0)
-    from index import vectors
+    from newsdesk.index import vectors
 
     view = eng._refresh(force=False)  # noqa: SLF001
     return {"first_s": first, "lat": lat, "rss_mib": status_mib("VmRSS"), "hwm_mib": status_mib("VmHWM"),
@@ -512,8 +510,8 @@ def add_one(corpus: Path, data: Path, run: int = 0) -> tuple[dict[str, float], l
     """New articles through engine.index() with the model loaded (int8 backend): one found by a scan of the
     whole corpus (`newsdesk index`), one named (the watcher, `/add`, `newsdesk index PATH`); one deleted; a
     reader's reload of the new generation. Returns the times and where the scanned add's time goes."""
-    from index.embedding import Embedder
-    from index.engine import Engine
+    from newsdesk.index.embedding import Embedder
+    from newsdesk.index.engine import Engine
 
     s = bench_index.settings_for(corpus, data)
     s.backend, s.model_cache = "onnx-int8", model_cache()
@@ -574,7 +572,7 @@ def du_mib(path: Path) -> dict[str, float]:
 
 def sizes_section(work: Path, sizes: list[int], model: str, n_questions: int, base_n: int,
                   keep: bool = False) -> None:
-    from index.settings import Settings
+    from newsdesk.index.settings import Settings
 
     print(f"\nbuilding the pool of real vectors ({base_n} generated chunks, int8 backend) ...", flush=True)
     pool = VectorPool(base_vectors(base_n, model))

@@ -34,14 +34,13 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from index.answers import ABSTAIN_FEATURES, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE, _norm  # noqa: E402
-from index.engine import Engine  # noqa: E402
-from index.evaluation import fold, load_questions  # noqa: E402
-from index.lexical import terms  # noqa: E402
-from index.questions import analyze  # noqa: E402
-from index.settings import Settings  # noqa: E402
+from newsdesk.index.answers import ABSTAIN_FEATURES, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE, _norm  # noqa: E402
+from newsdesk.index.engine import Engine  # noqa: E402
+from newsdesk.index.evaluation import fold, load_questions  # noqa: E402
+from newsdesk.index.lexical import terms  # noqa: E402
+from newsdesk.index.questions import analyze  # noqa: E402
+from newsdesk.index.settings import Settings  # noqa: E402
 
 PRIORS = {"speaker": 2.0, "date": 1.5}
 RANKER_FEATURES = [f for f in FEATURES if f not in PRIORS]

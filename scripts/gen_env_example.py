@@ -10,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 HEADER = """\
 # newsdesk settings. Copy to .env and edit; the environment overrides .env.
@@ -20,8 +19,8 @@ HEADER = """\
 
 
 def render() -> str:
-    from bot.discord_settings import BotSettings
-    from index.settings import Settings
+    from newsdesk.bot.discord_settings import BotSettings
+    from newsdesk.index.settings import Settings
 
     out = [HEADER]
     for title, cls, prefix in (("Engine", Settings, "NEWSDESK_"), ("Discord bot", BotSettings, "")):

@@ -10,8 +10,8 @@ _SAMPLE_CORPUS = _Path(__file__).resolve().parent.parent / "corpus"
 @_pytest.fixture(scope="module")
 def discord_engine(tmp_path_factory):
     """A real Engine over a private copy of the sample corpus, indexed once per test module."""
-    from index.engine import Engine
-    from index.settings import Settings
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
 
     root = tmp_path_factory.mktemp("discord-engine")
     _shutil.copytree(_SAMPLE_CORPUS, root / "corpus")
@@ -38,8 +38,8 @@ async def start_discord_bot(discord_fake):
 
     import discord
 
-    from bot.discord_app import create_bot
-    from bot.discord_settings import BotSettings
+    from newsdesk.bot.discord_app import create_bot
+    from newsdesk.bot.discord_settings import BotSettings
     from tests.discord_fake import GUILD_ID
 
     saved = (discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY)
@@ -72,7 +72,7 @@ async def start_discord_bot(discord_fake):
 @_pytest.fixture(scope="session")
 def embedder():
     """The real default model (all-MiniLM-L6-v2 from its PyPI package), loaded once per test session."""
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     return Embedder("all-MiniLM-L6-v2")
 
@@ -88,8 +88,8 @@ def _isolated_user_state(tmp_path, monkeypatch):
 @_pytest.fixture(scope="module")
 def sample_engine(tmp_path_factory, embedder):
     """A real Engine over a private copy of the sample corpus, indexed once per module."""
-    from index.engine import Engine
-    from index.settings import Settings
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
 
     root = tmp_path_factory.mktemp("sample-engine")
     _shutil.copytree(_SAMPLE_CORPUS, root / "corpus")

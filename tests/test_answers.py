@@ -7,12 +7,12 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from index.quotes import MAX_QUOTE_WORDS, clip_quote
-from index.engine import Engine
-from index.lexical import terms
-from index.questions import analyze
-from index.records import Span
-from index.settings import Settings
+from newsdesk.index.quotes import MAX_QUOTE_WORDS, clip_quote
+from newsdesk.index.engine import Engine
+from newsdesk.index.lexical import terms
+from newsdesk.index.questions import analyze
+from newsdesk.index.records import Span
+from newsdesk.index.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -94,7 +94,7 @@ def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
     import numpy as np
     from sentence_transformers import CrossEncoder
 
-    from index.embedding import resolve_model
+    from newsdesk.index.embedding import resolve_model
 
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus)
@@ -132,8 +132,8 @@ def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, embedder):
 def test_a_passage_one_retriever_ranks_first_is_always_scored():
     """Rank fusion can bury the one passage BM25 ranks first (no dense support) below many passages both
     retrievers rank half-way: it is scored anyway."""
-    from index.answers import SURE_RANK, AnswerBuilder
-    from index.retrieval import Candidate
+    from newsdesk.index.answers import SURE_RANK, AnswerBuilder
+    from newsdesk.index.retrieval import Candidate
 
     both = [Candidate(i, 2 / (61 + 10 + i), 0.5, 5.0, 10 + i, 10 + i) for i in range(20)]
     bm25_only = Candidate(99, 1 / 61, 0.0, 30.0, None, 0)
@@ -148,7 +148,7 @@ def test_a_passage_one_retriever_ranks_first_is_always_scored():
 
 
 def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
-    import index.quotes as quotes
+    import newsdesk.index.quotes as quotes
 
     other = "An unrelated paragraph about the weather talks of rain. " * 3
     para = ("The council met on Monday. It voted to raise the kelp tax. "
@@ -166,7 +166,7 @@ def test_the_passage_around_a_quote_keeps_to_its_paragraph_first(monkeypatch):
 
 
 def test_a_person_no_article_mentions_is_abstained_and_named(sample_engine):
-    from bot.terminal import render_answer
+    from newsdesk.bot.terminal import render_answer
 
     ans = sample_engine.ask("What did Angela Merkel say about Libya?")
     assert ans.abstained and ans.results == [] and ans.unknown_names == ["Angela Merkel"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.dates import DateMention, DateRange, parse_date, question_dates, strip_dates, text_dates
+from newsdesk.index.dates import DateMention, DateRange, parse_date, question_dates, strip_dates, text_dates
 
 ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "004_563c2adb94c7b42a.txt"
 PUBLISHED = date(2019, 4, 19)  # a Friday

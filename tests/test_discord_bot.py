@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.discord_render import ABSTAIN_TEXT
+from newsdesk.bot.discord_render import ABSTAIN_TEXT
 from tests.discord_fake import (
     ADMIN,
     CHANNEL_ID,
@@ -209,7 +209,7 @@ async def test_sources_and_help(discord_engine, discord_fake, start_discord_bot)
 
 async def test_long_answers_are_split_within_the_fakes_limits(discord_engine, discord_fake, start_discord_bot):
     """The fake rejects anything over Discord's limits; a long answer must arrive whole, split cleanly."""
-    from index.records import Answer, Result
+    from newsdesk.index.records import Answer, Result
 
     bot = await start_discord_bot(discord_engine)
     quote = " ".join(f"extraordinary{i:02d}" for i in range(60))  # the longest quote the contract allows

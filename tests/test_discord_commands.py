@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discord_commands import combine_follow_up, name_for_url, safe_filename, strip_mentions
+from newsdesk.bot.discord_commands import combine_follow_up, name_for_url, safe_filename, strip_mentions
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -36,7 +36,7 @@ def test_follow_up_and_mentions():
 def test_role_by_name_or_id():
     from types import SimpleNamespace
 
-    from bot.discord_commands import has_role
+    from newsdesk.bot.discord_commands import has_role
 
     member = SimpleNamespace(roles=[SimpleNamespace(id=42, name="Editors")])
     assert has_role(member, "editors") and has_role(member, "42") and has_role(member, " Editors ")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.discord_render import (
+from newsdesk.bot.discord_render import (
     ABSTAIN_TEXT,
     NEAR_MISS_LABEL,
     OutgoingMessage,
@@ -16,7 +16,7 @@ from bot.discord_render import (
     render_index_report,
     render_sources,
 )
-from index.records import Answer, IndexReport, IndexStatus, Result, Skipped, SourceInfo
+from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result, Skipped, SourceInfo
 from tests.discord_fake import validate_message
 
 import discord

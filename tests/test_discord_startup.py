@@ -7,10 +7,10 @@ import logging
 import discord
 import pytest
 
-from bot.discord_app import run_bot
-from bot.discord_settings import BotSettings
-from index.engine import Engine
-from index.settings import Settings
+from newsdesk.bot.discord_app import run_bot
+from newsdesk.bot.discord_settings import BotSettings
+from newsdesk.index.engine import Engine
+from newsdesk.index.settings import Settings
 from tests.discord_fake import FakeDiscordThread
 
 SECRET = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.wrong-token-do-not-print-0123456789"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from index.cleaning import clean_text, normalize_date
-from index.loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
+from newsdesk.index.cleaning import clean_text, normalize_date
+from newsdesk.index.loaders import SUPPORTED_SUFFIXES, DocumentError, load_document
 
 FIXTURES = Path(__file__).parent / "fixtures" / "docs"
 SAMPLE_000 = "000_33870d39bdde5ea7.txt"
@@ -359,7 +359,7 @@ def test_supported_suffixes() -> None:
 def test_sentences_split_across_odd_spaces_with_offsets_into_the_text() -> None:
     """No-break, ideographic and other spaces: sentencex 1.0.32 panicked on "V\u3000." (a Rust panic, which
     escaped every `except Exception`); the splitter sees plain spaces there and offsets still index the text."""
-    from index.sentences import split_sentences
+    from newsdesk.index.sentences import split_sentences
 
     text = "The mayor of V\u3000. spoke on Monday.\u2009Another sentence\u00a0follows. Mr.\u00a0Smith left.\u3000"
     got = [text[s.start : s.end] for s in split_sentences(text)]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from index.chunking import chunk_spans
-from index.engine import Engine
-from index.settings import Settings
-from index.store import IndexError_
+from newsdesk.index.chunking import chunk_spans
+from newsdesk.index.engine import Engine
+from newsdesk.index.settings import Settings
+from newsdesk.index.store import IndexError_
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = sorted((ROOT / "corpus").glob("*.txt"))
@@ -34,7 +34,7 @@ def test_chunks_are_sentence_aligned_with_exact_offsets():
 
 
 def test_abbreviations_do_not_split_sentences():
-    from index.sentences import split_sentences
+    from newsdesk.index.sentences import split_sentences
 
     text = "Gen. Smith met the U.S. envoy on Jan. 5 in Washington. He left."
     sents = [text[s.start : s.end] for s in split_sentences(text)]
@@ -44,7 +44,7 @@ def test_abbreviations_do_not_split_sentences():
 def test_an_unbalanced_quote_mark_does_not_swallow_the_paragraph():
     """sentencex skips sentence ends inside what it takes for a quotation; a backtick closed by a curly
     apostrophe made one 170-word "sentence" of a Wikipedia paragraph. Such a run-on is split again."""
-    from index.sentences import LONG_WORDS, split_sentences
+    from newsdesk.index.sentences import LONG_WORDS, split_sentences
 
     text = ("Dr. Ada Quill (936–1013) pioneered the distillation of tinctures. Her Liber tincturae explains how to "
             "prepare the `simples’ from which the complex remedies were then compounded by St. Anselm's monks. "
@@ -155,7 +155,7 @@ def test_other_model_index_gives_rebuild_message(tmp_path, embedder):
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, env=env | {"PYTHONPATH": str(ROOT)},
+    return subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", *args], cwd=cwd, env=env | {"PYTHONPATH": str(ROOT)},
                           capture_output=True, text=True, timeout=240)
 
 
@@ -178,7 +178,7 @@ def test_cli_index_and_ask_json(tmp_path):
     assert "\u201c" in p.stdout and "004_563c2adb94c7b42a.txt" in p.stdout and "Business Insider" in p.stdout
     # A one-off `ask` on the default (int8) backend never loads torch or transformers (~1.4 s and ~180 MB).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
-    code = ("import sys; from bot.cli import main; rc = main(['ask', 'what did Pompeo say on April 7?', '--corpus', "
+    code = ("import sys; from newsdesk.bot.cli import main; rc = main(['ask', 'what did Pompeo say on April 7?', '--corpus', "
             f"{str(corpus)!r}, '--data', {str(tmp_path / 'd')!r}]); "
             "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules, rc)")
     p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
@@ -230,7 +230,7 @@ def test_cli_export_int8_builds_the_cached_model(tmp_path):
 def test_sentence_vectors_are_stored_in_int8_and_older_float16_rows_still_read(tmp_path):
     import numpy as np
 
-    from index.store import Store
+    from newsdesk.index.store import Store
 
     rng = np.random.default_rng(1)
     sv = rng.normal(size=(12, 384)).astype(np.float32)

@@ -25,11 +25,11 @@ import numpy as np
 import pytest
 from filelock import FileLock
 
-from index.engine import Engine
-from index.indexer import IndexLocked
-from index.settings import Settings
-from index.store import IndexDamaged, ModelMismatch
-from index.watch import WatchRun, start_watch_thread
+from newsdesk.index.engine import Engine
+from newsdesk.index.indexer import IndexLocked
+from newsdesk.index.settings import Settings
+from newsdesk.index.store import IndexDamaged, ModelMismatch
+from newsdesk.index.watch import WatchRun, start_watch_thread
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "corpus"
@@ -84,7 +84,7 @@ def hits(answer) -> list:
 
 
 def cli(env: Env, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "bot.cli", *args, "--corpus", str(env.corpus), "--data", str(env.data)],
+    return subprocess.run([PY, "-m", "newsdesk.bot.cli", *args, "--corpus", str(env.corpus), "--data", str(env.data)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_child_env())
 
 
@@ -221,7 +221,7 @@ def test_index_of_named_paths_touches_only_them(env: Env) -> None:
 def test_updates_write_small_deltas_and_compact_into_a_new_base(env: Env, monkeypatch) -> None:
     """Each update writes only a delta folder beside the unchanged base; when the changes outgrow the limit the
     writer folds them into a new base. Answers are the same either way, and old generations' files go."""
-    import index.indexer as ix
+    import newsdesk.index.indexer as ix
 
     meta0 = env.meta()
     base0 = meta0["base"]
@@ -270,7 +270,7 @@ def test_updates_write_small_deltas_and_compact_into_a_new_base(env: Env, monkey
 def test_embeddings_a_killed_run_left_are_forgotten(env: Env) -> None:
     """A run killed after embedding leaves vectors in the cache for text that may never be indexed (the file
     changed or went away before the next run): the next run forgets them, whether it commits or not."""
-    from index.store import Store
+    from newsdesk.index.store import Store
 
     def orphan(tag: str) -> None:
         store = Store(env.data)
@@ -300,7 +300,7 @@ def test_sigkill_mid_embedding_keeps_previous_index_and_next_run_completes(env: 
     for i in range(150):
         (env.corpus / f"gen-{i:03d}.txt").write_text(generated_article(i))
     # The real CLI, committing the embeddings cache every 16 chunks so a kill lands between two commits.
-    code = "import sys, index.indexer as ix; ix.EMBED_BLOCK = 16; from bot.cli import main; sys.exit(main())"
+    code = "import sys, newsdesk.index.indexer as ix; ix.EMBED_BLOCK = 16; from newsdesk.bot.cli import main; sys.exit(main())"
     proc = subprocess.Popen([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
                             cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
@@ -345,9 +345,9 @@ def test_sigkill_between_file_writes_and_commit(env: Env) -> None:
     assert env.reader.ask(KELP_Q).results[0].path == "kelp.txt"
     gen = int(env.meta()["generation"])
     (env.corpus / "kelp.txt").unlink()  # a deletion: the killed run needs no model
-    code = ("import os, signal, sys, index.indexer as ix\n"
+    code = ("import os, signal, sys, newsdesk.index.indexer as ix\n"
             "ix.fsync_dir = lambda p: os.kill(os.getpid(), signal.SIGKILL)\n"
-            "from bot.cli import main; sys.exit(main())")
+            "from newsdesk.bot.cli import main; sys.exit(main())")
     proc = subprocess.run([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
                           cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -558,9 +558,9 @@ def test_damaged_index_file_gives_rebuild_message_and_rebuild_fixes_it(env: Env)
 def test_a_new_process_trusts_the_writers_checksums_only_while_the_files_are_untouched(env: Env, monkeypatch) -> None:
     """The manifest keeps each generation file's checksum with its stat; a process that starts later does not
     read the files again (the base is 1.5 GB at 1M chunks) unless one was written to since."""
-    import index.store as store_mod
-    from index.indexer import verify
-    from index.store import Store
+    import newsdesk.index.store as store_mod
+    from newsdesk.index.indexer import verify
+    from newsdesk.index.store import Store
 
     (env.corpus / "kelp.txt").write_text(KELP)
     env.writer.index()
@@ -612,7 +612,7 @@ def test_model_change_on_ask_says_how_to_rebuild_and_index_rebuilds(env: Env) ->
 def test_full_scan_walks_like_os_walk_and_passes_over_hidden_temp_and_linked_folders(tmp_path: Path) -> None:
     """The streamed, folder-relative scan behind `newsdesk index` finds the same files, in the same order, with
     the same stats as a plain os.walk would, and leaves out what the indexer must never read."""
-    from index.indexer import is_candidate, scan
+    from newsdesk.index.indexer import is_candidate, scan
 
     root = tmp_path / "corpus"
     rng = random.Random(7)
@@ -647,7 +647,7 @@ def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp
     """Past PARALLEL_MIN files to read, loading, cleaning, chunking and fact extraction run in worker processes:
     the index they give is the one the in-process path gives, and a broken file among them is skipped and
     reported, not fatal."""
-    from index import preparing
+    from newsdesk.index import preparing
 
     monkeypatch.setattr(preparing, "PARALLEL_MIN", 4)
     corpus = tmp_path / "corpus"
@@ -663,7 +663,7 @@ def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp
     def build(workers: int):
         s = Settings(_env_file=None, corpus=corpus, data=tmp_path / f"data-{workers}", progress=False,
                      index_threads=workers)
-        with caplog.at_level(logging.INFO, logger="index.preparing"):
+        with caplog.at_level(logging.INFO, logger="newsdesk.index.preparing"):
             caplog.clear()
             rep = Engine(s, embedder=embedder).index(progress=False)
             pooled = any("worker processes" in r.getMessage() for r in caplog.records)

@@ -11,10 +11,9 @@ import bm25s
 import numpy as np
 import pytest
 
-from index.lexical import REMOVED_FILE, LexicalIndex, SegmentedLexical, merge, terms, tokenize
+from newsdesk.index.lexical import REMOVED_FILE, LexicalIndex, SegmentedLexical, merge, terms, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 import bench_index  # noqa: E402  (its synthetic news articles)
 
 QUERIES = [
@@ -383,8 +382,8 @@ def test_segmented_edge_cases(chunks) -> None:
 
 # --- the indexer's incremental path (a stand-in embedder: no model needed) ------------------------------------------
 def _engine(tmp_path):
-    from index.engine import Engine
-    from index.settings import DEFAULT_MODEL, Settings
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import DEFAULT_MODEL, Settings
 
     s = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False)
     return Engine(s, embedder=bench_index.SyntheticEmbedder(384, DEFAULT_MODEL))
@@ -392,7 +391,7 @@ def _engine(tmp_path):
 
 def _bm25_of_current_generation(tmp_path) -> tuple[SegmentedLexical, LexicalIndex]:
     """The current generation's BM25 (base + delta), and a BM25 built from scratch over the committed chunks."""
-    from index.store import Store
+    from newsdesk.index.store import Store
 
     store = Store(tmp_path / "data")
     try:
@@ -411,8 +410,8 @@ def test_index_runs_update_bm25_stat_skip_and_forget_dropped_embeddings(tmp_path
     import os
     import sqlite3
 
-    import index.indexer as ix
-    from index.store import IndexDamaged
+    import newsdesk.index.indexer as ix
+    from newsdesk.index.store import IndexDamaged
 
     # a file's ctime can't be set back, so trust even a just-written stat (the edits below are seconds apart)
     monkeypatch.setattr(ix, "MTIME_TRUST_NS", 0)
@@ -473,7 +472,7 @@ def test_index_runs_update_bm25_stat_skip_and_forget_dropped_embeddings(tmp_path
 def test_remembered_checksums_still_see_any_write(tmp_path) -> None:
     import os
 
-    from index.store import dir_sha256, file_sha256
+    from newsdesk.index.store import dir_sha256, file_sha256
 
     p = tmp_path / "d" / "f.npy"
     p.parent.mkdir()

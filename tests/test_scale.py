@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index import vectors
-from index.chunking import chunk_spans
-from index.sentences import split_sentences
+from newsdesk.index import vectors
+from newsdesk.index.chunking import chunk_spans
+from newsdesk.index.sentences import split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -35,14 +35,14 @@ def _sample_sentences() -> list[str]:
 @pytest.fixture(scope="module")
 def fp32_embedder():
     """The full-precision reference (the default backend may be int8)."""
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     return Embedder("all-MiniLM-L6-v2", "cpu", backend="torch", gpu_batch_size=1)
 
 
 @pytest.fixture(scope="module")
 def int8_embedder(tmp_path_factory):
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     return Embedder("all-MiniLM-L6-v2", "cpu", backend="onnx-int8", cache=tmp_path_factory.mktemp("models"),
                     gpu_batch_size=1)
@@ -50,7 +50,7 @@ def int8_embedder(tmp_path_factory):
 
 # --- int8 backend ---------------------------------------------------------------------------------------------------
 def test_int8_build_is_cached_by_model_name(int8_embedder):
-    from index.onnx_backend import MANIFEST, cache_dir, is_built
+    from newsdesk.index.onnx_backend import MANIFEST, cache_dir, is_built
 
     folder = int8_embedder._impl.model.folder  # noqa: SLF001
     assert is_built(folder) and (folder / MANIFEST).is_file()
@@ -91,7 +91,7 @@ def test_int8_sentence_vectors_have_the_same_semantics(fp32_embedder, int8_embed
 
 
 def test_threaded_int8_path_matches_the_serial_one(int8_embedder):
-    from index.embedding import set_threads
+    from newsdesk.index.embedding import set_threads
 
     texts, spans = _sample_chunks()
     set_threads(1)
@@ -106,7 +106,7 @@ def test_threaded_int8_path_matches_the_serial_one(int8_embedder):
 
 
 def test_auto_backend_is_int8_on_a_cpu_machine(tmp_path, monkeypatch):
-    from index import embedding
+    from newsdesk.index import embedding
 
     monkeypatch.setattr(embedding, "cuda_available", lambda: False)
     e = embedding.Embedder("all-MiniLM-L6-v2", backend="auto", cache=tmp_path, gpu_batch_size=1)
@@ -114,7 +114,7 @@ def test_auto_backend_is_int8_on_a_cpu_machine(tmp_path, monkeypatch):
 
 
 def test_unknown_backend_is_refused():
-    from index.embedding import Embedder
+    from newsdesk.index.embedding import Embedder
 
     with pytest.raises(ValueError, match="unknown embedding backend"):
         Embedder("all-MiniLM-L6-v2", backend="tpu", gpu_batch_size=1)
@@ -210,8 +210,8 @@ def test_memory_mapped_index_answers_and_is_read_only(real_set, tmp_path):
 def test_engine_on_an_ivf_index_answers_adds_and_deletes(tmp_path, embedder):
     """Through the real indexer and engine: an IVF index from the first commit (threshold 0), memory-mapped by
     the engine, updated incrementally by adding and deleting an article."""
-    from index.engine import Engine
-    from index.settings import Settings
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     s = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False,
@@ -256,7 +256,7 @@ def test_offset_free_token_feed_matches_the_tokenizer_with_offsets(fp32_embedder
     """The GPU feed's workers tokenize BERT-style models without character offsets (index/token_feed.py): per
     character normalization and one marked piece per sentence. Ids, attention mask and each token's sentence
     must equal what the tokenizer with offsets gives, on news text and on text chosen to break it."""
-    from index.token_feed import SentenceTokens
+    from newsdesk.index.token_feed import SentenceTokens
 
     tok_json, max_len = fp32_embedder.tokenizer.backend_tokenizer.to_str(), fp32_embedder.max_length
     fast, slow = SentenceTokens(tok_json, max_len), SentenceTokens(tok_json, max_len)
@@ -276,7 +276,7 @@ def test_offset_free_token_feed_matches_the_tokenizer_with_offsets(fp32_embedder
     ]
     for text, sp in tricky:
         if sp is None:
-            from index.sentences import split_sentences
+            from newsdesk.index.sentences import split_sentences
 
             sp = [(s.start, s.end) for s in split_sentences(text)]
         texts.append(text)
@@ -295,8 +295,8 @@ def test_offset_free_token_feed_matches_on_random_multilingual_text(fp32_embedde
     and most texts take the fast path."""
     import random
 
-    from index.sentences import split_sentences
-    from index.token_feed import SentenceTokens
+    from newsdesk.index.sentences import split_sentences
+    from newsdesk.index.token_feed import SentenceTokens
 
     tok_json, max_len = fp32_embedder.tokenizer.backend_tokenizer.to_str(), fp32_embedder.max_length
     fast, slow = SentenceTokens(tok_json, max_len), SentenceTokens(tok_json, max_len)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from index.settings import Settings
+from newsdesk.index.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

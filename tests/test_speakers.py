@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
+from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
 
 ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "004_563c2adb94c7b42a.txt"
 
