@@ -23,7 +23,8 @@ from .quotes import attributed
 from .records import Answer, OtherSource, Result
 
 LEAD_MAX = 3  # quotes in the lead at most
-DUPLICATE_OVERLAP = 0.6  # word-set Jaccard similarity from which two quotes are one quote in two wordings
+DUPLICATE_OVERLAP = 0.75  # word-set Jaccard similarity from which two quotes are one statement in two wordings
+DUPLICATE_MIN_WORDS = 8  # ... when both have this many distinct words (short quotes differ by one word)
 COMMENT_NOTE = "reader comment"
 ELLIPSIS = "\u2026"
 
@@ -197,7 +198,7 @@ def _words(text: str) -> set[str]:
 
 def _same_statement(a: QuoteView, b: QuoteView) -> bool:
     wa, wb = _words(a.text), _words(b.text)
-    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= DUPLICATE_OVERLAP
+    return min(len(wa), len(wb)) >= DUPLICATE_MIN_WORDS and len(wa & wb) / len(wa | wb) >= DUPLICATE_OVERLAP
 
 
 def _same_voice(a: QuoteView, b: QuoteView) -> bool:

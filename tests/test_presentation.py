@@ -21,8 +21,8 @@ POMPEO_2 = result('"There is no military solution to the Libya conflict," Pompeo
                   speaker="Mike Pompeo", when="April 7")
 REPORT_1 = result("The alleged endorsement conflicts with existing policy, and comments the Secretary of State "
                   "Mike Pompeo made on April 7 in which he condemned Haftar's forces.")
-REPORT_2 = result("The alleged endorsement conflicts with comments Mike Pompeo made on April 7, in which he "
-                  "condemned Haftar's military forces.")
+REPORT_2 = result("The alleged endorsement conflicts with existing policy and comments the Secretary of State Mike "
+                  "Pompeo made on April 7, in which he condemned Haftar's forces.")
 OTHER = result("The US State Department denounced the violence and urged the factions to negotiate.", path="ac.txt")
 
 
