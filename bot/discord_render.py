@@ -393,13 +393,16 @@ def question_label(question: str) -> str:
     return clip(QUESTION_PREFIX + squash(question), EMBED_AUTHOR_LIMIT)
 
 
-def question_from_embeds(embeds: Iterable[discord.Embed]) -> str | None:
-    """The question an answer message was for (from its first embed's author line), or None."""
+def question_from_embeds(embeds: Iterable[discord.Embed], *, whole: bool = False) -> str | None:
+    """The question an answer message was for (from its first embed's author line), or None. With `whole`, also
+    None when the author line had to clip the question (a button must not ask something else)."""
     for embed in embeds:
         name = embed.author.name if embed.author else None
-        if name and name.startswith(QUESTION_PREFIX):
-            return name[len(QUESTION_PREFIX):].rstrip("…").strip() or None
-        return None
+        if not name or not name.startswith(QUESTION_PREFIX):
+            return None
+        if whole and name.endswith("…") and len(name) > EMBED_AUTHOR_LIMIT // 2:  # as clip() leaves it
+            return None
+        return name[len(QUESTION_PREFIX):].rstrip("…").strip() or None
     return None
 
 

@@ -109,10 +109,8 @@ class AnswerButton(ui.DynamicItem[ui.Button], template=CUSTOM_ID_TEMPLATE):
         message = interaction.message
         bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
         question = bot.recall(message.id) if message is not None else None
-        if not question and message is not None:
-            question = question_from_embeds(message.embeds)
-            if question and question.endswith("…"):  # clipped in the author line: not the question asked
-                question = None
+        if not question and message is not None:  # after a restart: the author line, if it holds it whole
+            question = question_from_embeds(message.embeds, whole=True)
         if not question:
             await interaction.response.send_message(LOST_QUESTION, ephemeral=True)
             return

@@ -198,6 +198,8 @@ def _words(text: str) -> set[str]:
 
 def _same_statement(a: QuoteView, b: QuoteView) -> bool:
     wa, wb = _words(a.text), _words(b.text)
+    if any(ch.isdigit() for w in wa ^ wb for ch in w):  # "4 killed" and "5 killed" are two facts
+        return False
     return min(len(wa), len(wb)) >= DUPLICATE_MIN_WORDS and len(wa & wb) / len(wa | wb) >= DUPLICATE_OVERLAP
 
 

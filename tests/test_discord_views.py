@@ -109,6 +109,30 @@ async def test_buttons_keep_working_after_a_restart(discord_engine, discord_fake
     assert discord_fake.rejections == []
 
 
+async def test_a_question_too_long_for_the_message_pages_until_a_restart_then_says_so(discord_engine, discord_fake,
+                                                                                     start_discord_bot):
+    from newsdesk.index.records import Answer, Result
+
+    results = [Result(quote=f"Statement number {n} was made in the capital.", passage="", path=f"a{n}.txt",
+                      start=0, end=0, title=None, source=None, date=None, score=1.0) for n in range(4)]
+    long_question = "What was said, " + "and by whom, " * 30 + "?"  # over the 256 characters of an author line
+    bot = await start_discord_bot(discord_engine)
+    bot.engine.ask = lambda q, **kw: Answer(q, False, results)
+    try:
+        answer = await ask(discord_fake, long_question)
+        await press(discord_fake, answer, "More")  # the bot remembers the whole question
+        assert "Statement number 1" in description(answer)
+        await bot.close()
+        restarted = await start_discord_bot(discord_engine)  # forgotten; the author line holds only part of it
+        restarted.engine.ask = lambda q, **kw: Answer(q, False, results)
+        lost = await press(discord_fake, answer, "Back")
+    finally:
+        del bot.engine.ask
+    assert lost.ephemeral and "ask again" in lost.text()
+    assert "Statement number 1" in description(answer)  # nothing else asked, nothing changed
+    assert discord_fake.rejections == []
+
+
 async def test_abstention_is_one_line_with_the_closest_passages_behind_a_button(discord_engine, discord_fake,
                                                                                start_discord_bot):
     await start_discord_bot(discord_engine)

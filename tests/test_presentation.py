@@ -44,6 +44,13 @@ def test_a_second_wording_of_a_shown_sentence_is_folded_but_a_different_sentence
     assert [(f.quote.text, f.kind) for f in view.folded] == [(REPORT_2.quote, "duplicate")]
 
 
+def test_sentences_that_differ_in_a_number_are_two_facts():
+    four = result("Four people were killed and 12 wounded in the attack on the capital on Monday night.")
+    five = result("Four people were killed and 15 wounded in the attack on the capital on Monday night.")
+    view = present(Answer("How many were wounded?", False, [four, five]))
+    assert [q.text for q in view.rest] == [five.quote] and view.folded == ()
+
+
 def test_a_quote_naming_the_speaker_on_another_subject_is_kept():
     other_news = result("Pompeo flew to Brussels for a NATO meeting.")
     view = present(Answer("What did Pompeo say on April 7?", False, [POMPEO_1, other_news]))
