@@ -40,3 +40,22 @@ def render_answer(answer: Answer, width: int = 100) -> str:
             out += [render_result(q.rank, q, width) for q in view.near_misses]
         return "\n".join(out)
     return "\n\n".join(render_result(q.rank, q, width) for q in view.results)
+
+
+def render_report(rep: IndexReport) -> str:
+    lines = [
+        f"indexed {rep.documents} documents, {rep.chunks} chunks in {rep.seconds:.1f} s: "
+        f"{rep.added} added, {rep.updated} updated, {rep.removed} removed, {rep.unchanged} unchanged; "
+        f"{rep.chunks_embedded} chunks embedded"
+    ]
+    for s in rep.skipped:
+        lines.append(f"skipped {s.path}: {s.reason}")
+    return "\n".join(lines)
+
+
+def render_status(st: IndexStatus) -> str:
+    lines = [f"{st.documents} documents, {st.chunks} chunks, model {st.model}, updated {st.updated_at or 'never'}"]
+    for s in st.sources:
+        meta = " · ".join(x for x in (s.source, s.date) if x)
+        lines.append(f"- {s.path}: {s.title or '(untitled)'}" + (f" ({meta})" if meta else "") + f", {s.chunks} chunks")
+    return "\n".join(lines)

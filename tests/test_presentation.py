@@ -76,3 +76,20 @@ def test_abstention_reason_and_near_misses_are_never_the_answer():
     assert view.reason == "none of them mentions Angela Merkel"
     assert view.lead == () and view.pages(3) == [] and [q.text for q in view.near_misses] == [OTHER.quote]
     assert present(Answer("q", True, [])).reason is None
+
+
+def test_the_terminal_layout_is_unchanged():
+    from newsdesk.bot.terminal import render_answer
+
+    copy = OtherSource("copy.txt", "Syndicated", None, None, None, 0, 10)
+    r = result("we oppose the military offensive", speaker="Mike Pompeo", when="April 7", clipped=True,
+               url="https://example.com/a", also_in=[copy])
+    assert render_answer(Answer("q", False, [r, result("A reader's view.", is_comment=True)])) == (
+        "1. Mike Pompeo, April 7: \u201c\u2026we oppose the military offensive\u2026\u201d\n"
+        f"   \u2014 Title of bi.txt \u00b7 Business Insider \u00b7 2019-04-18 \u00b7 bi.txt:{r.start}-{r.end}\n"
+        "   https://example.com/a\n"
+        "   also in: Syndicated (copy.txt)\n\n"
+        "2. \u201cA reader's view.\u201d (reader comment)\n"
+        "   \u2014 Title of bi.txt \u00b7 Business Insider \u00b7 2019-04-18 \u00b7 bi.txt:120-136")
+    assert render_answer(Answer("q", True, [], unknown_names=["Angela Merkel"])) == \
+        "The sources don't answer that: none of them mentions Angela Merkel."
