@@ -76,7 +76,7 @@ def actions(shown: AnswerPage) -> list[Action]:
     if shown.has_near:
         out.append(Action("Hide closest", Page()) if page.near else
                    Action("Closest", Page(near=True), discord.ButtonStyle.primary))
-    if page.near or not shown.has_near and shown.pages:
+    if page.near or (not shown.has_near and shown.pages > 0):
         if page.number > 0:
             out.append(Action("Back", replace(page, number=page.number - 1)))
         if page.number < shown.pages - 1:
@@ -101,9 +101,8 @@ class AnswerButton(ui.DynamicItem[ui.Button], template=CUSTOM_ID_TEMPLATE):
     @classmethod
     async def from_custom_id(cls, interaction: discord.Interaction, item: ui.Item[Any],
                              match: re.Match[str], /) -> AnswerButton:
-        button = item if isinstance(item, ui.Button) else None
-        return cls(AnswerState.from_match(match), (button.label or "") if button else "",
-                   button.style if button else discord.ButtonStyle.secondary)
+        return cls(AnswerState.from_match(match), getattr(item, "label", None) or "",
+                   getattr(item, "style", discord.ButtonStyle.secondary))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         message = interaction.message

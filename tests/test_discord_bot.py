@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from discord.utils import escape_markdown
 
 from newsdesk.bot.discord_render import ABSTAIN_TEXT

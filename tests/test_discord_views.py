@@ -96,6 +96,26 @@ async def test_someone_else_pressing_more_gets_their_own_ephemeral_view(discord_
     assert discord_fake.rejections == []
 
 
+async def test_an_engine_failure_on_a_press_says_so_and_leaves_the_answer(discord_engine, discord_fake,
+                                                                          start_discord_bot, caplog):
+    bot = await start_discord_bot(discord_engine)
+    answer = await ask(discord_fake, POMPEO_QUESTION)
+    before = description(answer)
+
+    def broken(question, **kw):
+        raise RuntimeError("index exploded")
+
+    bot.engine.ask = broken
+    try:
+        failed = await press(discord_fake, answer, "More")
+    finally:
+        del bot.engine.ask
+    assert [f["content"] for f in failed.followups] == ["Sorry, something went wrong; the error was logged."]
+    assert int(failed.followups[0]["flags"]) & 64  # only the presser sees it
+    assert description(discord_fake.messages[int(answer["id"])]) == before
+    assert "index exploded" in caplog.text
+
+
 async def test_buttons_keep_working_after_a_restart(discord_engine, discord_fake, start_discord_bot):
     bot = await start_discord_bot(discord_engine)
     question = await discord_fake.send_message(POMPEO_QUESTION)
