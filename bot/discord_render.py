@@ -182,7 +182,7 @@ def article_line(article: ArticleRef, *, linked: bool = True) -> str:
     `linked`: the Source button still has it), publisher, date, and the file when there is no link."""
     url = button_url(article.url)
     title = _title(article, TITLE_CHARS)
-    parts = [f"[{title}](<{url}>)" if url and linked and ")" not in url else f"**{title}**"]
+    parts = [f"[{title}]({url})" if url and linked and ")" not in url else f"**{title}**"]  # embeds never preview
     parts += [clip(escape_markdown(squash(x)), PUBLISHER_CHARS) for x in (article.source,) if x]
     when = discord_date(article.date)
     if when:

@@ -64,7 +64,7 @@ def test_answer_shows_quote_speaker_citation_and_footer():
     shown = render_answer(Answer("what did Pompeo say on April 7?", False, [r]), STATUS)
     text = page_text(shown)
     assert f"> **Mike Pompeo:** “{quote}”" in text
-    assert "[Trump appears to contradict his own secretary of state](<https://example.com/a>)" in text  # no preview
+    assert "[Trump appears to contradict his own secretary of state](https://example.com/a)" in text
     assert "Business Insider" in text and "<t:1555588800:D>" in text  # 2019-04-18, noon UTC
     assert "004_x.txt" not in text  # the link names the source; the file only when there is none
     assert shown.sources == [("Source", "https://example.com/a")]
