@@ -25,6 +25,7 @@ from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
 from .discord_settings import BotSettings
+from .discord_views import AnswerButton
 
 if TYPE_CHECKING:
     from newsdesk.index.engine import Engine
@@ -99,6 +100,7 @@ class NewsdeskBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         await self.add_cog(NewsdeskCog(self))
+        self.add_dynamic_items(AnswerButton)  # answers' buttons work for messages sent before a restart too
         if self.bot_settings.discord_admin_role:
             # /add is hidden behind Manage Server by default; with a configured role it is shown to everyone so
             # the role's members see it too, and the bot's own check (Manage Server or the role) gates it.

@@ -22,7 +22,7 @@ import datetime as dt
 import logging
 import re
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Callable, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -37,12 +37,12 @@ from .discord_render import (
     clip,
     question_from_embeds,
     render_add_result,
-    render_answer,
     render_help,
     render_index_report,
     render_sources,
     squash,
 )
+from .discord_views import answer_message
 
 if TYPE_CHECKING:
     from .discord_app import NewsdeskBot
@@ -196,22 +196,26 @@ class NewsdeskCog(commands.Cog):
     def engine(self):  # noqa: ANN201 - index.engine.Engine
         return self.bot.engine
 
-    async def answer_messages(self, question: str, asked_at: dt.datetime | None) -> list[OutgoingMessage]:
+    async def answer_messages(self, question: str, asked_at: dt.datetime, asker: int) -> list[OutgoingMessage]:
+        """The answer to `asker`'s question: one message, its first page, with the buttons that turn it."""
         answer = await asyncio.to_thread(self.engine.ask, question, asked_at=asked_at)
         status = await self.bot.index_status()
-        return render_answer(answer, status)
+        return [answer_message(answer, status, asker, asked_at)]
 
     async def respond(self, interaction: discord.Interaction, messages: list[OutgoingMessage], *,
                       remember: str | None = None) -> None:
         """Send `messages` as the (deferred) response: the first edits the original, the rest follow up."""
         first, *rest = messages
-        sent = await interaction.edit_original_response(content=first.content, embeds=first.embeds)
+        view = {"view": first.view} if first.view is not None else {}
+        sent = await interaction.edit_original_response(content=first.content, embeds=first.embeds, **view)
         if remember:
             self.bot.remember(sent.id, remember)
         for message in rest:
-            kwargs = {"embeds": message.embeds, "wait": True}
+            kwargs: dict[str, Any] = {"embeds": message.embeds, "wait": True}
             if message.content:
                 kwargs["content"] = message.content
+            if message.view is not None:
+                kwargs["view"] = message.view
             extra = await interaction.followup.send(**kwargs)
             if remember and extra is not None:
                 self.bot.remember(extra.id, remember)
@@ -224,7 +228,7 @@ class NewsdeskCog(commands.Cog):
     async def ask(self, interaction: discord.Interaction,
                   question: app_commands.Range[str, 1, QUESTION_MAX_CHARS]) -> None:
         await interaction.response.defer(thinking=True)
-        messages = await self.answer_messages(question, interaction.created_at)
+        messages = await self.answer_messages(question, interaction.created_at, interaction.user.id)
         await self.respond(interaction, messages, remember=question)
 
     # -- /sources ----------------------------------------------------------------------------------------------------
@@ -418,7 +422,7 @@ class NewsdeskCog(commands.Cog):
             self.bot.remember_thread(thread.id, question)
         try:
             async with (new_thread or message.channel).typing():
-                messages = await self.answer_messages(question, message.created_at)
+                messages = await self.answer_messages(question, message.created_at, message.author.id)
         except Exception:
             log.exception("Answering a mention failed")
             text = "Sorry, something went wrong while answering; the error was logged."
@@ -429,9 +433,10 @@ class NewsdeskCog(commands.Cog):
             return
         for part in messages:
             if new_thread is not None:  # the thread starts from the question: no reply reference needed
-                sent = await new_thread.send(content=part.content, embeds=part.embeds)
+                sent = await new_thread.send(content=part.content, embeds=part.embeds, view=part.view)
             else:
-                sent = await message.reply(content=part.content, embeds=part.embeds, mention_author=False)
+                sent = await message.reply(content=part.content, embeds=part.embeds, view=part.view,
+                                           mention_author=False)
             self.bot.remember(sent.id, question)
 
 

@@ -1,9 +1,11 @@
 """Engine records → Discord messages. Pure functions (no I/O, no client), so they are unit-testable.
 
-Every message returned here respects Discord's limits (see the constants below); long answers are split across
-embeds and messages at result boundaries, never inside a quote. Each result is one embed; a result whose quote
-alone would not fit one embed description (impossible for the engine's ≤60-word quotes, handled anyway) becomes
-several consecutive embeds kept in the same message.
+An answer is one message built around its best answer (index/presentation.py decides what that is): the lead
+quotes with speaker and day in block quotes, grouped by article, each article named once (title, linked when it
+has a URL, publisher, date as a Discord timestamp, the file otherwise). The other results are further pages of
+the same message (the buttons of bot/discord_views.py turn them), and "Context" shows the passage around each
+quote. Every message returned here respects Discord's limits (the constants below): a page that would not fit
+shows shorter passages, then clipped blocks, never more than one message.
 """
 from __future__ import annotations
 
@@ -16,7 +18,16 @@ from typing import Any, Iterable, Sequence
 import discord
 from discord.utils import escape_markdown
 
-from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
+from newsdesk.index.presentation import (
+    COMMENT_NOTE,
+    AnswerView,
+    ArticleRef,
+    QuoteView,
+    by_article,
+    present,
+    squash,
+)
+from newsdesk.index.records import Answer, IndexReport, IndexStatus
 
 # Discord's documented limits.
 CONTENT_LIMIT = 2000
@@ -29,27 +40,33 @@ EMBED_FOOTER_LIMIT = 2048
 EMBED_AUTHOR_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000  # all embeds of one message together
 EMBEDS_PER_MESSAGE = 10
+BUTTON_LABEL_LIMIT = 80
+BUTTON_URL_LIMIT = 512
+CUSTOM_ID_LIMIT = 100
 
-MAX_RESULTS = 5
-CONTEXT_WORDS = 70  # surrounding passage shown around a short quote
-SHORT_QUOTE_WORDS = 30  # quotes shorter than this get their surrounding passage
+PAGE_SIZE = 3  # results on each page after the lead
+CONTEXT_WORDS = 90  # passage shown around each quote with "Context" (the quote included)
+TITLE_CHARS = 150  # an article's title in its citation line
+PUBLISHER_CHARS = 80
+SOURCE_BUTTONS = 5  # link buttons at most (one row)
 
 COLOUR_ANSWER = discord.Colour.blurple()
 COLOUR_ABSTAIN = discord.Colour.light_grey()
 COLOUR_ADMIN = discord.Colour.green()
 COLOUR_ERROR = discord.Colour.red()
 
-ABSTAIN_TEXT = "The indexed articles don't answer this."
+ABSTAIN_TEXT = "The indexed articles don't answer this"
 NEAR_MISS_LABEL = "closest passages (not an answer)"
 QUESTION_PREFIX = "Q: "
 
 
 @dataclass
 class OutgoingMessage:
-    """One Discord message: optional content and up to 10 embeds."""
+    """One Discord message: optional content, up to 10 embeds, and the buttons under it."""
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    view: discord.ui.View | None = None
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON body discord.py would send (used by tests to validate against the fake's rules)."""
@@ -57,18 +74,12 @@ class OutgoingMessage:
         if self.content is not None:
             payload["content"] = self.content
         payload["embeds"] = [e.to_dict() for e in self.embeds]
+        if self.view is not None:
+            payload["components"] = self.view.to_components()
         return payload
 
 
 # --- small text helpers -------------------------------------------------------------------------------------------
-
-_WS = re.compile(r"\s+")
-
-
-def squash(text: str) -> str:
-    """Collapse runs of whitespace (line breaks inside a quote) to single spaces for display."""
-    return _WS.sub(" ", text).strip()
-
 
 def clip(text: str, limit: int, ellipsis: str = "…") -> str:
     """`text` cut to at most `limit` characters at a word boundary where possible, with an ellipsis."""
@@ -119,100 +130,199 @@ def embed_size(embed: discord.Embed) -> int:
     return len(embed)
 
 
-# --- results -------------------------------------------------------------------------------------------------------
+# --- answers --------------------------------------------------------------------------------------------------------
 
 
-def _context(result: Result, max_words: int = CONTEXT_WORDS) -> str | None:
-    """The passage around the quote, the quote in bold, trimmed to about `max_words` words. None when the
-    quote is long enough on its own or the passage adds nothing."""
-    quote = squash(result.quote)
-    passage = result.passage or ""
-    if not passage or len(quote.split()) >= SHORT_QUOTE_WORDS:
+@dataclass(frozen=True)
+class Page:
+    """Which part of an answer a message shows: page `number` of the answer (0: the lead), with the passage
+    around each quote (`context`), or the closest passages of an abstention (`near`)."""
+
+    number: int = 0
+    context: bool = False
+    near: bool = False
+
+
+@dataclass
+class AnswerPage:
+    """An answer page rendered: the message, and what its buttons need to know."""
+
+    message: OutgoingMessage
+    page: Page  # the page shown (a page number past the end is shown as the last page)
+    pages: int  # pages the answer has (0 when it abstained)
+    has_near: bool  # an abstention with closest passages to show
+    sources: list[tuple[str, str]]  # (label, url) of the articles on the page that have a link
+
+
+def discord_date(date: str | None) -> str | None:
+    """A YYYY-MM-DD date as a Discord timestamp `<t:…:D>`, shown in each reader's locale. Noon UTC, so that
+    every time zone from UTC-11 to UTC+11 shows the same day; other text is returned escaped."""
+    if not date:
         return None
-    # Locate the quote in the passage: by offsets when they agree, else by search.
-    start = result.start - result.passage_start
-    end = result.end - result.passage_start
-    if not (0 <= start <= end <= len(passage) and passage[start:end] == result.quote):
-        start = passage.find(result.quote)
-        if start < 0:
-            return None
-        end = start + len(result.quote)
-    before = squash(passage[:start]).split()
-    after = squash(passage[end:]).split()
-    if not before and not after:
+    try:
+        day = dt.date.fromisoformat(date.strip())
+    except ValueError:
+        return escape_markdown(squash(date))
+    noon = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.timezone.utc)
+    return f"<t:{int(noon.timestamp())}:D>"
+
+
+def button_url(url: str | None) -> str | None:
+    """`url` when a link button can carry it (http(s), at most 512 characters), else None."""
+    wrapped = link(url)
+    return wrapped[1:-1] if wrapped and len(wrapped) - 2 <= BUTTON_URL_LIMIT else None
+
+
+def _title(article: ArticleRef, limit: int) -> str:
+    return clip(escape_markdown(squash(article.name)).replace("[", "(").replace("]", ")"), limit)
+
+
+def article_line(article: ArticleRef, *, linked: bool = True) -> str:
+    """The article a group of quotes comes from, named once: title (a link when it has a URL, unless not
+    `linked`: the Source button still has it), publisher, date, and the file when there is no link."""
+    url = button_url(article.url)
+    title = _title(article, TITLE_CHARS)
+    parts = [f"[{title}]({url})" if url and linked and ")" not in url else f"**{title}**"]  # embeds never preview
+    parts += [clip(escape_markdown(squash(x)), PUBLISHER_CHARS) for x in (article.source,) if x]
+    when = discord_date(article.date)
+    if when:
+        parts.append(when)
+    if not url and article.title:
+        parts.append(f"`{clip(article.path.replace('`', ''), 150)}`")
+    return "— " + " · ".join(parts)
+
+
+def _context_text(q: QuoteView, words: int) -> str | None:
+    ctx = q.context(words)
+    if ctx is None:
         return None
-    budget = max(0, max_words - len(quote.split()))
-    take_before = min(len(before), budget // 2)
-    take_after = min(len(after), budget - take_before)
-    take_before = min(len(before), budget - take_after)
-    left = before[len(before) - take_before:] if take_before else []
-    right = after[:take_after]
-    pieces = []
-    if len(left) < len(before):
-        pieces.append("…")
-    if left:  # keep the passage's own spacing around the quote (none before a comma, say)
-        pieces.append(escape_markdown(" ".join(left)) + (" " if passage[start - 1:start].isspace() else ""))
-    pieces.append(f"**{escape_markdown(quote)}**")
-    if right:
-        pieces.append((" " if passage[end:end + 1].isspace() else "") + escape_markdown(" ".join(right)))
-    if len(right) < len(after):
-        pieces.append("…")
+    pieces = ["…" if ctx.cut_before else ""]
+    if ctx.before:
+        pieces.append(escape_markdown(ctx.before) + (" " if ctx.space_before else ""))
+    pieces.append(f"**{escape_markdown(squash(q.words))}**")
+    if ctx.after:
+        pieces.append((" " if ctx.space_after else "") + escape_markdown(ctx.after))
+    pieces.append("…" if ctx.cut_after else "")
     return "".join(pieces)
 
 
-def _citation(result: Result) -> str:
-    title = escape_markdown(squash(result.title)) if result.title else "(untitled)"
-    parts = [f"**{clip(title, 300)}**"]
-    meta = [escape_markdown(squash(x)) for x in (result.source, result.date) if x]
-    if meta:
-        parts.append(" — " + ", ".join(meta))
-    line2 = [f"file: `{clip(result.path.replace('`', ''), 300)}`"]
-    url = link(result.url)
-    if url:
-        line2.append(url)
-    text = "".join(parts) + "\n" + " · ".join(line2)
-    also = [d.get("path") for d in (result.also_in or []) if isinstance(d, dict) and d.get("path")]
-    if also:
-        shown = ", ".join(f"`{clip(str(p).replace('`', ''), 120)}`" for p in also[:3])
-        more = f" and {len(also) - 3} more" if len(also) > 3 else ""
-        text += f"\nalso in: {shown}{more}"
+def quote_block(q: QuoteView, *, context_words: int = 0, max_chars: int | None = None) -> str:
+    """One quote as a block-quote line: speaker and day first, the quote (or, with `context_words`, the passage
+    around it with the quote in bold), the reader-comment note, and other documents with the same words.
+    `max_chars` clips the quote (only ever needed for quotes far over the engine's 60 words)."""
+    who = f"**{escape_markdown(squash(q.attribution))}:** " if q.attribution else ""
+    body = _context_text(q, context_words) if context_words else None
+    body = body or escape_markdown(squash(q.quoted))
+    text = f"> {who}{clip(body, max_chars) if max_chars else body}"
+    if q.is_comment:
+        text += f" *({COMMENT_NOTE})*"
+    if q.also_in:
+        names = [_title(a, 80) if a.title else f"`{clip(a.path.replace('`', ''), 80)}`" for a in q.also_in[:3]]
+        more = f" and {len(q.also_in) - 3} more" if len(q.also_in) > 3 else ""
+        text += f"\n> *also in:* {', '.join(names)}{more}"
     return text
 
 
-def _quote_line(result: Result) -> str:
-    dots = "…" if result.clipped else ""
-    text = f"“{dots}{escape_markdown(squash(result.quote))}{dots}”"
-    if result.speaker:
-        text += f"\n— {escape_markdown(squash(result.speaker))}"
-        if result.when:
-            text += f", {escape_markdown(squash(result.when))}"
-    if result.is_comment:
-        text += " *(reader comment)*" if result.speaker else "\n*(reader comment)*"
-    return text
+@dataclass(frozen=True)
+class _Fit:
+    """How much a page shows: the passage words with "Context", links in the titles, quote length."""
+
+    context_words: int
+    linked: bool = True
+    quote_chars: int | None = None
 
 
-def result_embeds(number: int, result: Result, *, near_miss: bool = False) -> list[discord.Embed]:
-    """One embed for a result (more only if its quote alone exceeds a description)."""
-    colour = COLOUR_ABSTAIN if near_miss else COLOUR_ANSWER
-    label = f"**{number}.** " if not near_miss else f"**closest passage {number} (not an answer)**\n"
-    quote = _quote_line(result)
-    citation = _citation(result)
-    context = _context(result)
-    body = f"{label}{quote}"
-    if context:
-        body += f"\n> {context}"
-    body += f"\n\n{citation}"
-    if len(body) <= EMBED_DESCRIPTION_LIMIT:
-        return [discord.Embed(description=body, colour=colour)]
-    # Too long: drop the context, and if the quote alone is still too long, give it embeds of its own,
-    # split between words (the parts are consecutive embeds in one message).
-    body = f"{label}{quote}\n\n{citation}"
-    if len(body) <= EMBED_DESCRIPTION_LIMIT:
-        return [discord.Embed(description=body, colour=colour)]
-    parts = _split_words(f"{label}{quote}", EMBED_DESCRIPTION_LIMIT)
-    embeds = [discord.Embed(description=p, colour=colour) for p in parts]
-    embeds.append(discord.Embed(description=clip(citation, EMBED_DESCRIPTION_LIMIT), colour=colour))
-    return embeds
+def _groups_text(quotes: Sequence[QuoteView], fit: _Fit) -> list[str]:
+    """Quotes grouped by article, each group its quotes then the article line."""
+    return ["\n".join([quote_block(q, context_words=fit.context_words, max_chars=fit.quote_chars) for q in group]
+                      + [article_line(article, linked=fit.linked)])
+            for article, group in by_article(quotes)]
+
+
+def _source_buttons(quotes: Sequence[QuoteView]) -> list[tuple[str, str]]:
+    links = [(a, url) for a, _ in by_article(quotes) if (url := button_url(a.url))]
+    if len(links) == 1:
+        return [("Source", links[0][1])]
+    return [(clip(f"Source: {squash(a.source or a.name)}", BUTTON_LABEL_LIMIT), url)
+            for a, url in links[:SOURCE_BUTTONS]]
+
+
+def abstain_line(view: AnswerView) -> str:
+    """One short line: the articles don't answer, and why when the engine knows."""
+    reason = f": {escape_markdown(view.reason)}" if view.reason else ""
+    return f"{ABSTAIN_TEXT}{reason}."
+
+
+def _embeds_within(blocks: Sequence[str], budget: int) -> list[str] | None:
+    """Blocks joined into embed descriptions (a blank line between blocks, a new embed when one is full; a block
+    longer than a description split between words); None when they exceed `budget` characters in all."""
+    descriptions: list[str] = []
+    for block in blocks:
+        if descriptions and len(descriptions[-1]) + 2 + len(block) <= EMBED_DESCRIPTION_LIMIT:
+            descriptions[-1] += "\n\n" + block
+        else:
+            descriptions += _split_words(block, EMBED_DESCRIPTION_LIMIT)
+    if sum(len(d) for d in descriptions) > budget or len(descriptions) > EMBEDS_PER_MESSAGE:
+        return None
+    return descriptions
+
+
+def _page_blocks(view: AnswerView, page: Page, pages: list[tuple[QuoteView, ...]], fit: _Fit) -> list[str]:
+    if view.abstained:
+        if not page.near:
+            return [abstain_line(view)]
+        return [abstain_line(view), f"**{NEAR_MISS_LABEL[0].upper() + NEAR_MISS_LABEL[1:]}:**"] \
+            + _groups_text(view.near_misses, fit)
+    return _groups_text(pages[page.number], fit)
+
+
+def _footer(view: AnswerView, page: Page, pages: int, status: IndexStatus | None) -> str | None:
+    parts = []
+    if pages > 1:
+        parts.append(f"page {page.number + 1} of {pages}")
+    if page.number == 0 and view.folded and not view.abstained:
+        n = len(view.folded)
+        parts.append(f"{n} similar {'sentence' if n == 1 else 'sentences'} left out")
+    index = footer_text(status)
+    if index:
+        parts.append(index)
+    return clip(" · ".join(parts), EMBED_FOOTER_LIMIT) if parts else None
+
+
+def render_page(view: AnswerView, page: Page = Page(), status: IndexStatus | None = None) -> AnswerPage:
+    """One message for one page of an answer, within every Discord limit. The first embed's author line is the
+    question (follow-ups and buttons read it back after a restart); the footer says the page, what was left
+    out and the index's size and age. Passages shrink, then titles lose their links (the Source buttons keep
+    them), then quotes are clipped, until the page fits."""
+    pages = view.pages(PAGE_SIZE)
+    if view.abstained:
+        page = Page(context=page.context, near=page.near and bool(view.near_misses))
+    else:
+        page = Page(number=min(max(page.number, 0), len(pages) - 1), context=page.context)
+    author = question_label(view.question)
+    footer = _footer(view, page, len(pages), status)
+    budget = EMBED_TOTAL_LIMIT - len(author) - len(footer or "")
+    descriptions: list[str] | None = None
+    words = CONTEXT_WORDS if page.context else 0
+    for fit in (_Fit(words), _Fit(words // 2), _Fit(0), _Fit(0, linked=False),
+                _Fit(0, linked=False, quote_chars=budget // (2 * max(PAGE_SIZE, len(view.near_misses))))):
+        descriptions = _embeds_within(_page_blocks(view, page, pages, fit), budget)
+        if descriptions is not None:
+            break
+    assert descriptions is not None  # the last try leaves each quote a share of the budget
+    colour = COLOUR_ABSTAIN if view.abstained else COLOUR_ANSWER
+    embeds = [discord.Embed(description=d, colour=colour) for d in descriptions]
+    embeds[0].set_author(name=author)
+    if footer:
+        embeds[-1].set_footer(text=footer)
+    shown = view.near_misses if page.near else (pages[page.number] if pages else ())
+    return AnswerPage(OutgoingMessage(embeds=embeds), page, len(pages), bool(view.abstained and view.near_misses),
+                      _source_buttons(shown))
+
+
+def render_answer(answer: Answer, status: IndexStatus | None = None, page: Page = Page()) -> AnswerPage:
+    """`answer` presented (index/presentation.py) and rendered as one page."""
+    return render_page(present(answer), page, status)
 
 
 def _split_words(text: str, limit: int) -> list[str]:
@@ -283,43 +393,16 @@ def question_label(question: str) -> str:
     return clip(QUESTION_PREFIX + squash(question), EMBED_AUTHOR_LIMIT)
 
 
-def render_answer(answer: Answer, status: IndexStatus | None = None, *,
-                  max_results: int = MAX_RESULTS) -> list[OutgoingMessage]:
-    """An answer as one or more messages of embeds. The first embed carries the question as its author line
-    (used to recover the question when someone replies to the answer)."""
-    footer = footer_text(status)
-    groups: list[list[discord.Embed]] = []
-    if answer.abstained or not answer.results:
-        count = f" {status.documents}" if status is not None else ""
-        head = discord.Embed(
-            title=ABSTAIN_TEXT,
-            description=(f"None of the{count} indexed articles mentions "
-                         f"{escape_markdown(' or '.join(answer.unknown_names))}, "
-                         "so there is nothing to quote." if answer.unknown_names else
-                         f"None of the{count} indexed articles contains a passage that answers the question, "
-                         "so there is nothing to quote."),
-            colour=COLOUR_ABSTAIN,
-        )
-        near = list(answer.near_misses or [])[:max_results]
-        if near:
-            head.description += f"\nBelow: the {NEAR_MISS_LABEL}."
-        groups.append([head])
-        for i, result in enumerate(near, 1):
-            groups.append(result_embeds(i, result, near_miss=True))
-    else:
-        for i, result in enumerate(answer.results[:max_results], 1):
-            groups.append(result_embeds(i, result))
-    groups[0][0].set_author(name=question_label(answer.question))  # before packing: it counts towards 6000
-    return pack(groups, footer=footer)
-
-
-def question_from_embeds(embeds: Iterable[discord.Embed]) -> str | None:
-    """The question an answer message was for (from its first embed's author line), or None."""
+def question_from_embeds(embeds: Iterable[discord.Embed], *, whole: bool = False) -> str | None:
+    """The question an answer message was for (from its first embed's author line), or None. With `whole`, also
+    None when the author line had to clip the question (a button must not ask something else)."""
     for embed in embeds:
         name = embed.author.name if embed.author else None
-        if name and name.startswith(QUESTION_PREFIX):
-            return name[len(QUESTION_PREFIX):].rstrip("…").strip() or None
-        return None
+        if not name or not name.startswith(QUESTION_PREFIX):
+            return None
+        if whole and name.endswith("…") and len(name) > EMBED_AUTHOR_LIMIT // 2:  # as clip() leaves it
+            return None
+        return name[len(QUESTION_PREFIX):].rstrip("…").strip() or None
     return None
 
 

@@ -43,6 +43,12 @@ class BotSettings(BaseSettings):
     discord_cooldown_seconds: float = Field(
         default=5.0, ge=0, description="Per-user cooldown between questions, in seconds; 0 disables it."
     )
+    discord_view_timeout_seconds: float = Field(
+        default=600.0, gt=0, le=840,
+        description="Seconds the buttons of an answer's ephemeral copy (shown to someone who is not the asker) "
+        "keep working after the last press; at most 840, as Discord lets the bot edit an ephemeral message for 15 "
+        "minutes. The buttons on an answer in a channel do not time out.",
+    )
     newsdesk_watch: bool = Field(
         default=False, description="Watch the corpus folder and reindex when files change."
     )

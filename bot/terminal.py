@@ -3,42 +3,43 @@ from __future__ import annotations
 
 import textwrap
 
-from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
+from newsdesk.index.presentation import COMMENT_NOTE, QuoteView, present
+from newsdesk.index.records import Answer, IndexReport, IndexStatus
 
 
-def cite(r: Result) -> str:
-    parts = [r.title or r.path]
-    if r.source:
-        parts.append(r.source)
-    if r.date:
-        parts.append(r.date)
-    parts.append(f"{r.path}:{r.start}-{r.end}")
+def cite(q: QuoteView) -> str:
+    a = q.article
+    parts = [a.name]
+    if a.source:
+        parts.append(a.source)
+    if a.date:
+        parts.append(a.date)
+    parts.append(q.location)
     return " · ".join(parts)
 
 
-def render_result(n: int, r: Result, width: int = 100) -> str:
-    who = f"{r.speaker}{', ' + r.when if r.when else ''}: " if r.speaker else ""
-    note = " (reader comment)" if r.is_comment else ""
-    dots = "\u2026" if r.clipped else ""
-    quote = textwrap.fill(f"{who}\u201c{dots}{r.quote}{dots}\u201d{note}", width=width, initial_indent=f"{n}. ",
-                          subsequent_indent="   ")
-    lines = [quote, f"   \u2014 {cite(r)}"]
-    if r.url:
-        lines.append(f"   {r.url}")
-    for other in r.also_in:
-        lines.append(f"   also in: {other.get('title') or other.get('path')} ({other.get('path')})")
+def render_result(n: int, q: QuoteView, width: int = 100) -> str:
+    who = f"{q.attribution}: " if q.attribution else ""
+    note = f" ({COMMENT_NOTE})" if q.is_comment else ""
+    quote = textwrap.fill(f"{who}{q.quoted}{note}", width=width, initial_indent=f"{n}. ", subsequent_indent="   ")
+    lines = [quote, f"   \u2014 {cite(q)}"]
+    if q.article.url:
+        lines.append(f"   {q.article.url}")
+    for other in q.also_in:
+        lines.append(f"   also in: {other.name} ({other.path})")
     return "\n".join(lines)
 
 
 def render_answer(answer: Answer, width: int = 100) -> str:
-    if answer.abstained:
-        why = f": none of them mentions {' or '.join(answer.unknown_names)}" if answer.unknown_names else ""
+    view = present(answer)
+    if view.abstained:
+        why = f": {view.reason}" if view.reason else ""
         out = [f"The sources don't answer that{why}."]
-        if answer.near_misses:
+        if view.near_misses:
             out.append("Closest passages (not an answer):")
-            out += [render_result(i, r, width) for i, r in enumerate(answer.near_misses, 1)]
+            out += [render_result(q.rank, q, width) for q in view.near_misses]
         return "\n".join(out)
-    return "\n\n".join(render_result(i, r, width) for i, r in enumerate(answer.results, 1))
+    return "\n\n".join(render_result(q.rank, q, width) for q in view.results)
 
 
 def render_report(rep: IndexReport) -> str:

@@ -23,7 +23,7 @@ from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
-from .records import Answer, Result, Span
+from .records import Answer, OtherSource, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches
@@ -359,8 +359,7 @@ class AnswerBuilder:
         for other in results:
             if _norm(other.quote) == key:
                 if other.path != r.path:
-                    other.also_in.append({"path": r.path, "title": r.title, "source": r.source,
-                                          "date": r.date, "url": r.url, "start": r.start, "end": r.end})
+                    other.also_in.append(OtherSource(r.path, r.title, r.source, r.date, r.url, r.start, r.end))
                 return True
         return False
 

@@ -38,6 +38,19 @@ class Chunk:
     hash: str
 
 
+@dataclass(frozen=True)
+class OtherSource:
+    """A document that holds the same words as a result's quote (a syndicated copy): listed as another source."""
+
+    path: str
+    title: str | None
+    source: str | None
+    date: str | None
+    url: str | None
+    start: int
+    end: int
+
+
 @dataclass
 class Result:
     """One answer result: a verbatim quote inside a passage, with its citation."""
@@ -58,7 +71,7 @@ class Result:
     when: str | None = None  # the date phrase near the quote that matches a date the question pins
     clipped: bool = False  # the quote is the answering clause of a longer sentence (show an ellipsis)
     is_comment: bool = False  # the quote is from a reader comment, not the article
-    also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
+    also_in: list[OtherSource] = field(default_factory=list)  # the same words in other documents
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape read by tools outside this repo."""

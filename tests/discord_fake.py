@@ -10,6 +10,9 @@ characters, one thread per message) makes a type-11 channel owned by the caller,
 listed in later GUILD_CREATEs, so messages in it resolve to a `discord.Thread`; channel and message reads
 (`GET /channels/{id}`, `/messages`, `/messages/{id}`) serve what the fake holds.
 Every request is recorded so tests can assert on what the bot sent.
+Message components: buttons in messages are kept and checked as Discord checks them (`validate_components`), and
+`press()` sends a button's MESSAGE_COMPONENT interaction (type 3), answered by an update of that message (callback
+types 6 and 7), a new (ephemeral) message (4 and 5) and later edits, all recorded on its `FakeInteraction`.
 
 See /work/shared/discord/NOTES.md for the protocol details this follows.
 """
@@ -118,7 +121,7 @@ def validate_message(payload: dict[str, Any], *, require_body: bool = True) -> t
     if require_body and not (content or embeds or payload.get("attachments") or payload.get("sticker_ids")
                              or payload.get("poll")):
         return 50006, "Cannot send an empty message"
-    return None
+    return validate_components(payload.get("components"))
 
 
 def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any]:
@@ -178,6 +181,9 @@ class FakeInteraction:
     original: dict[str, Any] | None = None  # the original response message, as Discord holds it
     followups: list[dict[str, Any]] = field(default_factory=list)
     last_activity: float = 0.0
+    custom_id: str | None = None  # a MESSAGE_COMPONENT interaction (type 3): the button pressed
+    message_id: str | None = None  # ... and the message it is on
+    edits: int = 0  # PATCHes of @original and UPDATE_MESSAGE callbacks applied
 
     @property
     def deferred(self) -> bool:
@@ -212,6 +218,132 @@ def message_text(message: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+# --- message components (buttons) and MESSAGE_COMPONENT interactions ---------------------------------------------------
+
+ACTION_ROWS_LIMIT = 5
+BUTTONS_PER_ROW = 5
+CUSTOM_ID_LIMIT = 100
+BUTTON_LABEL_LIMIT = 80
+BUTTON_URL_LIMIT = 512
+LINK_STYLE = 5
+
+
+def validate_components(components: Any) -> tuple[int, str] | None:
+    """Discord's checks on a message's buttons: at most 5 action rows of 1-5 buttons; a link button (style 5)
+    has a URL and no custom_id, every other one a custom_id of 1-100 characters, unique in the message; labels
+    at most 80 characters. None when valid, else (error code, reason)."""
+    if not components:
+        return None
+    if len(components) > ACTION_ROWS_LIMIT:
+        return 50035, f"components: must be {ACTION_ROWS_LIMIT} or fewer in length ({len(components)})"
+    seen: set[str] = set()
+    for i, row in enumerate(components):
+        items = row.get("components") or []
+        if row.get("type") != 1:
+            return 50035, f"components.{i}: a top-level component must be an action row"
+        if not 1 <= len(items) <= BUTTONS_PER_ROW:
+            return 50035, f"components.{i}.components: must be between 1 and {BUTTONS_PER_ROW} in length"
+        for j, button in enumerate(items):
+            where = f"components.{i}.components.{j}"
+            custom_id, label, url = button.get("custom_id"), button.get("label"), button.get("url")
+            if button.get("type") != 2:
+                return 50035, f"{where}: only buttons are supported by this fake"
+            if label is not None and len(label) > BUTTON_LABEL_LIMIT:
+                return 50035, f"{where}.label: must be {BUTTON_LABEL_LIMIT} or fewer in length ({len(label)})"
+            if not label and not button.get("emoji"):
+                return 50035, f"{where}: a button needs a label or an emoji"
+            if button.get("style") == LINK_STYLE:
+                if custom_id is not None or not url or len(url) > BUTTON_URL_LIMIT:
+                    return 50035, f"{where}: a link button has a url (at most {BUTTON_URL_LIMIT}) and no custom_id"
+                continue
+            if not custom_id or len(custom_id) > CUSTOM_ID_LIMIT:
+                return 50035, f"{where}.custom_id: must be between 1 and {CUSTOM_ID_LIMIT} in length"
+            if custom_id in seen:
+                return 50035, f"{where}.custom_id: component custom id cannot be duplicated"
+            seen.add(custom_id)
+    return None
+
+
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The buttons of a message, row by row."""
+    return [b for row in message.get("components") or [] for b in row.get("components") or []]
+
+
+def button(message: dict[str, Any], label: str) -> dict[str, Any]:
+    """The button labelled `label` on `message` (AssertionError when it has none)."""
+    found = [b for b in buttons_of(message) if b.get("label") == label]
+    assert found, f"no {label!r} button on the message (buttons: {[b.get('label') for b in buttons_of(message)]})"
+    return found[0]
+
+
+class _Components:
+    """MESSAGE_COMPONENT interactions of FakeDiscord: a user presses a button; the bot updates the message or
+    answers with a new (ephemeral) one. Kept apart from the slash-command code it shares the records with."""
+
+    interactions: dict[str, FakeInteraction]
+    messages: dict[int, dict[str, Any]]
+
+    async def press(self, message: dict[str, Any], label: str, *, user: FakeUser = MEMBER) -> FakeInteraction:
+        """Dispatch the INTERACTION_CREATE Discord sends when `user` presses the button labelled `label` on
+        `message` (as Discord holds it now). Link and disabled buttons send nothing: pressing one is an error."""
+        held = self.messages[int(message["id"])]
+        pressed = button(held, label)
+        assert pressed.get("style") != LINK_STYLE and not pressed.get("disabled"), f"{label!r} cannot be pressed"
+        interaction = FakeInteraction(id=snowflake(), token=f"ctoken-{snowflake()}", name=f"button {label}", user=user,
+                                      channel_id=int(held["channel_id"]), last_activity=time.monotonic(),
+                                      custom_id=pressed["custom_id"], message_id=str(held["id"]))
+        self.interactions[interaction.token] = interaction
+        payload = {
+            "id": str(interaction.id), "application_id": str(APP_ID), "type": 3, "token": interaction.token,
+            "version": 1, "attachment_size_limit": 25 * 1024 * 1024, "guild_id": str(GUILD_ID),
+            "guild_locale": "en-US", "locale": "en-US", "app_permissions": str(ADMIN_PERMISSIONS),
+            "channel_id": held["channel_id"], "channel": self._channel_payload(int(held["channel_id"])),
+            "member": user.member(with_permissions=True), "message": self._public(held),
+            "data": {"custom_id": pressed["custom_id"], "component_type": 2}, "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)}, "context": 0,
+        }
+        await self.dispatch("INTERACTION_CREATE", payload)
+        return interaction
+
+    async def wait_pressed(self, interaction: FakeInteraction, timeout: float = 30.0,
+                           settle: float = 0.3) -> FakeInteraction:
+        """Wait until the bot has answered a button press (an update of the message, a new message or an edit
+        of a deferred one, or a follow-up) and then nothing more for `settle` seconds."""
+        def done() -> bool:
+            kind = (interaction.callback or {}).get("type")
+            answered = kind in (4, 7) or interaction.edits > 0 or bool(interaction.followups)
+            return answered and time.monotonic() - interaction.last_activity >= settle
+        await self.wait_until(done, timeout, f"an answer to the press of {interaction.name}")
+        return interaction
+
+    def _update_callback(self, interaction: FakeInteraction, body: dict[str, Any],
+                         request: web.Request) -> web.Response:
+        """Callback types 6 (DEFERRED_UPDATE_MESSAGE) and 7 (UPDATE_MESSAGE): only for a component interaction,
+        and they act on the message the button is on (@original is that message from then on)."""
+        path = f"/interactions/.../{interaction.token}/callback"
+        if interaction.message_id is None:
+            return self._error(path, 400, 50035, "type: an update is only valid for a component interaction")
+        target = self.messages[int(interaction.message_id)]
+        data = body.get("data") or {}
+        if body.get("type") == 7:
+            problem = validate_message(data, require_body=False)
+            if problem:
+                return self._error(path, 400, *problem)
+            for key in ("content", "embeds", "components"):
+                if key in data:
+                    target[key] = data[key] or ([] if key != "content" else "")
+            target["edited_timestamp"] = iso_now()
+            interaction.edits += 1
+        interaction.callback = body
+        interaction.original = target
+        result = {"interaction": {"id": str(interaction.id), "type": 3, "response_message_id": target["id"],
+                                  "response_message_loading": False, "response_message_ephemeral": False},
+                  "resource": {"type": body.get("type"), "message": self._public(target)}}
+        if request.query.get("with_response") in ("1", "true", "True"):
+            return self._json(result)
+        return web.Response(status=204)
+
+
 @dataclass
 class Connection:
     ws: web.WebSocketResponse
@@ -221,7 +353,7 @@ class Connection:
     intents: int = 0
 
 
-class FakeDiscord:
+class FakeDiscord(_Components):
     """Start with `await fake.start()`; point discord.py at `fake.api_base` / `fake.gateway_url`."""
 
     def __init__(self, *, token: str = "fake-bot-token", heartbeat_interval_ms: int = 300,
@@ -614,6 +746,7 @@ class FakeDiscord:
                 return self._error(path, 400, *problem)
             message = self._message(channel_id=int(parts[1]), author=self.bot_user, content=body.get("content") or "",
                                     embeds=body.get("embeds") or [])
+            message["components"] = body.get("components") or []
             ref = body.get("message_reference")
             if ref:
                 message["type"] = 19
@@ -726,6 +859,8 @@ class FakeDiscord:
         interaction.callback_count += 1
         if interaction.callback is not None:
             return self._error(path, 400, 40060, "Interaction has already been acknowledged.")
+        if body.get("type") in (6, 7):
+            return self._update_callback(interaction, body, request)
         kind = body.get("type")
         data = body.get("data") or {}
         flags = int(data.get("flags") or 0)
@@ -736,7 +871,9 @@ class FakeDiscord:
         interaction.callback = body
         message = self._message(channel_id=interaction.channel_id, author=self.bot_user,
                                 content=data.get("content") or "", embeds=data.get("embeds") or [], flags=flags)
-        message["interaction_metadata"] = {"id": str(interaction.id), "type": 2, "name": interaction.name,
+        message["components"] = data.get("components") or []
+        message["interaction_metadata"] = {"id": str(interaction.id), "type": 3 if interaction.custom_id else 2,
+                                           "name": interaction.name,
                                            "user": interaction.user.payload(),
                                            "authorizing_integration_owners": {}}
         if kind == 5:
@@ -777,12 +914,14 @@ class FakeDiscord:
                 return web.Response(status=204)
             if method == "PATCH":
                 merged = {"content": body.get("content", target.get("content")),
-                          "embeds": body.get("embeds", target.get("embeds"))}
+                          "embeds": body.get("embeds", target.get("embeds")),
+                          "components": body.get("components", target.get("components"))}
                 problem = validate_message(merged)
                 if problem:
                     return self._error(path, 400, *problem)
                 target.update(content=merged["content"] or "", embeds=merged["embeds"] or [],
-                              edited_timestamp=iso_now())
+                              components=merged["components"] or [], edited_timestamp=iso_now())
+                interaction.edits += 1
                 target.pop("_loading", None)
                 target["flags"] = int(target.get("flags") or 0) & ~128
                 interaction.last_activity = time.monotonic()
@@ -794,6 +933,7 @@ class FakeDiscord:
             message = self._message(channel_id=interaction.channel_id, author=self.bot_user,
                                     content=body.get("content") or "", embeds=body.get("embeds") or [],
                                     flags=int(body.get("flags") or 0))
+            message["components"] = body.get("components") or []
             interaction.followups.append(message)
             self.messages[int(message["id"])] = message
             interaction.last_activity = time.monotonic()

@@ -71,7 +71,7 @@ def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, e
     ans = eng.ask("Which militant group could exploit Libya's power vacuum?")
     hits = [r for r in ans.results if "Islamic State militants" in r.quote]
     assert len(hits) == 1
-    paths = {hits[0].path} | {o["path"] for o in hits[0].also_in}
+    paths = {hits[0].path} | {o.path for o in hits[0].also_in}
     assert paths == {"004_563c2adb94c7b42a.txt", "syndicated-copy.txt"}
 
 

@@ -92,3 +92,33 @@ async def test_a_second_interaction_response_is_rejected(discord_fake, plain_cli
 def test_validator_limits(payload, code):
     problem = validate_message(payload)
     assert problem is not None and problem[0] == code
+
+
+def _row(*buttons: dict) -> dict:
+    return {"type": 1, "components": list(buttons)}
+
+
+def _button(custom_id: str | None = "b", label: str = "More", **kw) -> dict:
+    out = {"type": 2, "style": 1, "label": label, **kw}
+    if custom_id is not None:
+        out["custom_id"] = custom_id
+    return out
+
+
+@pytest.mark.parametrize("components, problem", [
+    ([_row(_button(f"b{i}")) for i in range(6)], "5 or fewer"),
+    ([_row(*[_button(f"b{i}") for i in range(6)])], "between 1 and 5"),
+    ([_row()], "between 1 and 5"),
+    ([_row(_button("x" * 101))], "custom_id"),
+    ([_row(_button(None))], "custom_id"),
+    ([_row(_button("a"), _button("a"))], "duplicated"),
+    ([_row(_button("a", label="l" * 81))], "label"),
+    ([_row(_button(None, style=5))], "link button"),
+    ([_row(_button("a", style=5, url="https://example.com"))], "link button"),
+    ([_button("a")], "action row"),
+])
+def test_component_limits(components, problem):
+    found = validate_message({"content": "answer", "components": components})
+    assert found is not None and found[0] == 50035 and problem in found[1]
+    ok = [_row(_button("a"), _button("b"), _button(None, style=5, url="https://example.com", label="Source"))]
+    assert validate_message({"content": "answer", "components": ok}) is None

@@ -5,8 +5,9 @@ import pytest
 
 from newsdesk.bot.discord_render import (
     ABSTAIN_TEXT,
-    NEAR_MISS_LABEL,
+    AnswerPage,
     OutgoingMessage,
+    Page,
     clip,
     footer_text,
     pack,
@@ -52,69 +53,77 @@ def all_text(messages: list[OutgoingMessage]) -> str:
     return "\n".join(out)
 
 
+def page_text(shown: AnswerPage) -> str:
+    assert_valid([shown.message])
+    return all_text([shown.message])
+
+
 def test_answer_shows_quote_speaker_citation_and_footer():
     quote = "There is no military solution to the Libya conflict,"
     r = make_result(quote, speaker="Mike Pompeo")
-    msgs = render_answer(Answer("what did Pompeo say on April 7?", False, [r]), STATUS)
-    assert_valid(msgs)
-    text = all_text(msgs)
-    assert f"“{quote}”" in text
-    assert "— Mike Pompeo" in text
-    assert "Trump appears to contradict his own secretary of state" in text
-    assert "Business Insider" in text and "2019-04-18" in text and "`004_x.txt`" in text
-    assert "<https://example.com/a>" in text  # no preview
+    shown = render_answer(Answer("what did Pompeo say on April 7?", False, [r]), STATUS)
+    text = page_text(shown)
+    assert f"> **Mike Pompeo:** “{quote}”" in text
+    assert "[Trump appears to contradict his own secretary of state](https://example.com/a)" in text
+    assert "Business Insider" in text and "<t:1555588800:D>" in text  # 2019-04-18, noon UTC
+    assert "004_x.txt" not in text  # the link names the source; the file only when there is none
+    assert shown.sources == [("Source", "https://example.com/a")]
     assert "index of 2 articles, updated 2024-05-01 12:03 UTC" in text
     assert "(reader comment)" not in text
-    # the short quote is shown in its passage, bolded
+    assert question_from_embeds(shown.message.embeds) == "what did Pompeo say on April 7?"
+    # "Context": the short quote in its passage, bolded
+    text = page_text(render_answer(Answer("q", False, [r]), STATUS, Page(context=True)))
     assert "Before the quote. **There is no military solution to the Libya conflict,** After the quote." in text
-    assert question_from_embeds(msgs[0].embeds) == "what did Pompeo say on April 7?"
 
 
 def test_reader_comment_marker_and_no_url():
     r = make_result("This is what a reader thinks about it all.", is_comment=True, url=None)
-    text = all_text(render_answer(Answer("q", False, [r]), STATUS))
-    assert "(reader comment)" in text
-    assert "<" not in text.replace("<#", "")
+    shown = render_answer(Answer("q", False, [r]), STATUS)
+    text = page_text(shown)
+    assert "(reader comment)" in text and "`004_x.txt`" in text
+    assert "<http" not in text and shown.sources == []
 
 
 def test_markdown_in_quotes_is_escaped():
     r = make_result("prices *rose* by 5_000 `units`")
-    text = all_text(render_answer(Answer("q", False, [r]), None))
+    text = page_text(render_answer(Answer("q", False, [r]), None))
     assert "\\*rose\\*" in text and "5\\_000" in text
 
 
 def test_abstention_says_so_and_marks_near_misses():
     near = [make_result("Canberra was mentioned once.")]
-    msgs = render_answer(Answer("What is the capital of Australia?", True, [], near_misses=near), STATUS)
-    assert_valid(msgs)
-    text = all_text(msgs)
-    assert ABSTAIN_TEXT in text
-    assert NEAR_MISS_LABEL in text
-    assert "closest passage 1 (not an answer)" in text
-    # no near misses: still a plain statement
-    msgs = render_answer(Answer("What is the capital of Australia?", True, []), STATUS)
-    assert_valid(msgs)
-    assert ABSTAIN_TEXT in all_text(msgs)
+    answer = Answer("What is the capital of Australia?", True, [], near_misses=near)
+    shown = render_answer(answer, STATUS)
+    assert [e.description for e in shown.message.embeds] == [f"{ABSTAIN_TEXT}."]  # one short line
+    assert shown.has_near and "Canberra" not in page_text(shown)
+    text = page_text(render_answer(answer, STATUS, Page(near=True)))
+    assert ABSTAIN_TEXT in text and "Closest passages (not an answer):" in text and "Canberra" in text
+    # no near misses: still a plain statement, and nothing behind a button
+    shown = render_answer(Answer("What is the capital of Australia?", True, []), STATUS, Page(near=True))
+    assert ABSTAIN_TEXT in page_text(shown) and not shown.has_near and not shown.page.near
 
 
 def test_abstention_names_who_no_article_mentions():
-    msgs = render_answer(Answer("What did Angela_Merkel say?", True, [], unknown_names=["Angela_Merkel"]), STATUS)
-    assert_valid(msgs)
-    text = all_text(msgs)
-    assert ABSTAIN_TEXT in text and "mentions Angela\\_Merkel, so there is nothing to quote" in text
+    shown = render_answer(Answer("What did Angela_Merkel say?", True, [], unknown_names=["Angela_Merkel"]), STATUS)
+    assert f"{ABSTAIN_TEXT}: none of them mentions Angela\\_Merkel." in page_text(shown)
 
 
-def test_at_most_five_results():
-    results = [make_result(f"Quote number {i} is here.") for i in range(9)]
-    text = all_text(render_answer(Answer("q", False, results), STATUS))
-    assert "**5.**" in text and "**6.**" not in text
+def test_the_lead_first_then_pages_of_three():
+    results = [make_result(f"Quote number {i} is here.", path=f"a{i}.txt") for i in range(9)]
+    answer = Answer("q", False, results)
+    shown = render_answer(answer, STATUS)
+    assert shown.pages == 4 and "Quote number 0" in page_text(shown) and "Quote number 1" not in page_text(shown)
+    text = page_text(render_answer(answer, STATUS, Page(number=1)))
+    assert all(f"Quote number {i}" in text for i in (1, 2, 3)) and "page 2 of 4" in text
+    last = render_answer(answer, STATUS, Page(number=99))  # past the end (the index changed): the last page
+    assert last.page.number == 3 and "Quote number 8" in page_text(last)
 
 
 def long_words(n: int, tag: str) -> str:
     return " ".join(f"{tag}{i:03d}" for i in range(n))
 
 
-def test_long_answer_splits_within_limits_and_never_inside_a_quote():
+def test_long_answer_pages_stay_within_limits_and_never_cut_a_quote():
     # Five results with 60-word quotes inside ~180-word passages, long titles and metadata.
     results = []
     for i in range(5):
@@ -123,32 +132,32 @@ def test_long_answer_splits_within_limits_and_never_inside_a_quote():
         results.append(make_result(quote, passage, title="T" * 400, source="S" * 200, path=f"p{i}/" + "x" * 250,
                                    speaker="Someone With A Long Name", url="https://example.com/" + "u" * 300))
     answer = Answer("Q" * 3000, False, results)
-    msgs = render_answer(answer, STATUS)
-    assert_valid(msgs)
-    assert len(msgs) >= 2  # 5 results of ~1.5-2.5k characters cannot share one 6000-character message
-    # every quote appears whole, inside a single embed description
-    for r in results:
-        quote_text = f"“{r.quote}”"
-        holders = [e for m in msgs for e in m.embeds if quote_text in (e.description or "")]
-        assert len(holders) == 1
-    # every message carries the footer
-    assert all(m.embeds[-1].footer.text.startswith("index of 2 articles") for m in msgs)
+    for context in (False, True):
+        pages = render_answer(answer, STATUS).pages
+        assert pages == 2  # the lead (three quotes of one speaker), then the other two
+        shown = [render_answer(answer, STATUS, Page(number=n, context=context)) for n in range(pages)]
+        texts = [page_text(s) for s in shown]
+        for r in results:  # every quote whole, on exactly one page
+            marker = f"“{r.quote}”" if not context else f"**{r.quote}**"
+            assert sum(t.count(marker) for t in texts) == 1
+        assert all(s.message.embeds[-1].footer.text.endswith("updated 2024-05-01 12:03 UTC") for s in shown)
 
 
-def test_very_many_results_fill_messages_within_limits():
-    results = [make_result(long_words(60, f"r{i}x")) for i in range(40)]
-    msgs = render_answer(Answer("q", False, results), STATUS, max_results=40)
-    assert_valid(msgs)
-    assert sum(len(m.embeds) for m in msgs) == 40
-    assert max(len(m.embeds) for m in msgs) <= 10
+def test_very_many_results_fill_pages_within_limits():
+    results = [make_result(long_words(60, f"r{i}x"), path=f"f{i}.txt") for i in range(40)]
+    answer = Answer("q", False, results)
+    pages = render_answer(answer, STATUS).pages
+    assert pages == 1 + 13
+    for n in range(pages):
+        assert len(render_answer(answer, STATUS, Page(number=n, context=True)).message.embeds) <= 10
 
 
 def test_a_quote_longer_than_a_description_gets_embeds_of_its_own():
     quote = long_words(900, "w")  # ~4500 characters: breaks the ≤60-word contract, handled anyway
     r = make_result(quote, quote)
-    msgs = render_answer(Answer("q", False, [r, make_result("Short one here.")]), STATUS)
-    assert_valid(msgs)
-    words = " ".join((e.description or "") for m in msgs for e in m.embeds)
+    shown = render_answer(Answer("q", False, [r, make_result("Short one here.")]), STATUS)
+    words = page_text(shown)
+    assert len(shown.message.embeds) >= 2
     assert all(f"w{i:03d}" in words for i in range(900))
 
 
@@ -217,18 +226,15 @@ def test_clip(n):
 def test_context_keeps_the_passages_spacing():
     passage = 'He said so. "There is no military solution," Pompeo added. "This is why we press on," he said.'
     r = make_result('"There is no military solution," Pompeo added.', passage)
-    text = all_text(render_answer(Answer("q", False, [r]), None))
+    text = page_text(render_answer(Answer("q", False, [r]), None, Page(context=True)))
     assert '**"There is no military solution," Pompeo added.** "This is why' in text
     r = make_result("no military solution", passage)
-    text = all_text(render_answer(Answer("q", False, [r]), None))
+    text = page_text(render_answer(Answer("q", False, [r]), None, Page(context=True)))
     assert '"There is **no military solution**," Pompeo' in text
 
 
 def test_speaker_date_and_clipped_quote_are_shown():
     r = make_result("we oppose the military offensive", speaker="Mike Pompeo", when="April 7", clipped=True)
     ans = Answer("what did Pompeo say on April 7?", False, [r])
-    msgs = render_answer(ans, STATUS)
-    assert_valid(msgs)
-    text = "\n".join(e.description or "" for m in msgs for e in m.embeds)
-    assert "“…we oppose the military offensive…”" in text
-    assert "— Mike Pompeo, April 7" in text
+    text = page_text(render_answer(ans, STATUS))
+    assert "> **Mike Pompeo, April 7:** “…we oppose the military offensive…”" in text
