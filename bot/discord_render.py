@@ -163,7 +163,8 @@ def _context(result: Result, max_words: int = CONTEXT_WORDS) -> str | None:
 def _citation(result: Result) -> str:
     title = escape_markdown(squash(result.title)) if result.title else "(untitled)"
     parts = [f"**{clip(title, 300)}**"]
-    meta = [escape_markdown(squash(x)) for x in (result.source, result.date) if x]
+    byline = f"by {result.author}" if result.author else None
+    meta = [escape_markdown(squash(x)) for x in (byline, result.source, result.date) if x]
     if meta:
         parts.append(" — " + ", ".join(meta))
     line2 = [f"file: `{clip(result.path.replace('`', ''), 300)}`"]

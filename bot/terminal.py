@@ -8,6 +8,8 @@ from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
 
 def cite(r: Result) -> str:
     parts = [r.title or r.path]
+    if r.author:
+        parts.append(f"by {r.author}")
     if r.source:
         parts.append(r.source)
     if r.date:

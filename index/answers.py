@@ -404,6 +404,7 @@ class AnswerBuilder:
             when=s.when,
             clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
+            author=doc.author,
         )
 
 

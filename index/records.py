@@ -59,6 +59,7 @@ class Result:
     clipped: bool = False  # the quote is the answering clause of a longer sentence (show an ellipsis)
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
+    author: str | None = None  # the article's byline, when known
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape read by tools outside this repo."""
