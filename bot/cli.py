@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from newsdesk.index.records import Answer
 
 
 def _settings(args: argparse.Namespace):
@@ -81,30 +80,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from newsdesk.bot.terminal import render_answer, render_report, render_status
+    from newsdesk.bot.chat import run_chat
 
-    eng = _engine(args)
-    print(render_report(eng.index(progress=sys.stderr.isatty())), file=sys.stderr)
-    st = eng.status()
-    print(f"newsdesk: {st.documents} articles indexed from {eng.settings.corpus}. "
-          "Ask a question (/sources, /quit).", file=sys.stderr)
-    while True:
-        try:
-            line = input("> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return 0
-        if not line:
-            continue
-        if line in {"/quit", "/exit", "quit", "exit"}:
-            return 0
-        if line == "/sources":
-            print(render_status(eng.status()))
-            continue
-        t = time.perf_counter()
-        ans: Answer = eng.ask(line, asked_at=dt.datetime.now())
-        print(render_answer(ans))
-        print(f"({(time.perf_counter() - t) * 1000:.0f} ms)", file=sys.stderr)
+    return run_chat(_engine(args))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -1,7 +1,9 @@
 """Terminal rendering of answers, index reports and sources."""
 from __future__ import annotations
 
+import re
 import textwrap
+from typing import Callable
 
 from newsdesk.index.records import Answer, IndexReport, IndexStatus, Result
 
@@ -18,13 +20,50 @@ def cite(r: Result) -> str:
     return " · ".join(parts)
 
 
-def render_result(n: int, r: Result, width: int = 100) -> str:
-    who = f"{r.speaker}{', ' + r.when if r.when else ''}: " if r.speaker else ""
+Paint = Callable[[str, str], str]  # (role, text) -> text as shown; roles: label, quote, cite, passage, mark
+
+
+def plain(_role: str, text: str) -> str:
+    return text
+
+
+def label(r: Result) -> str:
+    """Who said the quote and when ("Mike Pompeo, April 7"), the date alone, or ""."""
+    return ", ".join(x for x in (r.speaker, r.when) if x)
+
+
+def render_passage(r: Result, width: int = 100, paint: Paint = plain) -> list[str]:
+    """The passage around the quote, indented under it, the quote itself marked by `paint` ("mark")."""
+    a, b = r.start - r.passage_start, r.end - r.passage_start
+    if not r.passage or not (0 <= a < b <= len(r.passage)) or r.passage.strip() == r.quote.strip():
+        return []
+    marked = f"{r.passage[:a]}\x01{r.passage[a:b]}\x02{r.passage[b:]}"
+    lines = textwrap.wrap(" ".join(marked.split()), width=width - 5)
+    out, inside = [], False
+    for line in lines:
+        pieces = re.split(r"([\x01\x02])", line)
+        shown = ""
+        for piece in pieces:
+            if piece in ("\x01", "\x02"):
+                inside = piece == "\x01"
+            elif piece:
+                shown += paint("mark" if inside else "passage", piece)
+        out.append(f"   {paint('passage', '|')} {shown}")
+    return out
+
+
+def render_result(n: int, r: Result, width: int = 100, *, passage: bool = False, paint: Paint = plain) -> str:
+    who = f"{label(r)}: " if label(r) else ""
     note = " (reader comment)" if r.is_comment else ""
     dots = "\u2026" if r.clipped else ""
     quote = textwrap.fill(f"{who}\u201c{dots}{r.quote}{dots}\u201d{note}", width=width, initial_indent=f"{n}. ",
                           subsequent_indent="   ")
-    lines = [quote, f"   \u2014 {cite(r)}"]
+    if who and quote.startswith(f"{n}. {who}"):
+        quote = f"{n}. {paint('label', who)}{quote[len(f'{n}. {who}'):]}"
+    lines = [quote]
+    if passage:
+        lines += render_passage(r, width, paint)
+    lines.append(paint("cite", f"   \u2014 {cite(r)}"))
     if r.url:
         lines.append(f"   {r.url}")
     for other in r.also_in:
@@ -32,15 +71,17 @@ def render_result(n: int, r: Result, width: int = 100) -> str:
     return "\n".join(lines)
 
 
-def render_answer(answer: Answer, width: int = 100) -> str:
+def render_answer(answer: Answer, width: int = 100, *, passage: bool = False, paint: Paint = plain) -> str:
     if answer.abstained:
         why = f": none of them mentions {' or '.join(answer.unknown_names)}" if answer.unknown_names else ""
         out = [f"The sources don't answer that{why}."]
         if answer.near_misses:
             out.append("Closest passages (not an answer):")
-            out += [render_result(i, r, width) for i, r in enumerate(answer.near_misses, 1)]
+            out += [render_result(i, r, width, passage=passage, paint=paint)
+                    for i, r in enumerate(answer.near_misses, 1)]
         return "\n".join(out)
-    return "\n\n".join(render_result(i, r, width) for i, r in enumerate(answer.results, 1))
+    return "\n\n".join(render_result(i, r, width, passage=passage, paint=paint)
+                       for i, r in enumerate(answer.results, 1))
 
 
 def render_report(rep: IndexReport) -> str:
