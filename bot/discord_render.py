@@ -164,7 +164,7 @@ def _citation(result: Result) -> str:
     title = escape_markdown(squash(result.title)) if result.title else "(untitled)"
     parts = [f"**{clip(title, 300)}**"]
     byline = f"by {result.author}" if result.author else None
-    meta = [escape_markdown(squash(x)) for x in (byline, result.source, result.date) if x]
+    meta = [escape_markdown(squash(x)) for x in (byline, result.source, result.date_shown) if x]
     if meta:
         parts.append(" — " + ", ".join(meta))
     line2 = [f"file: `{clip(result.path.replace('`', ''), 300)}`"]

@@ -15,7 +15,7 @@ def cite(r: Result) -> str:
     if r.source:
         parts.append(r.source)
     if r.date:
-        parts.append(r.date)
+        parts.append(r.date_shown or r.date)
     parts.append(f"{r.path}:{r.start}-{r.end}")
     return " · ".join(parts)
 

@@ -90,5 +90,6 @@ def _lead(doc: DocRow | None) -> Result | None:
         return Result(quote=text[quote.start : quote.end], passage=text[passage.start : passage.end], path=doc.path,
                       start=quote.start, end=quote.end, title=doc.title, source=doc.source, date=doc.date,
                       score=1.0, url=doc.url, passage_start=passage.start, passage_end=passage.end,
-                      clipped=quote != Span(span.start, span.end), author=doc.author)
+                      clipped=quote != Span(span.start, span.end), author=doc.author,
+                      date_from_file=doc.date_from_file)
     return None

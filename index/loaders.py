@@ -358,6 +358,7 @@ def _load_pdf(data: bytes) -> dict[str, Any]:
     res = clean_text(pdf.text, title=pdf.title)
     date = pdf.date if not pdf.date_from_file else (res.date or pdf.date)
     fields = _fields(res, title=pdf.title, author=pdf.author, source=pdf.source, date=date)
+    fields["date_from_file"] = pdf.date_from_file and not res.date
     return fields
 
 

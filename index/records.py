@@ -26,6 +26,7 @@ class Document:
     author: str | None = None
     comments: list[Span] = field(default_factory=list)  # reader comments inside `text`
     content_hash: str = ""  # hash of the raw file bytes
+    date_from_file: bool = False  # `date` is only the file's creation time (a PDF's), not a date the text states
 
 
 @dataclass
@@ -60,6 +61,12 @@ class Result:
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[dict[str, Any]] = field(default_factory=list)  # same passage in other documents
     author: str | None = None  # the article's byline, when known
+    date_from_file: bool = False  # `date` is only the file's creation time, shown as such
+
+    @property
+    def date_shown(self) -> str | None:
+        """The date as front ends show it: "(file date)" after it when it is only the file's creation time."""
+        return f"{self.date} (file date)" if self.date and self.date_from_file else self.date
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape read by tools outside this repo."""

@@ -72,6 +72,7 @@ def pdf_engine(tmp_path_factory, embedder) -> Engine:
     root = tmp_path_factory.mktemp("pdf-engine")
     (root / "corpus").mkdir()
     make_article_pdf(root / "corpus" / "felixstowe.pdf")
+    make_undated_pdf(root / "corpus" / "ferry.pdf")
     engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
     engine.index(progress=False)
     return engine
@@ -102,16 +103,21 @@ def test_pdf_reads_like_the_article(tmp_path: Path) -> None:
     assert doc.source == "East Anglian Courier"  # from the running header
 
 
-def test_creation_time_is_the_last_resort(tmp_path: Path) -> None:
+def make_undated_pdf(path: Path) -> None:
+    """A PDF whose text states no date; only its metadata's creation time dates it."""
     pdf = FPDF()
     pdf.set_creation_date(dt.datetime(2023, 1, 9, tzinfo=dt.timezone.utc))
     pdf.add_page()
     pdf.set_font("Helvetica", size=11)
     pdf.multi_cell(0, 6, "Ferry timetable changes\n\nThe ferry to the island will run every two hours from "
                    "next month, the operator said on its website.")
-    f = tmp_path / "ferry.pdf"
-    pdf.output(str(f))
-    assert load_document(f, tmp_path, max_bytes=10**7).date == "2023-01-09"
+    pdf.output(str(path))
+
+
+def test_creation_time_is_the_last_resort_and_marked(tmp_path: Path) -> None:
+    make_undated_pdf(tmp_path / "ferry.pdf")
+    doc = load_document(tmp_path / "ferry.pdf", tmp_path, max_bytes=10**7)
+    assert (doc.date, doc.date_from_file) == ("2023-01-09", True)
 
 
 def test_reflow_undoes_line_end_hyphens_but_keeps_real_compounds() -> None:
@@ -135,7 +141,15 @@ def test_pdf_answers_verbatim_with_date_and_author(pdf_engine: Engine) -> None:
     doc = pdf_engine._store().document(top.path)  # noqa: SLF001 - the verbatim check against the clean text
     assert verify_quote(doc.text, top.quote, top.start)
     assert (top.date, top.author, top.source) == ("2022-03-03", "Sarah Whitmore", "East Anglian Courier")
-    assert "by Sarah Whitmore · East Anglian Courier · 2022-03-03" in render_answer(ans)
+    assert "by Sarah Whitmore · East Anglian Courier · 2022-03-03 · felixstowe.pdf" in render_answer(ans)
+
+
+def test_a_file_date_is_shown_as_such(pdf_engine: Engine) -> None:
+    ans = pdf_engine.ask("How often will the ferry to the island run?")
+    top = ans.results[0]
+    assert (top.path, top.date, top.date_from_file) == ("ferry.pdf", "2023-01-09", True)
+    assert "2023-01-09 (file date) · ferry.pdf" in render_answer(ans)
+    assert ans.to_json()["results"][0]["date"] == "2023-01-09"  # the JSON shape is unchanged
 
 
 def test_who_wrote_the_article(pdf_engine: Engine) -> None:
@@ -148,3 +162,13 @@ def test_who_wrote_the_article(pdf_engine: Engine) -> None:
     from newsdesk.index.authorship import answer_author
 
     assert answer_author("Who wrote the article about the Lowestoft bypass?", pdf_engine._store(), 5) is None  # noqa: SLF001
+
+
+def test_discord_citation_names_the_author_and_marks_a_file_date(pdf_engine: Engine) -> None:
+    from newsdesk.bot.discord_render import render_answer as discord_answer
+
+    def shown(question: str) -> str:
+        return "\n".join(e.description or "" for m in discord_answer(pdf_engine.ask(question)) for e in m.embeds)
+
+    assert "by Sarah Whitmore, East Anglian Courier, 2022-03-03" in shown("What did councillor James Lewis say?")
+    assert "2023-01-09 (file date)" in shown("How often will the ferry to the island run?")
