@@ -119,11 +119,11 @@ def run_chat(engine: Engine, *, out: TextIO | None = None, err: TextIO | None = 
     out, err = out or sys.stdout, err or sys.stderr
     paint: Paint = ansi if use_colour(out) else plain
     print(render_report(engine.index(progress=err.isatty())), file=err)
-    st = engine.status()
-    print(f"newsdesk: {st.documents} articles indexed from {engine.settings.corpus}. "
-          "Ask a question (/help, /quit).", file=err)
     prompt = "> " if paint is plain else f"\001\033[{_ANSI['prompt']}m\002> \001\033[0m\002"
     reader = LineReader(Path(engine.settings.data) / HISTORY_FILE, prompt)
+    st = engine.status()
+    print(f"newsdesk: {st.documents} articles indexed from {engine.settings.corpus}. "
+          "Ask a question (/help, /quit).", file=err, flush=True)
     state = ChatState()
     try:
         while (line := reader.read()) is not None:
@@ -143,7 +143,7 @@ def run_chat(engine: Engine, *, out: TextIO | None = None, err: TextIO | None = 
             except ValueError as exc:
                 print(f"newsdesk: {exc}", file=err)
                 continue
-            print(render_answer(answer, passage=state.passages, paint=paint), file=out, flush=True)
+            print(render_answer(answer, passage=state.passages, paint=paint) + "\n", file=out, flush=True)
             print(f"({(time.perf_counter() - t) * 1000:.0f} ms)", file=err, flush=True)
             state.previous = question
     finally:

@@ -20,6 +20,7 @@ def cite(r: Result) -> str:
     return " · ".join(parts)
 
 
+PASSAGE_AROUND = 40  # words of the passage shown on each side of a quote
 Paint = Callable[[str, str], str]  # (role, text) -> text as shown; roles: label, quote, cite, passage, mark
 
 
@@ -32,12 +33,16 @@ def label(r: Result) -> str:
     return ", ".join(x for x in (r.speaker, r.when) if x)
 
 
-def render_passage(r: Result, width: int = 100, paint: Paint = plain) -> list[str]:
-    """The passage around the quote, indented under it, the quote itself marked by `paint` ("mark")."""
+def render_passage(r: Result, width: int = 100, paint: Paint = plain, around: int = PASSAGE_AROUND) -> list[str]:
+    """The passage around the quote (up to `around` words each side), indented under it, the quote itself
+    marked by `paint` ("mark")."""
     a, b = r.start - r.passage_start, r.end - r.passage_start
     if not r.passage or not (0 <= a < b <= len(r.passage)) or r.passage.strip() == r.quote.strip():
         return []
-    marked = f"{r.passage[:a]}\x01{r.passage[a:b]}\x02{r.passage[b:]}"
+    before, after = r.passage[:a].split(), r.passage[b:].split()
+    left = ("\u2026 " if len(before) > around else "") + " ".join(before[-around:]) if before else ""
+    right = " ".join(after[:around]) + (" \u2026" if len(after) > around else "") if after else ""
+    marked = f"{left} \x01{r.passage[a:b]}\x02 {right}"
     lines = textwrap.wrap(" ".join(marked.split()), width=width - 5)
     out, inside = [], False
     for line in lines:
