@@ -15,8 +15,9 @@ FOLLOW_UP_MAX_CHARS = 1000
 # "and …", "what about …", "also …": a line that opens like this continues the conversation.
 _CONTINUES = re.compile(r"(?i)^\s*(?:and|but|also|so|then|or|plus|what about|how about|and what about|what else"
                         r"|anything else|who else|same for|more on|tell me more)\b")
-# "what did he add?": a pronoun standing for someone or something the previous question named.
-_PRONOUN = re.compile(r"(?i)\b(?:he|she|they|him|her|them|his|hers|their|theirs|it|its|that|this|those|these)\b")
+# "what did he add?": a personal pronoun standing for someone the previous question named ("it", "that" and
+# "this" are left out: they open relative clauses and name things in questions that stand alone).
+_PRONOUN = re.compile(r"(?i)\b(?:he|she|they|him|her|them|his|hers|their|theirs)\b")
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")
 
 

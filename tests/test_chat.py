@@ -134,3 +134,5 @@ def test_which_lines_are_follow_ups() -> None:
     assert state.question_for("Who met Trump on April 9?") == "Who met Trump on April 9?"
     assert ChatState().question_for("and what did he add?") == "and what did he add?"  # nothing before it
     assert not looks_like_follow_up("What did Fayez al-Sarraj say about the offensive?")
+    assert not looks_like_follow_up("how many people died in the flood that hit the town?")
+    assert looks_like_follow_up("what did she say next?")
