@@ -20,6 +20,10 @@ __all__ = ["asks_author", "answer_author"]
 _WHO_WROTE = re.compile(
     r"(?i)^\s*(?:who\s+(?:wrote|authored|penned|(?:is|was|were|are)\s+the\s+(?:authors?|writers?)\s+of)"
     r"|(?:what\s+is\s+the\s+name\s+of\s+)?the\s+(?:authors?|writers?)\s+of)\s+(?P<what>.+?)[\s?.!]*$")
+# The question must say it means a piece of journalism: "who wrote the poem …" asks about the poem, which an
+# article may well answer by quoting, not about who wrote the article.
+_ARTICLE = re.compile(r"(?i)\b(?:article|story|piece|report|column|op-?ed|editorial|feature|interview|obituary"
+                      r"|review|coverage|news item)s?\b")
 _GENERIC = set(terms("the a an article story piece report column op-ed feature news item about on "
                      "in newspaper published by"))
 MIN_SHARE = 0.5  # at least this share of the question's naming words must be in the article's title
@@ -34,10 +38,10 @@ class _Named:
 
 
 def asks_author(question: str) -> list[str] | None:
-    """The words a "who wrote …" question names the article by (stemmed terms), or None for any other
-    question."""
+    """The words a "who wrote the … article" question names the article by (stemmed terms), or None for any
+    other question (also "who wrote the poem …", which asks what the articles say, not who wrote them)."""
     m = _WHO_WROTE.match(question)
-    if not m:
+    if not m or not _ARTICLE.search(m.group("what")):
         return None
     words = [t for t in dict.fromkeys(terms(m.group("what"))) if t not in _GENERIC]
     return words or None

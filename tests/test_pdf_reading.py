@@ -172,3 +172,12 @@ def test_discord_citation_names_the_author_and_marks_a_file_date(pdf_engine: Eng
 
     assert "by Sarah Whitmore, East Anglian Courier, 2022-03-03" in shown("What did councillor James Lewis say?")
     assert "2023-01-09 (file date)" in shown("How often will the ferry to the island run?")
+
+
+def test_who_wrote_asks_about_articles_only() -> None:
+    from newsdesk.index.authorship import asks_author
+
+    assert asks_author("Who wrote the Felixstowe article?")
+    assert asks_author("who is the author of the story about the port expansion")
+    assert asks_author("Who wrote the poem The Mask of Anarchy?") is None  # about what an article says
+    assert asks_author("What did the council decide?") is None
