@@ -40,8 +40,10 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _spawn(corpus: Path, data: Path) -> pexpect.spawn:
+    """`newsdesk chat` in a pseudo-terminal, ready for input (waits are generous: under a niced suite on a
+    busy machine starting the model can take a minute)."""
     child = pexpect.spawn(sys.executable, ["-m", "newsdesk.bot.cli", "chat", "--corpus", str(corpus), "--data", str(data)],
-                          env=_env(), encoding="utf-8", timeout=120, dimensions=(50, 120))
+                          env=_env(), encoding="utf-8", timeout=240, dimensions=(50, 120))
     child.expect("Ask a question")
     return child
 
