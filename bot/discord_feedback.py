@@ -1,10 +1,10 @@
 """👍/👎 reactions on the bot's answers, recorded in the data folder (`index/feedback.py`).
 
-Listens to the raw reaction events (`on_raw_reaction_add`), which come for every message, cached or not, with
+Listens to the raw reaction events (`on_raw_reaction_add`, `on_raw_reaction_remove`), which come for every message, cached or not, with
 the default intents' reactions intent. A reaction counts when it is 👍 or 👎, comes from someone other than the
 bot, and is on one of the bot's answers: a message the bot remembers answering, or (after a restart) one of its
 messages whose first embed carries the question. The answer is read back from Discord, so what is recorded is
-what the reader saw.
+what the reader saw. Taking the reaction back forgets the vote.
 """
 from __future__ import annotations
 
@@ -67,3 +67,11 @@ class FeedbackCog(commands.Cog):
                       channel_id=payload.channel_id, asked_at=message.created_at.isoformat())
         await asyncio.to_thread(self.store.record, fb)
         log.info("feedback %s on the answer to %r by %s", vote, question[:80], fb.user_name or fb.user_id)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        vote = vote_of(str(payload.emoji))
+        if vote is None or (self.bot.user is not None and payload.user_id == self.bot.user.id):
+            return
+        if await asyncio.to_thread(self.store.remove, payload.message_id, payload.user_id, vote):
+            log.info("feedback %s on message %s taken back by %s", vote, payload.message_id, payload.user_id)

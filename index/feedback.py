@@ -84,6 +84,13 @@ class FeedbackStore:
             self._conn.execute(f"INSERT OR REPLACE INTO feedback ({cols}) VALUES ({', '.join('?' * len(row))})",
                                tuple(row.values()))
 
+    def remove(self, message_id: int, user_id: int, vote: str) -> bool:
+        """Forget a vote its reader took back (removed the reaction); True when there was one."""
+        with self._lock:
+            cur = self._conn.execute("DELETE FROM feedback WHERE message_id = ? AND user_id = ? AND vote = ?",
+                                     (message_id, user_id, vote))
+        return cur.rowcount > 0
+
     def all(self, vote: str | None = None) -> list[Feedback]:
         """Every vote (or only `vote`), oldest first."""
         cols = ", ".join(Feedback.__dataclass_fields__)

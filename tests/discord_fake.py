@@ -448,6 +448,14 @@ class FakeDiscord:
             await self.dispatch("MESSAGE_REACTION_ADD", event)
         return event
 
+    async def remove_reaction(self, message: dict[str, Any], emoji: str, *, user: FakeUser = MEMBER) -> None:
+        """The user takes the reaction back: MESSAGE_REACTION_REMOVE (no member, no author id, as Discord sends
+        it) to a connection with the guild message reactions intent."""
+        event = {"user_id": str(user.id), "channel_id": str(message["channel_id"]), "message_id": str(message["id"]),
+                 "guild_id": str(GUILD_ID), "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0}
+        if self.intents & GUILD_MESSAGE_REACTIONS_INTENT:
+            await self.dispatch("MESSAGE_REACTION_REMOVE", event)
+
     # -- gateway -------------------------------------------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:

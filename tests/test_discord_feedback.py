@@ -43,6 +43,13 @@ async def test_reactions_on_answers_are_recorded_and_others_are_not(discord_engi
     assert not any(fb.message_id == int(chatter["id"]) for fb in store.all())
     assert len(store.all()) == before + 2  # neither the other message's vote nor the 🎉
 
+    # a vote taken back is forgotten; the other reader's stays
+    await discord_fake.remove_reaction(answer, THUMBS_UP, user=ADMIN)
+    await discord_fake.wait_until(lambda: len(store.all()) == before + 1, 30, "the 👍 forgotten")
+    assert [fb.user_id for fb in store.all() if fb.message_id == int(answer["id"])] == [MEMBER.id]
+    await discord_fake.add_reaction(answer, THUMBS_UP, user=ADMIN)  # and given again
+    await discord_fake.wait_until(lambda: len(store.all()) == before + 2, 30, "the 👍 again")
+
     # the command line: a list, JSON, and the 👎 ones as an eval question file to fill in
     assert main(["feedback", "--data", str(data)]) == 0
     listed = capsys.readouterr().out
