@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from newsdesk.index.records import Answer
 
 
 def _settings(args: argparse.Namespace):
@@ -81,30 +80,9 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from newsdesk.bot.terminal import render_answer, render_report, render_status
+    from newsdesk.bot.chat import run_chat
 
-    eng = _engine(args)
-    print(render_report(eng.index(progress=sys.stderr.isatty())), file=sys.stderr)
-    st = eng.status()
-    print(f"newsdesk: {st.documents} articles indexed from {eng.settings.corpus}. "
-          "Ask a question (/sources, /quit).", file=sys.stderr)
-    while True:
-        try:
-            line = input("> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            print(file=sys.stderr)
-            return 0
-        if not line:
-            continue
-        if line in {"/quit", "/exit", "quit", "exit"}:
-            return 0
-        if line == "/sources":
-            print(render_status(eng.status()))
-            continue
-        t = time.perf_counter()
-        ans: Answer = eng.ask(line, asked_at=dt.datetime.now())
-        print(render_answer(ans))
-        print(f"({(time.perf_counter() - t) * 1000:.0f} ms)", file=sys.stderr)
+    return run_chat(_engine(args))
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -130,6 +108,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     else:
         for k, v in m.items():
             print(f"{k:28s} {v:.3f}" if isinstance(v, float) else f"{k:28s} {v}")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from newsdesk.index.feedback import FeedbackStore, eval_lines
+
+    items = FeedbackStore(Path(_settings(args).data)).all()
+    if args.write_eval:
+        lines = eval_lines(items)
+        Path(args.write_eval).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        print(f"wrote {len(lines)} disliked answers to {args.write_eval} as eval questions; put the words a right "
+              "answer quotes in each \"gold\" (left empty, the evaluation expects an abstention)", file=sys.stderr)
+    elif args.json:
+        _print_json([fb.to_json() for fb in items])
+    elif not items:
+        print("no feedback yet (readers react with \N{THUMBS UP SIGN} or \N{THUMBS DOWN SIGN} to the bot's answers)")
+    else:
+        for fb in items:
+            answer = " ".join(fb.answer.split())
+            shown = answer if len(answer) <= 200 else answer[:200] + "\u2026"
+            print(f"{fb.at}  {fb.vote:4}  {fb.user_name or fb.user_id}: {fb.question}\n    {shown}")
     return 0
 
 
@@ -228,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.add_argument("--force", action="store_true", help="export again even when a build is cached")
     sp.set_defaults(func=cmd_export_int8)
+
+    sp = sub.add_parser("feedback", help="readers' thumbs up/down on the bot's answers")
+    common(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--write-eval", metavar="FILE", help="write the thumbs-down answers as an eval question file")
+    sp.set_defaults(func=cmd_feedback)
 
     sp = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the terminal chat")
     common(sp)

@@ -20,10 +20,12 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from newsdesk.index.feedback import FeedbackStore
 from newsdesk.index.records import IndexStatus
 from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
+from .discord_feedback import FeedbackCog
 from .discord_settings import BotSettings
 from .discord_views import AnswerButton
 
@@ -101,6 +103,7 @@ class NewsdeskBot(commands.Bot):
     async def setup_hook(self) -> None:
         await self.add_cog(NewsdeskCog(self))
         self.add_dynamic_items(AnswerButton)  # answers' buttons work for messages sent before a restart too
+        await self.add_cog(FeedbackCog(self, FeedbackStore(Path(self.engine.settings.data))))
         if self.bot_settings.discord_admin_role:
             # /add is hidden behind Manage Server by default; with a configured role it is shown to everyone so
             # the role's members see it too, and the bot's own check (Manage Server or the role) gates it.

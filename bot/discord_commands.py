@@ -31,6 +31,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.engine import IndexError_
+from newsdesk.index.followup import combine_follow_up
 
 from .discord_render import (
     OutgoingMessage,
@@ -52,7 +53,6 @@ T = TypeVar("T")
 
 URL_TIMEOUT_SECONDS = 20.0
 QUESTION_MAX_CHARS = 1000
-FOLLOW_UP_MAX_CHARS = 1000
 THREAD_NAME_LIMIT = 100  # Discord: thread names are 1-100 characters
 THREAD_AUTO_ARCHIVE_MINUTES = 1440  # a thread hides after a day without messages
 THREAD_HISTORY_LIMIT = 50  # messages read back to find a thread's last question after a restart
@@ -166,12 +166,6 @@ async def fetch_url(url: str, max_bytes: int, *, timeout: float = URL_TIMEOUT_SE
 
 def strip_mentions(text: str, user_id: int) -> str:
     return " ".join(re.sub(rf"<@!?{user_id}>", " ", text).split())
-
-
-def combine_follow_up(previous: str, text: str) -> str:
-    """The follow-up query: the previous question, then the new text (kept under FOLLOW_UP_MAX_CHARS)."""
-    combined = f"{previous.strip()} {text.strip()}".strip()
-    return combined[-FOLLOW_UP_MAX_CHARS:]
 
 
 async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:

@@ -183,10 +183,11 @@ def article_line(article: ArticleRef, *, linked: bool = True) -> str:
     url = button_url(article.url)
     title = _title(article, TITLE_CHARS)
     parts = [f"[{title}]({url})" if url and linked and ")" not in url else f"**{title}**"]  # embeds never preview
-    parts += [clip(escape_markdown(squash(x)), PUBLISHER_CHARS) for x in (article.source,) if x]
+    byline = f"by {article.author}" if article.author else None
+    parts += [clip(escape_markdown(squash(x)), PUBLISHER_CHARS) for x in (byline, article.source) if x]
     when = discord_date(article.date)
     if when:
-        parts.append(when)
+        parts.append(f"{when} (file date)" if article.date_from_file else when)
     if not url and article.title:
         parts.append(f"`{clip(article.path.replace('`', ''), 150)}`")
     return "— " + " · ".join(parts)

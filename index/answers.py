@@ -403,6 +403,8 @@ class AnswerBuilder:
             when=s.when,
             clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
+            author=doc.author,
+            date_from_file=doc.date_from_file,
         )
 
 

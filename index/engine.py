@@ -18,6 +18,7 @@ import numpy as np
 
 from . import vectors
 from .answers import AnswerBuilder
+from .authorship import answer_author
 from .embedding import Embedder, set_threads
 from .indexer import run_index, verify
 from .lexical import LexicalIndex, SegmentedLexical
@@ -182,6 +183,8 @@ class Engine:
             view = self._refresh(force=False)
         if view is None:
             return Answer(question, True, [])
+        if (by_author := answer_author(question, self._store(), k)) is not None:
+            return by_author  # "who wrote the X article?": from the bylines, not from passages
         info = analyze(question, asked_at or dt.datetime.now())
         qvec = self.embedder.encode_query(question)
         candidates = view.retriever.search(qvec, question, k=30)

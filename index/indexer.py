@@ -403,10 +403,10 @@ def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: 
             d = prep.doc
             c.execute(
                 "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                "facts, indexed_at, size, mtime_ns, ctime_ns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "facts, indexed_at, size, mtime_ns, ctime_ns, date_from_file) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
                  json.dumps([[s.start, s.end] for s in d.comments]),
-                 prep.facts, ts, prep.size, prep.mtime_ns, prep.ctime_ns),
+                 prep.facts, ts, prep.size, prep.mtime_ns, prep.ctime_ns, int(d.date_from_file)),
             )
             for (s, e), h in zip(prep.spans, prep.hashes):
                 cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
 import logging
 import re
 from pathlib import Path
@@ -350,48 +349,17 @@ def _load_html(html: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- pdf
-_JUNK_TITLE = re.compile(r"(?i)^(?:microsoft \w+ - .*|untitled.*|.*\.(?:docx?|pdf|indd|rtf|odt|txt))$")
-
-
 def _load_pdf(data: bytes) -> dict[str, Any]:
-    from pypdf import PdfReader  # imported here: only needed for PDFs
+    """A PDF reflowed into paragraphs (`index/pdf.py`); metadata wins over the text, except that a date the
+    article states beats the file's creation time."""
+    from newsdesk.index.pdf import read_pdf  # imported here: pdf.py imports this module
 
-    if b"%PDF-" not in data[:1024]:
-        raise DocumentError("unreadable PDF: not a PDF file")
-    try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("unreadable PDF: encrypted")
-        pages = list(reader.pages)
-    except DocumentError:
-        raise
-    except Exception as exc:
-        raise DocumentError(f"unreadable PDF: {_reason(exc)}") from exc
-    texts: list[str] = []
-    failed = 0
-    for number, page in enumerate(pages, start=1):
-        try:
-            texts.append(page.extract_text() or "")
-        except Exception as exc:
-            failed += 1
-            log.warning("PDF page %d: text extraction failed (%s)", number, _reason(exc))
-    if pages and failed == len(pages):
-        raise DocumentError("unreadable PDF: no page could be read")
-    text = "\n\n".join(t.strip("\n") for t in texts if t.strip())
-    text = re.sub(r"[\x00-\x08\x0e-\x1f\x7f]", "", text)  # stray control codes from font encodings
-    if not text.strip():
-        raise DocumentError("no text extracted (a scanned PDF without a text layer?)")
-    meta: dict[str, Any] = {}
-    try:
-        info = reader.metadata
-        if info is not None:
-            title = _str(info.title)
-            meta["title"] = title if title and not _JUNK_TITLE.match(title) else None
-            meta["author"] = _str(info.author)
-            meta["date"] = normalize_date(info.get("/CreationDate") and str(info.get("/CreationDate")))
-    except Exception as exc:  # metadata is optional; a broken info dictionary is not fatal
-        log.info("PDF metadata unreadable (%s)", _reason(exc))
-    return _fields(clean_text(text, title=meta.get("title")), **meta)
+    pdf = read_pdf(data)
+    res = clean_text(pdf.text, title=pdf.title)
+    date = pdf.date if not pdf.date_from_file else (res.date or pdf.date)
+    fields = _fields(res, title=pdf.title, author=pdf.author, source=pdf.source, date=date)
+    fields["date_from_file"] = pdf.date_from_file and not res.date
+    return fields
 
 
 def _reason(exc: BaseException) -> str:

@@ -47,15 +47,23 @@ class ArticleRef:
     source: str | None  # publisher
     date: str | None  # YYYY-MM-DD publication date
     url: str | None
+    author: str | None = None  # the byline, when known
+    date_from_file: bool = False  # `date` is only the file's creation time
 
     @property
     def name(self) -> str:
         """The title, or the file when the document has none."""
         return self.title or self.path
 
+    @property
+    def date_shown(self) -> str | None:
+        """The date as citations show it: "(file date)" after it when it is only the file's creation time."""
+        return f"{self.date} (file date)" if self.date and self.date_from_file else self.date
+
     @classmethod
     def of(cls, item: Result | OtherSource) -> ArticleRef:
-        return cls(item.path, item.title, item.source, item.date, item.url)
+        return cls(item.path, item.title, item.source, item.date, item.url, getattr(item, "author", None),
+                   bool(getattr(item, "date_from_file", False)))
 
 
 @dataclass(frozen=True)
@@ -92,10 +100,8 @@ class QuoteView:
 
     @property
     def attribution(self) -> str | None:
-        """"Mike Pompeo, April 7", "Mike Pompeo", or None when the speaker is not known."""
-        if not self.speaker:
-            return None
-        return self.speaker + (f", {self.when}" if self.when else "")
+        """"Mike Pompeo, April 7", "Mike Pompeo", the day alone ("April 7"), or None when neither is known."""
+        return ", ".join(x for x in (self.speaker, self.when) if x) or None
 
     @property
     def words(self) -> str:

@@ -26,6 +26,7 @@ class Document:
     author: str | None = None
     comments: list[Span] = field(default_factory=list)  # reader comments inside `text`
     content_hash: str = ""  # hash of the raw file bytes
+    date_from_file: bool = False  # `date` is only the file's creation time (a PDF's), not a date the text states
 
 
 @dataclass
@@ -72,6 +73,8 @@ class Result:
     clipped: bool = False  # the quote is the answering clause of a longer sentence (show an ellipsis)
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[OtherSource] = field(default_factory=list)  # the same words in other documents
+    author: str | None = None  # the article's byline, when known
+    date_from_file: bool = False  # `date` is only the file's creation time, shown as such
 
     def to_json(self) -> dict[str, Any]:
         """The stable JSON shape read by tools outside this repo."""

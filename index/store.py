@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS documents (
     indexed_at TEXT NOT NULL,
     size INTEGER,                       -- the file's size and mtime (ns) when content_hash was taken; NULL:
     mtime_ns INTEGER,                   -- unknown or too recent to trust, the next run hashes the file
-    ctime_ns INTEGER                    -- and its ctime (any write moves it; no one can set it back)
+    ctime_ns INTEGER,                   -- and its ctime (any write moves it; no one can set it back)
+    date_from_file INTEGER              -- 1: `date` is only the file's creation time (index/pdf.py)
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -197,6 +198,7 @@ class DocRow:
     text: str
     comments: list[Span]
     facts: str = "{}"
+    date_from_file: bool = False
 
 
 @dataclass
@@ -295,7 +297,7 @@ class Store:
     def _migrate(self) -> None:
         """Add the columns newer code keeps to a data folder made by older code."""
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
-        for name in ("size", "mtime_ns", "ctime_ns"):
+        for name in ("size", "mtime_ns", "ctime_ns", "date_from_file"):
             if name not in cols:
                 try:
                     self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} INTEGER")
@@ -478,12 +480,12 @@ class Store:
                     p.unlink(missing_ok=True)
 
 
-_DOC_COLS = "path, content_hash, title, source, date, url, author, text, comments, facts"
+_DOC_COLS = "path, content_hash, title, source, date, url, author, text, comments, facts, date_from_file"
 
 
 def _docrow(r: tuple) -> DocRow:
     comments = [Span(int(a), int(b)) for a, b in json.loads(r[8] or "[]")]
-    return DocRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], comments, r[9])
+    return DocRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], comments, r[9], bool(r[10]))
 
 
 def fsync_dir(path: Path) -> None:

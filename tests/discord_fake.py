@@ -46,6 +46,7 @@ EDITOR_USER_ID = 900000000000000402
 
 MANAGE_GUILD = 1 << 5
 MESSAGE_CONTENT_INTENT = 1 << 15
+GUILD_MESSAGE_REACTIONS_INTENT = 1 << 10  # not privileged; in discord.py's Intents.default()
 BASE_PERMISSIONS = (
     (1 << 10) | (1 << 11) | (1 << 14) | (1 << 15) | (1 << 16) | (1 << 31)
 )  # view channel, send messages, embed links, attach files, read history, use application commands
@@ -564,6 +565,28 @@ class FakeDiscord(_Components):
             return bool(replies) and time.monotonic() - state["t"] >= settle
         await self.wait_until(done, timeout, f"a reply to message {message['id']}")
         return self.replies_to(message["id"])
+
+    # -- reactions ------------------------------------------------------------------------------------------------------
+
+    async def add_reaction(self, message: dict[str, Any], emoji: str, *, user: FakeUser = MEMBER) -> dict[str, Any]:
+        """A user reacts to `message` with a unicode emoji. Discord sends MESSAGE_REACTION_ADD (with the message's
+        author id and the reacting member) only to a connection that asked for the guild message reactions intent;
+        returns the event as sent."""
+        event = {"user_id": str(user.id), "channel_id": str(message["channel_id"]), "message_id": str(message["id"]),
+                 "guild_id": str(GUILD_ID), "member": user.member(), "emoji": {"id": None, "name": emoji},
+                 "message_author_id": str((message.get("author") or {}).get("id")), "burst": False,
+                 "burst_colors": [], "type": 0}
+        if self.intents & GUILD_MESSAGE_REACTIONS_INTENT:
+            await self.dispatch("MESSAGE_REACTION_ADD", event)
+        return event
+
+    async def remove_reaction(self, message: dict[str, Any], emoji: str, *, user: FakeUser = MEMBER) -> None:
+        """The user takes the reaction back: MESSAGE_REACTION_REMOVE (no member, no author id, as Discord sends
+        it) to a connection with the guild message reactions intent."""
+        event = {"user_id": str(user.id), "channel_id": str(message["channel_id"]), "message_id": str(message["id"]),
+                 "guild_id": str(GUILD_ID), "emoji": {"id": None, "name": emoji}, "burst": False, "type": 0}
+        if self.intents & GUILD_MESSAGE_REACTIONS_INTENT:
+            await self.dispatch("MESSAGE_REACTION_REMOVE", event)
 
     # -- gateway -------------------------------------------------------------------------------------------------------
 
