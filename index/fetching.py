@@ -49,13 +49,31 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class FetchError(Exception):
     """A fetch failed. `str()` is the generic user text; `detail` what happened (log, operators' status);
-    `status` the HTTP status when the server answered one; `too_large` whether the size cap stopped it."""
+    `status` the HTTP status when the server answered one; `too_large` whether the size cap stopped it;
+    `refused` whether the policy refused the URL or its address (nothing was sent)."""
 
-    def __init__(self, detail: str, *, status: int | None = None, too_large: bool = False) -> None:
+    def __init__(self, detail: str, *, status: int | None = None, too_large: bool = False,
+                 refused: bool = False) -> None:
         super().__init__(GENERIC_ERROR)
         self.detail = detail
         self.status = status
         self.too_large = too_large
+        self.refused = refused
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed (a timeout, a lost connection, a server error)."""
+        return (self.status or 0) >= 500 or (self.status is None and not self.too_large and not self.refused)
+
+    @property
+    def reason(self) -> str:
+        """A short reason safe to show (feed status): the HTTP status or the size cap, which only a server the
+        policy allowed can cause, else the generic text (refused address, closed port, timeout look alike)."""
+        if self.status is not None:
+            return f"HTTP {self.status}"
+        if self.too_large:
+            return "larger than the size limit"
+        return GENERIC_ERROR.rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -136,18 +154,18 @@ def check_url(url: str, policy: FetchPolicy) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError as exc:
-        raise FetchError(f"invalid URL: {exc}") from None
+        raise FetchError(f"invalid URL: {exc}", refused=True) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise FetchError(f"scheme {parts.scheme or '(none)'!r} refused: http and https only")
+        raise FetchError(f"scheme {parts.scheme or '(none)'!r} refused: http and https only", refused=True)
     if not host:
-        raise FetchError("URL without a host")
+        raise FetchError("URL without a host", refused=True)
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         return url  # a name: checked by CheckingResolver when it is resolved
     problem = address_problem(host, policy)
     if problem:
-        raise FetchError(f"address refused: {problem}")
+        raise FetchError(f"address refused: {problem}", refused=True)
     return url
 
 
@@ -167,7 +185,7 @@ class CheckingResolver(AbstractResolver):
         for result in results:
             problem = address_problem(result["host"], self.policy)
             if problem:
-                raise FetchError(f"address refused: {host} resolves to {problem}")
+                raise FetchError(f"address refused: {host} resolves to {problem}", refused=True)
         if not results:
             raise FetchError(f"{host} resolves to no address")
         return results
@@ -235,7 +253,7 @@ class Fetcher:
                             raise FetchError(f"HTTP {resp.status}", status=resp.status)
                         body = await _read_capped(resp, limit)
                         return Fetched(str(resp.url), resp.status, CIMultiDict(resp.headers), body)
-                raise FetchError(f"more than {self.policy.max_redirects} redirects")
+                raise FetchError(f"more than {self.policy.max_redirects} redirects", refused=True)
         except FetchError as exc:
             log.info("fetch of %s failed: %s", url, exc.detail)
             raise
