@@ -328,7 +328,10 @@ class Follower:
                 await self.follow(url, client=client)
             except FollowError as exc:
                 log.warning("NEWSDESK_FEEDS: %s", exc)
-                report.feeds.append(FeedOutcome(url, None, "failed", str(exc)))
+                self.state.add_feed(url, url, None)  # listed with its error; found again once it answers
+                row = self.state.feed(url)
+                assert row is not None
+                report.feeds.append(self._failed(row, str(exc)))
 
     def _failed(self, row: FeedRow, error: str) -> FeedOutcome:
         delay = min(MAX_BACKOFF_S, self.settings.feed_minutes * 60 * 2 ** row.failures)
@@ -362,6 +365,8 @@ class Follower:
             self.state.fetched(row.url, etag=etag, last_modified=modified, body_hash=None, title=None)
             return outcome
         parsed = parse_feed(got)
+        if parsed is None and row.asked == row.url and row.title is None:
+            return await self._rediscover(client, row)
         if parsed is None:
             return self._failed(row, "not an RSS or Atom feed")
         title = (parsed.feed.get("title") or "").strip() or row.title
@@ -379,6 +384,17 @@ class Follower:
             self.state.got_new(row.url)
         self.state.fetched(row.url, etag=etag, last_modified=modified, body_hash=body_hash, title=title)
         return outcome
+
+    async def _rediscover(self, client: Polite, row: FeedRow) -> FeedOutcome:
+        """A NEWSDESK_FEEDS entry that failed when first seen: follow it now (it may be a page announcing its
+        feed); the feed found replaces it and is polled from the next poll on."""
+        try:
+            found = await self.follow(row.url, client=client)
+        except FollowError as exc:
+            return self._failed(row, str(exc))
+        if found.feed != row.url:
+            self.state.remove_feed(row.url)
+        return FeedOutcome(found.feed, found.title, "followed")
 
     async def _entry(self, client: Polite, feed: str, publisher: str | None, entry: Any, outcome: FeedOutcome,
                      claimed: set[str]) -> SavedArticle | None:

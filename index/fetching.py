@@ -85,7 +85,7 @@ class FetchPolicy:
     max_redirects: int = 5
     allow_private: bool = False
     allow_networks: tuple[IPNetwork, ...] = ()
-    user_agent: str = "newsdesk (+https://github.com/newsdesk)"
+    user_agent: str = "newsdesk/0.1 (self-hosted news bot)"
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_bytes: int | None = None) -> FetchPolicy:

@@ -44,6 +44,7 @@ class Polite:
         self._next: dict[str, float] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._robots = robots if robots is not None else {}
+        self._robots_locks: dict[str, asyncio.Lock] = {}
 
     @staticmethod
     def _site(url: str) -> str:
@@ -66,9 +67,13 @@ class Polite:
         """The site's robots.txt rules: (parser, None), (None, None) when anything goes, or (None, reason) when
         nothing may be fetched for now. Raises FetchError when the fetch policy refuses the site."""
         site = self._site(url)
-        cached = self._robots.get(site)
-        if cached is not None and time.monotonic() - cached[0] < ROBOTS_TTL_S:
-            return cached[1], cached[2]
+        async with self._robots_locks.setdefault(site, asyncio.Lock()):  # one robots.txt fetch per site
+            cached = self._robots.get(site)
+            if cached is not None and time.monotonic() - cached[0] < ROBOTS_TTL_S:
+                return cached[1], cached[2]
+            return await self._read_robots(site)
+
+    async def _read_robots(self, site: str) -> tuple[RobotFileParser | None, str | None]:
         try:
             got = await self._paced(f"{site}/robots.txt", max_bytes=ROBOTS_MAX_BYTES)
         except FetchError as exc:

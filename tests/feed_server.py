@@ -5,6 +5,7 @@ the test between polls; every request is recorded."""
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from xml.sax.saxutils import escape
@@ -39,6 +40,7 @@ class FeedSite:
     robots: str = "User-agent: *\nDisallow: /private/\n"
     redirects: dict[str, str] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each request
     big_sent: int = 0
     atom_modified: float = 1_700_000_000.0
     _runner: web.AppRunner | None = None
@@ -86,6 +88,7 @@ class FeedSite:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path
         self.hits.append(path)
+        self.arrivals.append(time.monotonic())
         if path == "/robots.txt":
             return web.Response(text=self.robots)
         if path in self.pages and path in ("/rss.xml", "/atom.xml"):  # a feed replaced by a test

@@ -215,13 +215,27 @@ async def test_cli_follow_poll_feeds_unfollow(site, tmp_path, capsys, monkeypatc
 
 async def test_settings_feeds_are_followed_and_a_refused_one_is_reported(site, tmp_path):
     settings = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data",
-                        feeds=f"{site.url('/atom.xml')}, http://127.0.0.1:9/closed.xml")
+                        feeds=f"{site.url('/atom.xml')}, http://127.0.0.1:9/closed.xml, {site.url('/')}")
     follower = Follower(settings, host_interval=0.01)  # no fetch_allow_private: loopback is refused
     report = await follower.poll()
     assert [(f.state, f.error) for f in report.feeds] == [
         ("failed", f"Could not fetch that URL: {site.url('/atom.xml')}"),
-        ("failed", "Could not fetch that URL: http://127.0.0.1:9/closed.xml")]
+        ("failed", "Could not fetch that URL: http://127.0.0.1:9/closed.xml"),
+        ("failed", f"Could not fetch that URL: {site.url('/')}")]
     assert site.hits == []  # refused before any connection
+    listed = {s.url: s for s in follower.statuses()}  # listed with their errors, backing off
+    assert listed[site.url("/atom.xml")].last_error == f"Could not fetch that URL: {site.url('/atom.xml')}"
+    assert all(s.retry_at and s.from_settings for s in listed.values())
+
+    allowed = Follower(settings.model_copy(update={"fetch_allow_private": True}), host_interval=0.01)
+    report = await allowed.poll(force=True)  # the site is reachable now; the port is still closed
+    assert sorted(f.state for f in report.feeds) == ["failed", "followed", "new"]  # the home page: its feed found
+    assert sorted(a.title for a in report.new) == ["Calloway bridge reopens", "Nine battery trams for the coastal line"]
+    listed = {s.url: s for s in allowed.statuses()}
+    assert sorted(listed) == sorted([site.url("/atom.xml"), "http://127.0.0.1:9/closed.xml", site.url("/rss.xml")])
+    assert listed[site.url("/atom.xml")].title == "Bay Courier" and listed[site.url("/rss.xml")].from_settings
+    report = await allowed.poll(force=True)
+    assert [a.title for a in report.new] == ["Ferry Marigold Star sets a record"]  # the bridge is known already
 
 
 async def _cli(argv: list[str]) -> int:
@@ -256,3 +270,33 @@ async def test_watch_follows_the_feeds_of_the_setting(site, tmp_path):
     state = Follower(Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data",
                               feeds=site.url("/rss.xml"))).statuses()
     assert [(s.url, s.items, s.from_settings) for s in state] == [(site.url("/rss.xml"), 2, True)]
+
+
+async def test_one_request_a_second_per_host_and_a_busy_index_catches_up(site, engine):
+    """Default pacing (one request a second to a host), and files saved while the index was busy (another
+    writer held the lock) are indexed by the next poll, though the feed did not change."""
+    from newsdesk.index.indexer import IndexLocked
+
+    calls: list[list[str]] = []
+
+    def index(paths: list[str]):
+        calls.append(list(paths))
+        if len(calls) == 1:
+            raise IndexLocked("another index run holds the lock")
+        return engine.index(paths=paths, progress=False)
+
+    site.atom = []
+    follower = Follower(engine.settings, index=index)
+    await follower.follow(site.url("/rss.xml"))
+    site.arrivals.clear()
+    report = await follower.poll()
+    assert len(report.new) == 2 and report.index is None
+    assert report.index_error == "IndexLocked: another index run holds the lock"
+    gaps = [b - a for a, b in zip(site.arrivals, site.arrivals[1:])]
+    assert len(gaps) == 2 and min(gaps) >= 0.95  # rss, ferry, bridge (robots.txt was read when following)
+
+    report = await follower.poll()
+    assert report.feeds[0].state == "not modified" and report.index is not None and report.index.added == 2
+    assert calls[1] == calls[0] and len(calls[0]) == 2  # the same two files, indexed now
+    assert "4,812 passengers" in ask_quotes(engine, "How many passengers did the Marigold Star carry?")[0][0]
+
