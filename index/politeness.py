@@ -32,7 +32,7 @@ class RobotsRefused(Exception):
 
 
 class Polite:
-    """Wraps a `Fetcher`: one request per `interval` seconds per host (scheme, host and port), and each URL
+    """Wraps a `Fetcher`: one request per `interval` seconds per host name, and each URL
     checked against its site's robots.txt (fetched once an hour per site) for `agent`. `robots` is the
     robots.txt cache, to share between clients (one per poll) of a long-running follower."""
 
@@ -52,16 +52,15 @@ class Polite:
         return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
     async def _paced(self, url: str, **kwargs: Any) -> Fetched:
-        site = self._site(url)
-        lock = self._locks.setdefault(site, asyncio.Lock())
-        async with lock:
-            wait = self._next.get(site, 0.0) - time.monotonic()
+        host = (urlsplit(url).hostname or "").lower()  # http and https of one host share its pace
+        async with self._locks.setdefault(host, asyncio.Lock()):
+            wait = self._next.get(host, 0.0) - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
                 return await self.fetcher.get(url, **kwargs)
             finally:
-                self._next[site] = time.monotonic() + self.interval
+                self._next[host] = time.monotonic() + self.interval
 
     async def _rules(self, url: str) -> tuple[RobotFileParser | None, str | None]:
         """The site's robots.txt rules: (parser, None), (None, None) when anything goes, or (None, reason) when

@@ -18,7 +18,7 @@ async def test_add_of_a_loopback_url_is_refused_with_the_generic_text(discord_en
     url = discord_fake.serve_file("memo.txt", ARTICLE)  # http://127.0.0.1:<port>/files/memo.txt
     answers = []
     for link in (url, url.replace("127.0.0.1", "localhost"), "http://127.0.0.1:9/closed-port",
-                 "http://169.254.169.254/latest/meta-data/"):
+                 "http://169.254.169.254/latest/meta-data/", "http://10.0.0.7/intranet/memo.txt"):
         interaction = await discord_fake.send_slash("add", {"url": link}, user=ADMIN)
         await discord_fake.wait_response(interaction)
         assert interaction.ephemeral

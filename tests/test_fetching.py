@@ -146,6 +146,15 @@ async def test_loopback_refused_by_default_and_accepted_with_the_allow_setting(s
     assert server.hits == ["/article", "/article"]
 
 
+async def test_numeric_spellings_of_loopback_are_refused(server):
+    """Decimal, hex, short and trailing-dot spellings of 127.0.0.1 (which getaddrinfo would map to it)."""
+    for host in ("2130706433", "0x7f.1", "127.1", "0177.0.0.1", "127.0.0.1.", "[::ffff:7f00:1]"):
+        with pytest.raises(FetchError) as exc:
+            await fetch(f"http://{host}:{server.port}/article", policy())
+        assert str(exc.value) == GENERIC_ERROR, host
+    assert server.hits == []
+
+
 async def test_the_connection_goes_to_the_checked_address(server):
     """The injected resolver's answer is where aiohttp connects ('news.example' exists in no DNS), and a name
     with any refused address is refused whole."""
