@@ -155,10 +155,70 @@ def cmd_export_int8(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_poll(report: Any) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    for line in report.lines():
+        print(f"{stamp} feeds: {line}", flush=True)
+
+
+def cmd_follow(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from newsdesk.index.feeds import FollowError, engine_follower
+
+    if not args.url and not args.poll:
+        print("newsdesk: give a feed or page URL to follow, or --poll", file=sys.stderr)
+        return 2
+    follower = engine_follower(_engine(args))
+    if args.url:
+        try:
+            res = asyncio.run(follower.follow(args.url))
+        except FollowError as exc:
+            print(f"newsdesk: {exc}", file=sys.stderr)
+            return 2
+        print(f"{'following' if res.new else 'already following'} {res.title or '(untitled)'} <{res.feed}> "
+              f"({res.entries} entries now)")
+        for other in res.also:
+            print(f"  the page also offers {other} (follow it too with: newsdesk follow {other})")
+        if not args.poll:
+            print("its articles are fetched on the next poll: newsdesk follow --poll, newsdesk watch or the bot")
+    if args.poll:
+        _print_poll(asyncio.run(follower.poll(force=args.force)))
+    return 0
+
+
+def cmd_unfollow(args: argparse.Namespace) -> int:
+    from newsdesk.index.feeds import Follower
+
+    removed = Follower(_settings(args)).unfollow(args.url)
+    if removed is None:
+        print(f"newsdesk: not following {args.url}", file=sys.stderr)
+        return 2
+    print(f"stopped following {removed} (its saved articles stay in the corpus)")
+    if removed in _settings(args).feeds or args.url in _settings(args).feeds:
+        print("note: it is listed in NEWSDESK_FEEDS and will be followed again; remove it there", file=sys.stderr)
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from newsdesk.index.feeds import Follower
+
+    statuses = Follower(_settings(args)).statuses()
+    if args.json:
+        _print_json([s.to_json() for s in statuses])
+    elif not statuses:
+        print("no feeds followed (newsdesk follow URL, or NEWSDESK_FEEDS)")
+    else:
+        print("\n".join(line for s in statuses for line in s.lines()))
+    return 0
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
+    from newsdesk.index.feeds import FollowLoop, engine_follower
     from newsdesk.index.watch import WatchRun, watch
 
     eng = _engine(args)
+    following = FollowLoop(engine_follower(eng), on_poll=_print_poll).start()
 
     told: set[tuple[str, str]] = set()  # skipped files already explained
 
@@ -176,6 +236,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         watch(eng, on_report=report)
     except KeyboardInterrupt:
         print(file=sys.stderr)
+    finally:
+        following.stop()
     return 0
 
 
@@ -219,9 +281,27 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_sources)
 
-    sp = sub.add_parser("watch", help="keep the index fresh as the corpus folder changes")
+    sp = sub.add_parser("watch", help="keep the index fresh as the corpus folder changes, and follow the feeds")
     common(sp)
     sp.set_defaults(func=cmd_watch)
+
+    sp = sub.add_parser("follow", help="follow an RSS/Atom feed (or the feed a page announces); --poll fetches "
+                        "new articles of every followed feed once (for cron)")
+    sp.add_argument("url", nargs="?", help="feed or page URL")
+    common(sp)
+    sp.add_argument("--poll", action="store_true", help="poll every followed feed once, save and index new articles")
+    sp.add_argument("--force", action="store_true", help="with --poll: also poll feeds backing off after an error")
+    sp.set_defaults(func=cmd_follow)
+
+    sp = sub.add_parser("unfollow", help="stop following a feed (its saved articles stay)")
+    sp.add_argument("url", help="the feed URL, or the page it was followed from")
+    common(sp)
+    sp.set_defaults(func=cmd_unfollow)
+
+    sp = sub.add_parser("feeds", help="followed feeds: title, articles, last fetch, last new article, last error")
+    common(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_feeds)
 
     sp = sub.add_parser("export-int8", help="build (or reuse) the int8 ONNX model of NEWSDESK_MODEL")
     common(sp)

@@ -26,6 +26,7 @@ from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
 from .discord_feedback import FeedbackCog
+from .discord_feeds import FeedsCog
 from .discord_settings import BotSettings
 from .discord_views import AnswerButton
 
@@ -104,12 +105,14 @@ class NewsdeskBot(commands.Bot):
         await self.add_cog(NewsdeskCog(self))
         self.add_dynamic_items(AnswerButton)  # answers' buttons work for messages sent before a restart too
         await self.add_cog(FeedbackCog(self, FeedbackStore(Path(self.engine.settings.data))))
+        await self.add_cog(FeedsCog(self))
         if self.bot_settings.discord_admin_role:
-            # /add is hidden behind Manage Server by default; with a configured role it is shown to everyone so
-            # the role's members see it too, and the bot's own check (Manage Server or the role) gates it.
-            add = self.tree.get_command("add")
-            if isinstance(add, app_commands.Command):
-                add.default_permissions = None
+            # /add (and the feed commands) are hidden behind Manage Server by default; with a configured role they
+            # are shown to everyone so the role's members see them too, and the bot's own check gates them.
+            for name in ("add", "follow", "unfollow", "feeds"):
+                command = self.tree.get_command(name)
+                if isinstance(command, app_commands.Command):
+                    command.default_permissions = None
         guild_id = self.bot_settings.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)

@@ -18,6 +18,7 @@ interaction's response is a webhook message, and a thread on it would split the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -25,13 +26,13 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
 
-import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.engine import IndexError_
 from newsdesk.index.followup import combine_follow_up
+from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, fetch
 
 from .discord_render import (
     OutgoingMessage,
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-URL_TIMEOUT_SECONDS = 20.0
 QUESTION_MAX_CHARS = 1000
 THREAD_NAME_LIMIT = 100  # Discord: thread names are 1-100 characters
 THREAD_AUTO_ARCHIVE_MINUTES = 1440  # a thread hides after a day without messages
@@ -136,32 +136,31 @@ def name_for_url(url: str, content_type: str | None) -> str:
     return name
 
 
-async def fetch_url(url: str, max_bytes: int, *, timeout: float = URL_TIMEOUT_SECONDS) -> tuple[str, bytes]:
-    """Download `url` (http/https only) with a size limit and a timeout; returns (file name, bytes)."""
+async def fetch_url(url: str, policy: FetchPolicy) -> tuple[str, bytes]:
+    """Download `url` under the fetch policy (index/fetching.py); returns (file name, bytes). Every failure
+    past the scheme check is the same generic text (details in the log), so replies can't map a network."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise UserFacingError("Only http:// and https:// links can be added.")
-    limit_mb = max_bytes / (1024 * 1024)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout),
-                                         headers={"User-Agent": "newsdesk (Discord bot)"}) as session:
-            async with session.get(url, allow_redirects=True, max_redirects=5) as resp:
-                if resp.status != 200:
-                    raise UserFacingError(f"The link answered HTTP {resp.status}; nothing was added.")
-                if resp.content_length is not None and resp.content_length > max_bytes:
-                    raise UserFacingError(f"That file is larger than the {limit_mb:g} MB limit.")
-                data = bytearray()
-                async for chunk in resp.content.iter_chunked(64 * 1024):
-                    data += chunk
-                    if len(data) > max_bytes:
-                        raise UserFacingError(f"That file is larger than the {limit_mb:g} MB limit.")
-                return name_for_url(str(resp.url), resp.headers.get("Content-Type")), bytes(data)
-    except asyncio.TimeoutError:
-        raise UserFacingError(f"The link did not answer within {timeout:g} s; nothing was added.") from None
-    except aiohttp.InvalidURL:
-        raise UserFacingError("That is not a valid link.") from None
-    except aiohttp.ClientError as exc:
-        raise UserFacingError(f"Could not download the link ({exc.__class__.__name__}); nothing was added.") from None
+        fetched = await fetch(url, policy)
+    except FetchError:
+        raise UserFacingError(f"{GENERIC_ERROR} Nothing was added.") from None
+    return name_for_url(fetched.url, fetched.headers.get("Content-Type")), fetched.body
+
+
+async def fetch_attachment(file: discord.Attachment, policy: FetchPolicy) -> bytes:
+    """An attachment's bytes, streamed with the size cap (an attachment that declares 1 KB and sends 60 MB
+    stops at the cap). Its URL comes from Discord's own payload, not from the user, so the address policy
+    does not apply to it (a Discord-compatible server on the LAN or loopback works)."""
+    limit_mb = policy.max_bytes / (1024 * 1024)
+    name = safe_filename(file.filename)
+    try:
+        return (await fetch(file.url, dataclasses.replace(policy, allow_private=True))).body
+    except FetchError as exc:
+        if exc.too_large:
+            raise UserFacingError(f"`{name}` is larger than the {limit_mb:g} MB limit.") from None
+        raise UserFacingError(f"Could not download `{name}` from Discord; nothing was added.") from None
 
 
 def strip_mentions(text: str, user_id: int) -> str:
@@ -264,6 +263,7 @@ class NewsdeskCog(commands.Cog):
         await interaction.response.defer(thinking=True, ephemeral=True)
         max_bytes = int(self.engine.settings.max_file_mb * 1024 * 1024)
         limit_mb = self.engine.settings.max_file_mb
+        policy = FetchPolicy.from_settings(self.engine.settings, max_bytes=max_bytes)
         try:
             if (file is None) == (url is None):
                 raise UserFacingError("Attach a file or give a link (one of the two).")
@@ -271,9 +271,9 @@ class NewsdeskCog(commands.Cog):
                 if file.size > max_bytes:
                     raise UserFacingError(f"`{safe_filename(file.filename)}` is {file.size / 1048576:.1f} MB; "
                                           f"the limit is {limit_mb:g} MB.")
-                name, data = safe_filename(file.filename), await file.read()
+                name, data = safe_filename(file.filename), await fetch_attachment(file, policy)
             else:
-                name, data = await fetch_url(url.strip(), max_bytes)  # type: ignore[union-attr]
+                name, data = await fetch_url(url.strip(), policy)  # type: ignore[union-attr]
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
             try:
                 path, report = await asyncio.to_thread(self.engine.add_file, name, data)

@@ -482,6 +482,7 @@ def render_index_report(report: IndexReport, *, title: str = "Index updated",
 
 def render_help(*, channels: Sequence[int] = (), admin_role: str | None = None,
                 cooldown: float = 0, threads: bool = False) -> OutgoingMessage:
+    admin = "Manage Server" + (f" or the **{escape_markdown(admin_role)}** role" if admin_role else "")
     lines = [
         "I answer questions about the indexed news articles by quoting them word for word, with the article, "
         "publisher, date and file of every quote. When the articles don't answer, I say so.",
@@ -492,8 +493,11 @@ def render_help(*, channels: Sequence[int] = (), admin_role: str | None = None,
         "**Reply** to one of my answers — ask a follow-up (your reply is added to the previous question).",
         "**/sources** — what is indexed: count, newest article, per-publisher counts.",
         "**/reindex** — bring the index up to date with the corpus folder (Manage Server).",
-        "**/add** `file` or `url` — save an article into the corpus and index it (Manage Server"
-        + (f" or the **{escape_markdown(admin_role)}** role" if admin_role else "") + ").",
+        f"**/add** `file` or `url` — save an article into the corpus and index it ({admin}).",
+        f"**/follow** `url` — follow a news feed (or a site's feeds): new articles are saved and indexed ({admin}).",
+        f"**/unfollow** `url` — stop following a feed; its saved articles stay ({admin}).",
+        f"**/feeds** — the feeds followed, with their last fetch and errors ({admin}).",
+        "**👍 / 👎** on an answer — tell the admins whether it helped (kept in the data folder).",
         "**/help** — this message.",
     ]
     if channels:

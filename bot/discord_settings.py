@@ -59,6 +59,12 @@ class BotSettings(BaseSettings):
         "and Send Messages in Threads). /ask still answers in place.",
     )
 
+    discord_news_channel: int | None = Field(
+        default=None,
+        description="Channel id where the bot posts one 'new: <title> (<publisher>)' line per article each feed "
+        "poll brings; unset posts nothing.",
+    )
+
     @field_validator("discord_channels", mode="before")
     @classmethod
     def _split_channels(cls, value: Any) -> Any:
@@ -70,7 +76,7 @@ class BotSettings(BaseSettings):
             return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("discord_guild_id", "discord_admin_role", "discord_api_base", "discord_gateway_url", mode="before")
+    @field_validator("discord_guild_id", "discord_news_channel", "discord_admin_role", "discord_api_base", "discord_gateway_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         if isinstance(value, str) and not value.strip():

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -62,3 +63,39 @@ class Settings(BaseSettings):
         description="IVF lists searched per query; 0 picks a value measured for recall@10 >= 0.98.",
     )
     faiss_gpu: bool = Field(default=True, description="Search FAISS on the GPU when faiss has GPU support and CUDA is up.")
+    fetch_allow_private: bool = Field(
+        default=False,
+        description="Let /add URL and feeds fetch from loopback, private and link-local addresses (intranets, "
+        "tests); off, only public addresses are fetched.",
+    )
+    fetch_allow_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDR ranges fetched even though they are not public, e.g. 10.20.0.0/16 "
+        "for one intranet (narrower than NEWSDESK_FETCH_ALLOW_PRIVATE).",
+    )
+    fetch_timeout: float = Field(default=20.0, gt=0, description="Seconds one web fetch may take in all.")
+    fetch_max_redirects: int = Field(default=5, ge=0, description="Redirects a web fetch follows.")
+    feeds: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated RSS/Atom feed (or site page) URLs always followed, besides those added "
+        "with `newsdesk follow` or /follow.",
+    )
+    feed_minutes: float = Field(default=15.0, gt=0, description="Minutes between two polls of the followed feeds.")
+
+    @field_validator("fetch_allow_networks", "feeds", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("fetch_allow_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad range
+        return value

@@ -74,7 +74,9 @@ async def test_add_attachment_then_ask_about_it(discord_engine, discord_fake, st
     assert discord_fake.rejections == []
 
 
-async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord_fake, start_discord_bot, corpus):
+async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord_fake, start_discord_bot, corpus,
+                                                        monkeypatch):
+    monkeypatch.setattr(discord_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
     await start_discord_bot(discord_engine, discord_admin_role=EDITOR_ROLE_NAME)
     synced = {c["name"]: c for c in discord_fake.guild_commands[GUILD_ID]}
     assert synced["add"]["default_member_permissions"] is None  # visible to the role; the bot checks
@@ -96,7 +98,9 @@ async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord
 
 
 @pytest.mark.parametrize("case", ["oversized", "unsupported", "bad-scheme", "both", "neither", "http-404"])
-async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, start_discord_bot, corpus, case):
+async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, start_discord_bot, corpus, case,
+                                                  monkeypatch):
+    monkeypatch.setattr(discord_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
     await start_discord_bot(discord_engine)
     limit = int(discord_engine.settings.max_file_mb * 1024 * 1024)
     options: dict = {
@@ -110,7 +114,7 @@ async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, 
     expected = {
         "oversized": "the limit is", "unsupported": "unsupported file type .exe",
         "bad-scheme": "Only http:// and https://", "both": "one of the two", "neither": "one of the two",
-        "http-404": "HTTP 404",
+        "http-404": "Could not fetch that URL. Nothing was added.",  # the same text for every failed fetch
     }[case]
     before = sorted(p.name for p in corpus.iterdir())
     interaction = await discord_fake.send_slash("add", options, user=ADMIN)

@@ -35,8 +35,8 @@ async def test_login_syncs_commands_to_the_guild(discord_engine, discord_fake, s
     puts = [r for r in discord_fake.requests if r.method == "PUT" and r.path.endswith("/commands")]
     assert len(puts) == 1 and f"/guilds/{GUILD_ID}/" in puts[0].path  # DISCORD_GUILD_ID: guild sync
     commands = {c["name"]: c for c in puts[0].body}
-    assert set(commands) == {"ask", "sources", "reindex", "add", "help"}
-    for admin_only in ("reindex", "add"):
+    assert set(commands) == {"ask", "sources", "reindex", "add", "help", "follow", "unfollow", "feeds"}
+    for admin_only in ("reindex", "add", "follow", "unfollow", "feeds"):
         assert int(commands[admin_only]["default_member_permissions"]) == 1 << 5  # Manage Server
     for public in ("ask", "sources", "help"):
         assert commands[public].get("default_member_permissions") is None
@@ -48,7 +48,8 @@ async def test_global_sync_without_guild_id(discord_engine, discord_fake, start_
     await start_discord_bot(discord_engine, discord_guild_id=None)
     puts = [r.path for r in discord_fake.requests if r.method == "PUT"]
     assert puts == [f"/applications/{discord_fake.bot_user['id']}/commands"]
-    assert discord_fake.command_names() == {"ask", "sources", "reindex", "add", "help"}
+    assert discord_fake.command_names() == {"ask", "sources", "reindex", "add", "help", "follow", "unfollow",
+                                            "feeds"}
 
 
 async def test_slash_ask_quotes_pompeo(discord_engine, discord_fake, start_discord_bot):
@@ -187,7 +188,7 @@ async def test_channel_allow_list(discord_engine, discord_fake, start_discord_bo
     assert elsewhere.ephemeral and f"I answer only in <#{CHANNEL_ID}>" in elsewhere.text()
     helped = await discord_fake.send_slash("help", channel_id=OTHER_CHANNEL_ID)  # /help works anywhere
     await discord_fake.wait_response(helped)
-    assert "/ask" in helped.text()
+    assert "/ask" in helped.text() and "/follow" in helped.text() and "/feeds" in helped.text()
     mention = await discord_fake.send_message(POMPEO_QUESTION, channel_id=OTHER_CHANNEL_ID)
     here = await discord_fake.send_slash("ask", {"question": POMPEO_QUESTION}, channel_id=CHANNEL_ID)
     await discord_fake.wait_response(here)
