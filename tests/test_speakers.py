@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
 from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
+from tests.samples import FIXTURES
 
-ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "004_563c2adb94c7b42a.txt"
+ARTICLE = FIXTURES / "004_563c2adb94c7b42a.txt"
 
 
 @pytest.fixture(scope="module")
