@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from newsdesk.bot.exits import UsageError, run_command
 from newsdesk.index.records import Answer
 
 
@@ -34,18 +35,42 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=None))
 
 
+def _day(text: str) -> dt.date:
+    """argparse type of --asked-at: a calendar day."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _check_paths(eng, given: list[str]) -> list[Path]:
+    """The named paths, resolved; each must lie in the corpus and exist, or name indexed documents (a file deleted
+    since is removed by the run). Raises UsageError naming every path that does neither."""
+    from newsdesk.index.indexer import normalize_names
+
+    corpus = Path(eng.settings.corpus).resolve()
+    paths = [Path(p).resolve() for p in given]
+    outside = [(g, full) for g, full in zip(given, paths) if full != corpus and corpus not in full.parents]
+    if missing := [g for g, full in outside if not full.exists()]:
+        raise UsageError(f"no such file or folder: {', '.join(missing)} (the corpus folder is {corpus})")
+    if outside:
+        raise UsageError(f"not inside the corpus folder {corpus}: {', '.join(g for g, _ in outside)}")
+    gone = [(g, full) for g, full in zip(given, paths) if not full.exists()]
+    if gone:
+        indexed = eng._store().document_stats(normalize_names(corpus, [full for _, full in gone]))  # noqa: SLF001
+        unknown = [g for g, full in gone
+                   if not any(n == (r := full.relative_to(corpus).as_posix()) or n.startswith(r + "/")
+                              for n in indexed)]
+        if unknown:
+            raise UsageError(f"no such file or folder, and nothing indexed there: {', '.join(unknown)}")
+    return paths
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from newsdesk.bot.terminal import render_report
 
     eng = _engine(args)
-    paths = None
-    if args.paths:
-        corpus = Path(eng.settings.corpus).resolve()
-        paths = [Path(p).resolve() for p in args.paths]
-        outside = [str(p) for p, full in zip(args.paths, paths) if full != corpus and corpus not in full.parents]
-        if outside:
-            print(f"newsdesk: not inside the corpus folder {corpus}: {', '.join(outside)}", file=sys.stderr)
-            return 2
+    paths = _check_paths(eng, args.paths) if args.paths else None
     rep = eng.index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), paths=paths)
     if args.json:
         _print_json(rep.to_json())
@@ -57,8 +82,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from newsdesk.bot.terminal import render_answer
 
-    asked = dt.date.fromisoformat(args.asked_at) if args.asked_at else None
-    ans = _engine(args).ask(args.question, k=args.k, asked_at=asked)
+    ans = _engine(args).ask(args.question, k=args.k, asked_at=args.asked_at)
     if args.json:
         _print_json(ans.to_json())
     else:
@@ -111,9 +135,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from newsdesk.index.quotes import verify_quote
     from newsdesk.index.evaluation import load_questions, metrics
 
+    questions = load_questions(Path(args.questions))  # a missing or malformed file fails before the model loads
+    if not questions:
+        raise UsageError(f"no questions in {args.questions}")
     eng = _engine(args)
     eng.index(progress=False)
-    questions = load_questions(Path(args.questions))
     pairs = []
     for q in questions:
         pairs.append((q, eng.ask(q.question, k=10, asked_at=q.asked_at)))
@@ -201,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("question")
     common(sp)
     sp.add_argument("-k", type=int, default=None, help="number of results (default NEWSDESK_TOP_K)")
-    sp.add_argument("--asked-at", help="resolve relative dates against this day (YYYY-MM-DD)")
+    sp.add_argument("--asked-at", type=_day, help="resolve relative dates against this day (YYYY-MM-DD)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_ask)
 
@@ -235,20 +261,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from newsdesk.index.store import IndexError_
+LONG_RUNNING = {"run", "watch"}  # commands that log at INFO unless NEWSDESK_LOG_LEVEL says otherwise
 
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Timestamped log lines on stderr (and NEWSDESK_LOG_FILE): INFO for the bot and the watcher, WARNING for
+    one-off commands, INFO for any with -v; NEWSDESK_LOG_LEVEL overrides. The Discord token is masked."""
+    import os
+
+    from newsdesk.bot.logs import level_of, setup_logging
+
+    s = _settings(args)
+    default = logging.INFO if args.command in LONG_RUNNING else logging.WARNING
+    level = level_of(s.log_level, default)
+    if args.verbose:
+        level = min(level, logging.INFO)
+    secrets = [os.environ.get("DISCORD_TOKEN", "").strip()]
     try:
-        return int(args.func(args) or 0)
-    except IndexError_ as exc:
-        print(f"newsdesk: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"newsdesk: {exc}", file=sys.stderr)
-        return 2
+        from newsdesk.bot.discord_settings import BotSettings
+
+        secrets.append(BotSettings().token() or "")
+    except ValueError:  # a malformed Discord setting: `run` reports it; other commands don't need them
+        pass
+    setup_logging(level, s.log_file, secrets)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `newsdesk` command; returns the exit status (README: "Exit status")."""
+    args = build_parser().parse_args(argv)
+    status = run_command(_setup_logging, args)
+    return status if status else run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -194,6 +194,7 @@ def test_cli_index_of_named_files(tmp_path):
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout)
     assert rep["added"] == 1 and rep["documents"] == 3  # other.txt, not named, waits for the next full run
+    (tmp_path / "elsewhere.txt").write_text("Elsewhere\n\nNot in the corpus.\n")
     p = _cli("index", str(tmp_path / "elsewhere.txt"), "--corpus", str(corpus), "--data", data, cwd=tmp_path)
     assert p.returncode == 2 and "not inside the corpus folder" in p.stderr
     p = _cli("index", "--corpus", str(corpus), "--data", data, "--json", cwd=tmp_path)
