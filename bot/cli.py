@@ -1,4 +1,5 @@
-"""`newsdesk`: the terminal front end (index, ask, chat, sources, eval, watch) and the `run` launcher."""
+"""`newsdesk`: the terminal front end (index, ask, chat, sources, eval, watch), the `run` launcher, and
+`backup`/`restore` of the data folder."""
 from __future__ import annotations
 
 import argparse
@@ -206,6 +207,32 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from newsdesk.index.backup import backup
+
+    s = _settings(args)
+    info = backup(Path(s.data), Path(args.dir), lock_timeout=max(s.lock_timeout, 600.0))
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(f"backed up generation {info.generation} of {s.data} ({info.documents} documents, {info.chunks} "
+              f"chunks, {info.bytes / 1048576:.1f} MB) to {args.dir} in {info.seconds:.1f} s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from newsdesk.index.backup import restore
+
+    s = _settings(args)
+    info = restore(Path(args.dir), Path(s.data), lock_timeout=s.lock_timeout)
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(f"restored generation {info.generation} ({info.documents} documents, {info.chunks} chunks, backed "
+              f"up {info.created_at}) into {s.data}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsdesk", description="Answer questions about news articles by quoting them.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
@@ -258,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the terminal chat")
     common(sp)
     sp.set_defaults(func=cmd_run)
+
+    sp = sub.add_parser("backup", help="copy the index into a new folder, consistently, while the bot runs")
+    sp.add_argument("dir", help="a new (or empty) folder for the backup")
+    common(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_backup)
+
+    sp = sub.add_parser("restore", help="put a backup into the data folder (which must hold no index)")
+    sp.add_argument("dir", help="a folder written by `newsdesk backup`")
+    common(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_restore)
     return p
 
 
