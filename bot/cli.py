@@ -286,17 +286,17 @@ def build_parser() -> argparse.ArgumentParser:
     common(sp)
     sp.set_defaults(func=cmd_run)
 
-    sp = sub.add_parser("backup", help="copy the index into a new folder, consistently, while the bot runs")
-    sp.add_argument("dir", help="a new (or empty) folder for the backup")
-    common(sp)
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_backup)
-
-    sp = sub.add_parser("restore", help="put a backup into the data folder (which must hold no index)")
-    sp.add_argument("dir", help="a folder written by `newsdesk backup`")
-    common(sp)
-    sp.add_argument("--json", action="store_true")
-    sp.set_defaults(func=cmd_restore)
+    for name, func, what, folder in (
+        ("backup", cmd_backup, "copy the index into a new folder, consistently, while the bot runs",
+         "a new (or empty) folder for the backup"),
+        ("restore", cmd_restore, "put a backup into the data folder (which must hold no index)",
+         "a folder written by `newsdesk backup`"),
+    ):
+        sp = sub.add_parser(name, help=what)
+        sp.add_argument("dir", help=folder)
+        common(sp)
+        sp.add_argument("--json", action="store_true")
+        sp.set_defaults(func=func)
     return p
 
 
