@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .indexer import lock_for, verify
-from .store import DB_NAME, IndexDamaged, IndexError_, Store, fsync_dir
+from .store import DB_NAME, FORMAT_VERSION, IndexDamaged, IndexError_, Store, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,12 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
             _copy(src / name, work / name)
         store = Store(work)
         try:
-            verify(store)
+            if int(store.meta().get("format_version") or FORMAT_VERSION) == FORMAT_VERSION:
+                verify(store)
+            else:  # an older newsdesk's backup: its files are what that version wrote; the next run rebuilds them
+                log.warning("the backup in %s holds index format %s, this newsdesk reads %d: the next "
+                            "`newsdesk index` rebuilds the index from the corpus", src,
+                            store.meta().get("format_version"), FORMAT_VERSION)
         except IndexDamaged as exc:
             raise BackupError(f"the backup in {src} is damaged: its files do not match their checksums") from exc
         finally:

@@ -152,3 +152,26 @@ def test_cli_backup_while_the_bot_reads_then_restore_and_ask(tmp_path, embedder)
     assert any("Pompeo" in r["quote"] for r in json.loads(p.stdout)["results"])
     p = newsdesk("restore", "bk", "--data", "fresh")
     assert p.returncode == 2 and "already holds an index" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_a_backup_from_an_older_index_format_restores_and_the_next_run_rebuilds(tmp_path, embedder, caplog):
+    """After an upgrade that changed the index format, an old backup still restores; `ask` names the fix and
+    the next index run rebuilds from the corpus (README "Upgrades")."""
+    import sqlite3
+
+    from newsdesk.index.store import FORMAT_VERSION, IndexError_
+
+    corpus, data = copy_samples(tmp_path / "corpus"), tmp_path / "data"
+    engine(corpus, data, embedder).index(progress=False)
+    backup(data, tmp_path / "bk")
+    with sqlite3.connect(tmp_path / "bk" / "newsdesk.sqlite") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION - 1),))
+    db.close()
+    restore(tmp_path / "bk", tmp_path / "new")
+    assert "the next `newsdesk index` rebuilds" in caplog.text
+    eng = engine(corpus, tmp_path / "new", embedder)
+    with pytest.raises(IndexError_, match="newsdesk index --rebuild"):
+        eng.ask(POMPEO_Q)
+    report = eng.index(progress=False)
+    assert report.documents == 2 and report.chunks_embedded == 0  # the same text: vectors from the cache
+    assert any("Pompeo" in r.quote for r in eng.ask(POMPEO_Q).results)
