@@ -9,10 +9,13 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from newsdesk.bot.exits import UsageError, run_command
 from newsdesk.index.records import Answer
+
+if TYPE_CHECKING:
+    from newsdesk.index.engine import Engine
 
 
 def _settings(args: argparse.Namespace):
@@ -44,7 +47,7 @@ def _day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
-def _check_paths(eng, given: list[str]) -> list[Path]:
+def _check_paths(eng: Engine, given: list[str]) -> list[Path]:
     """The named paths, resolved; each must lie in the corpus and exist, or name indexed documents (a file deleted
     since is removed by the run). Raises UsageError naming every path that does neither."""
     from newsdesk.index.indexer import normalize_names
@@ -59,9 +62,11 @@ def _check_paths(eng, given: list[str]) -> list[Path]:
     gone = [(g, full) for g, full in zip(given, paths) if not full.exists()]
     if gone:
         indexed = eng._store().document_stats(normalize_names(corpus, [full for _, full in gone]))  # noqa: SLF001
-        unknown = [g for g, full in gone
-                   if not any(n == (r := full.relative_to(corpus).as_posix()) or n.startswith(r + "/")
-                              for n in indexed)]
+        unknown = []
+        for g, full in gone:
+            name = full.relative_to(corpus).as_posix()
+            if not any(n == name or n.startswith(name + "/") for n in indexed):
+                unknown.append(g)
         if unknown:
             raise UsageError(f"no such file or folder, and nothing indexed there: {', '.join(unknown)}")
     return paths

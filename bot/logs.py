@@ -88,5 +88,7 @@ def setup_logging(level: int, log_file: Path | None = None, secrets: Iterable[st
         h.setFormatter(MaskingFormatter(secrets))
         root.addHandler(h)
     root.setLevel(level)
+    if level > logging.DEBUG:  # faiss lists at INFO each CPU-specific build it could not load before the one it did
+        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.captureWarnings(True)
     quiet_optional_dependencies()
