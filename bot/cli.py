@@ -305,21 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-LONG_RUNNING = {"run", "watch"}  # commands that log at INFO unless NEWSDESK_LOG_LEVEL says otherwise
-
-
 def _setup_logging(args: argparse.Namespace) -> None:
     """Timestamped log lines on stderr (and NEWSDESK_LOG_FILE): INFO for the bot and the watcher, WARNING for
-    one-off commands, INFO for any with -v; NEWSDESK_LOG_LEVEL overrides. The Discord token is masked."""
+    one-off commands and the terminal chat, INFO for any with -v; NEWSDESK_LOG_LEVEL overrides. The Discord
+    token is masked."""
     import os
 
     from newsdesk.bot.logs import level_of, setup_logging
 
     s = _settings(args)
-    default = logging.INFO if args.command in LONG_RUNNING else logging.WARNING
-    level = level_of(s.log_level, default)
-    if args.verbose:
-        level = min(level, logging.INFO)
     secrets = [os.environ.get("DISCORD_TOKEN", "").strip()]
     try:
         from newsdesk.bot.discord_settings import BotSettings
@@ -327,6 +321,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
         secrets.append(BotSettings().token() or "")
     except ValueError:  # a malformed Discord setting: `run` reports it; other commands don't need them
         pass
+    long_running = args.command == "watch" or (args.command == "run" and any(secrets))  # `run` without: chat
+    level = level_of(s.log_level, logging.INFO if long_running else logging.WARNING)
+    if args.verbose:
+        level = min(level, logging.INFO)
     setup_logging(level, s.log_file, secrets)
 
 

@@ -18,6 +18,12 @@ MASK = "[hidden]"
 LOG_FILE_BYTES = 10 * 1024 * 1024  # a log file rotates at this size, keeping LOG_FILE_BACKUPS old ones
 LOG_FILE_BACKUPS = 5
 
+# Libraries whose INFO lines narrate their own internals (faiss: each CPU-specific build it could not load; onnx_ir
+# and onnxscript: every pass of the int8 export; sentence-transformers, transformers, huggingface_hub: model
+# loading): at WARNING unless NEWSDESK_LOG_LEVEL=DEBUG. discord.py's INFO lines (login, gateway) stay.
+QUIET_BELOW_DEBUG = ("faiss", "onnx_ir", "onnxscript", "torch", "transformers", "sentence_transformers",
+                     "huggingface_hub", "httpx", "urllib3", "filelock")
+
 # Records that tell a user about optional features newsdesk never uses, by logger name and message start.
 _OPTIONAL_NOTICES = {
     # torch.onnx.export, while building the int8 model: torchvision's detection operators are not needed.
@@ -88,7 +94,8 @@ def setup_logging(level: int, log_file: Path | None = None, secrets: Iterable[st
         h.setFormatter(MaskingFormatter(secrets))
         root.addHandler(h)
     root.setLevel(level)
-    if level > logging.DEBUG:  # faiss lists at INFO each CPU-specific build it could not load before the one it did
-        logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+    if level > logging.DEBUG:
+        for name in QUIET_BELOW_DEBUG:
+            logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
     quiet_optional_dependencies()

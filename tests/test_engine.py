@@ -218,8 +218,12 @@ def test_eval_reports_metrics(tmp_path):
 
 
 def test_cli_export_int8_builds_the_cached_model(tmp_path):
-    p = _cli("export-int8", "--data", str(tmp_path / "d"), cwd=tmp_path)
+    """A real export (--force), logged at INFO (-v): newsdesk's own lines, none of the exporter's internals."""
+    p = _cli("-v", "export-int8", "--force", "--data", str(tmp_path / "d"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert "INFO newsdesk.index.onnx_backend: int8 ONNX model of all-MiniLM-L6-v2 written to" in p.stderr
+    for noise in ("torchvision", "onnx_ir", "onnxscript", "Loading weights", "faiss.loader"):
+        assert noise not in p.stderr, (noise, p.stderr[-3000:])
     built = list((tmp_path / "d" / "models").glob("*-onnx-int8"))
     assert len(built) == 1 and any(f.suffix == ".onnx" for f in built[0].rglob("*")), list(built[0].rglob("*"))
     assert str(built[0]) in p.stdout
