@@ -114,7 +114,7 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
         raise BackupError(f"{src} is not a newsdesk backup (no {BACKUP_FILE})") from None
     except (ValueError, TypeError) as exc:
         raise BackupError(f"{src / BACKUP_FILE} is unreadable: {exc}") from None
-    if (data / DB_NAME).exists():
+    if _holds_index(data):
         raise BackupError(f"{data} already holds an index; restore into a new data folder (--data), or stop the "
                           "bot and move this one aside first")
     lock = lock_for(data)
@@ -137,6 +137,8 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
             raise BackupError(f"the backup in {src} is damaged: its files do not match their checksums") from exc
         finally:
             store.close()
+        for journal in ("-wal", "-shm"):  # of an empty database a reader made (`sources`): not the restored one's
+            Path(str(data / DB_NAME) + journal).unlink(missing_ok=True)
         for p in sorted(work.iterdir(), key=lambda p: p.name == DB_NAME):  # the database, naming them, last
             os.replace(p, data / p.name)
         fsync_dir(data)
@@ -146,6 +148,24 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
     info.seconds = time.perf_counter() - t0
     log.info("restored generation %d from %s into %s", info.generation, src, data)
     return info
+
+
+def _holds_index(data: Path) -> bool:
+    """Whether `data` has an index to lose: a database with a committed generation or any document. (Any reader,
+    e.g. `newsdesk sources` or a health check, creates an empty database in a new data folder.)"""
+    db = data / DB_NAME
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            gen = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            docs = conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True  # unreadable: not ours to overwrite
+    return bool(gen and int(gen[0])) or docs is not None
 
 
 def _copy_generation(data: Path, work: Path) -> BackupInfo:

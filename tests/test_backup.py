@@ -144,6 +144,8 @@ def test_cli_backup_while_the_bot_reads_then_restore_and_ask(tmp_path, embedder)
     p = newsdesk("backup", "bk", "--data", str(data))
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("backed up generation 1 of ") and "(2 documents, 11 chunks" in p.stdout
+    assert newsdesk("sources", "--data", "fresh").returncode == 0  # a health check made an empty database there
+    assert (tmp_path / "fresh" / "newsdesk.sqlite").exists()
     p = newsdesk("restore", "bk", "--data", "fresh", "--json")
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["documents"] == 2
