@@ -26,6 +26,8 @@ def _settings(args: argparse.Namespace):
         over["corpus"] = Path(args.corpus)
     if getattr(args, "data", None):
         over["data"] = Path(args.data)
+    if not sys.stderr.isatty():  # a progress bar in a pipe, a log file or a service's journal is only noise
+        over["progress"] = False
     return Settings(**over)
 
 

@@ -119,3 +119,10 @@ def test_a_damaged_index_is_a_usage_error_with_the_fix(home, tmp_path):
         f.write_bytes(b"garbage")
     p = newsdesk(home, "ask", POMPEO_Q, NEWSDESK_DATA=str(data))
     assert_clean_failure(p, USAGE, "newsdesk index --rebuild")
+
+
+def test_a_first_ask_into_a_pipe_prints_only_the_answer(home, tmp_path):
+    """`ask` indexes a new data folder first: with stderr not a terminal, no progress bar and no log lines."""
+    p = newsdesk(home, "ask", POMPEO_Q, NEWSDESK_DATA=str(tmp_path / "new-data"))
+    assert p.returncode == 0 and "Pompeo" in p.stdout
+    assert p.stderr == ""
