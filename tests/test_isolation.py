@@ -32,7 +32,10 @@ support the lighthouse," Pompeo said.
 # A representative subset: CLI subprocesses (index, ask, eval, named paths), module-wide engines over the samples,
 # settings from .env, the Discord bot's start-up, the quote tests that read the sample article's text.
 SUBSET = [
-    "tests/test_engine.py",
+    "tests/test_engine.py::test_cli_index_and_ask_json",
+    "tests/test_engine.py::test_cli_index_of_named_files",
+    "tests/test_engine.py::test_eval_reports_metrics",
+    "tests/test_engine.py::test_a_change_of_chunking_rechunks_every_document_and_embeds_only_new_chunks",
     "tests/test_settings.py",
     "tests/test_discord_startup.py",
     "tests/test_discord_bot.py::test_slash_ask_quotes_pompeo",
