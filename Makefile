@@ -9,10 +9,13 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# PYTHONWARNINGS: setuptools tells every editable install that folders named like the package may shadow it
+# (none do here); pip --quiet would still print that box.
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	PYTHONWARNINGS="ignore:Editable installation" $(VENV)/bin/python -m pip install --quiet \
+		--disable-pip-version-check -e '.[dev]'
 	touch $(STAMP)
 
 run: install

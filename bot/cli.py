@@ -1,4 +1,5 @@
-"""`newsdesk`: the terminal front end (index, ask, chat, sources, eval, watch) and the `run` launcher."""
+"""`newsdesk`: the terminal front end (index, ask, chat, sources, eval, watch), the `run` launcher, and
+`backup`/`restore` of the data folder."""
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from newsdesk.bot.exits import UsageError, run_command
+
+if TYPE_CHECKING:
+    from newsdesk.index.engine import Engine
 
 
 def _settings(args: argparse.Namespace):
@@ -20,6 +25,8 @@ def _settings(args: argparse.Namespace):
         over["corpus"] = Path(args.corpus)
     if getattr(args, "data", None):
         over["data"] = Path(args.data)
+    if not sys.stderr.isatty():  # a progress bar in a pipe, a log file or a service's journal is only noise
+        over["progress"] = False
     return Settings(**over)
 
 
@@ -33,18 +40,44 @@ def _print_json(obj: Any) -> None:
     print(json.dumps(obj, ensure_ascii=False, indent=None))
 
 
+def _day(text: str) -> dt.date:
+    """argparse type of --asked-at: a calendar day."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _check_paths(eng: Engine, given: list[str]) -> list[Path]:
+    """The named paths, resolved; each must lie in the corpus and exist, or name indexed documents (a file deleted
+    since is removed by the run). Raises UsageError naming every path that does neither."""
+    from newsdesk.index.indexer import normalize_names
+
+    corpus = Path(eng.settings.corpus).resolve()
+    paths = [Path(p).resolve() for p in given]
+    outside = [(g, full) for g, full in zip(given, paths) if full != corpus and corpus not in full.parents]
+    if missing := [g for g, full in outside if not full.exists()]:
+        raise UsageError(f"no such file or folder: {', '.join(missing)} (the corpus folder is {corpus})")
+    if outside:
+        raise UsageError(f"not inside the corpus folder {corpus}: {', '.join(g for g, _ in outside)}")
+    gone = [(g, full) for g, full in zip(given, paths) if not full.exists()]
+    if gone:
+        indexed = eng._store().document_stats(normalize_names(corpus, [full for _, full in gone]))  # noqa: SLF001
+        unknown = []
+        for g, full in gone:
+            name = full.relative_to(corpus).as_posix()
+            if not any(n == name or n.startswith(name + "/") for n in indexed):
+                unknown.append(g)
+        if unknown:
+            raise UsageError(f"no such file or folder, and nothing indexed there: {', '.join(unknown)}")
+    return paths
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     from newsdesk.bot.terminal import render_report
 
     eng = _engine(args)
-    paths = None
-    if args.paths:
-        corpus = Path(eng.settings.corpus).resolve()
-        paths = [Path(p).resolve() for p in args.paths]
-        outside = [str(p) for p, full in zip(args.paths, paths) if full != corpus and corpus not in full.parents]
-        if outside:
-            print(f"newsdesk: not inside the corpus folder {corpus}: {', '.join(outside)}", file=sys.stderr)
-            return 2
+    paths = _check_paths(eng, args.paths) if args.paths else None
     rep = eng.index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), paths=paths)
     if args.json:
         _print_json(rep.to_json())
@@ -56,8 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from newsdesk.bot.terminal import render_answer
 
-    asked = dt.date.fromisoformat(args.asked_at) if args.asked_at else None
-    ans = _engine(args).ask(args.question, k=args.k, asked_at=asked)
+    ans = _engine(args).ask(args.question, k=args.k, asked_at=args.asked_at)
     if args.json:
         _print_json(ans.to_json())
     else:
@@ -89,9 +121,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from newsdesk.index.quotes import verify_quote
     from newsdesk.index.evaluation import load_questions, metrics
 
+    questions = load_questions(Path(args.questions))  # a missing or malformed file fails before the model loads
+    if not questions:
+        raise UsageError(f"no questions in {args.questions}")
     eng = _engine(args)
     eng.index(progress=False)
-    questions = load_questions(Path(args.questions))
     pairs = []
     for q in questions:
         pairs.append((q, eng.ask(q.question, k=10, asked_at=q.asked_at)))
@@ -241,6 +275,32 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from newsdesk.index.backup import backup
+
+    s = _settings(args)
+    info = backup(Path(s.data), Path(args.dir), lock_timeout=max(s.lock_timeout, 600.0))
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(f"backed up generation {info.generation} of {s.data} ({info.documents} documents, {info.chunks} "
+              f"chunks, {info.bytes / 1048576:.1f} MB) to {args.dir} in {info.seconds:.1f} s")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from newsdesk.index.backup import restore
+
+    s = _settings(args)
+    info = restore(Path(args.dir), Path(s.data), lock_timeout=s.lock_timeout)
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        print(f"restored generation {info.generation} ({info.documents} documents, {info.chunks} chunks, backed "
+              f"up {info.created_at}) into {s.data}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="newsdesk", description="Answer questions about news articles by quoting them.")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
@@ -262,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("question")
     common(sp)
     sp.add_argument("-k", type=int, default=None, help="number of results (default NEWSDESK_TOP_K)")
-    sp.add_argument("--asked-at", help="resolve relative dates against this day (YYYY-MM-DD)")
+    sp.add_argument("--asked-at", type=_day, help="resolve relative dates against this day (YYYY-MM-DD)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_ask)
 
@@ -317,23 +377,49 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the terminal chat")
     common(sp)
     sp.set_defaults(func=cmd_run)
+
+    for name, func, what, folder in (
+        ("backup", cmd_backup, "copy the index into a new folder, consistently, while the bot runs",
+         "a new (or empty) folder for the backup"),
+        ("restore", cmd_restore, "put a backup into the data folder (which must hold no index)",
+         "a folder written by `newsdesk backup`"),
+    ):
+        sp = sub.add_parser(name, help=what)
+        sp.add_argument("dir", help=folder)
+        common(sp)
+        sp.add_argument("--json", action="store_true")
+        sp.set_defaults(func=func)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from newsdesk.index.store import IndexError_
+def _setup_logging(args: argparse.Namespace) -> None:
+    """Timestamped log lines on stderr (and NEWSDESK_LOG_FILE): INFO for the bot and the watcher, WARNING for
+    one-off commands and the terminal chat, INFO for any with -v; NEWSDESK_LOG_LEVEL overrides. The Discord
+    token is masked."""
+    import os
 
+    from newsdesk.bot.logs import level_of, setup_logging
+
+    s = _settings(args)
+    secrets = [os.environ.get("DISCORD_TOKEN", "").strip()]
     try:
-        return int(args.func(args) or 0)
-    except IndexError_ as exc:
-        print(f"newsdesk: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
-        print(f"newsdesk: {exc}", file=sys.stderr)
-        return 2
+        from newsdesk.bot.discord_settings import BotSettings
+
+        secrets.append(BotSettings().token() or "")
+    except ValueError:  # a malformed Discord setting: `run` reports it; other commands don't need them
+        pass
+    long_running = args.command == "watch" or (args.command == "run" and any(secrets))  # `run` without: chat
+    level = level_of(s.log_level, logging.INFO if long_running else logging.WARNING)
+    if args.verbose:
+        level = min(level, logging.INFO)
+    setup_logging(level, s.log_file, secrets)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `newsdesk` command; returns the exit status (README: "Exit status")."""
+    args = build_parser().parse_args(argv)
+    status = run_command(_setup_logging, args)
+    return status if status else run_command(args.func, args)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class NewsdeskBot(commands.Bot):
         self._thread_notices: OrderedDict[int, None] = OrderedDict()  # threads told "mention me" (once each)
         self._cooldowns: dict[int, app_commands.Cooldown] = {}  # user id → bucket (/ask and mentions)
         self._status: tuple[float, IndexStatus] | None = None
+        self._synced = "no slash commands synced"  # for the log line at login
         self._watch: tuple[threading.Thread, threading.Event] | None = None
 
     async def setup_hook(self) -> None:
@@ -118,17 +119,20 @@ class NewsdeskBot(commands.Bot):
             guild = discord.Object(id=guild_id)
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
-            log.info("Synced %d slash commands to server %s", len(synced), guild_id)
+            self._synced = f"{len(synced)} slash commands synced to server {guild_id}"
         else:
             synced = await self.tree.sync()
-            log.info("Synced %d slash commands globally (Discord may take up to an hour to show them; "
-                     "set DISCORD_GUILD_ID for instant sync)", len(synced))
+            self._synced = (f"{len(synced)} slash commands synced globally (Discord may take up to an hour to "
+                            "show them; set DISCORD_GUILD_ID for instant sync)")
         if self.bot_settings.newsdesk_watch:
             self._start_watching()
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        log.info("Logged in as %s (id %s) in %d server(s)", self.user, self.user.id, len(self.guilds))
+        status = await self.index_status(fresh=True)
+        articles = f"{status.documents} articles" if status is not None else "index unreadable"
+        log.info("Logged in as %s (id %s) in %d server(s); %s from %s; %s", self.user, self.user.id,
+                 len(self.guilds), articles, self.engine.settings.corpus, self._synced)
 
     async def on_message(self, message: discord.Message, /) -> None:
         # No prefix commands: mentions are handled by the cog's listener.
@@ -234,6 +238,9 @@ def create_bot(engine: Engine, settings: BotSettings, **options: Any) -> Newsdes
         discord.http.Route.BASE = settings.discord_api_base.rstrip("/")
     if settings.discord_gateway_url:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    # newsdesk never joins voice channels: no "PyNaCl / davey is not installed" warnings at start-up
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     return NewsdeskBot(engine, settings, **options)
 
 
@@ -268,9 +275,12 @@ def run_bot(settings: Settings | BotSettings | None = None, bot_settings: BotSet
     if isinstance(settings, BotSettings):
         settings, bot_settings = None, settings
     bot_settings = bot_settings or BotSettings()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     token = bot_settings.token()
+    if not logging.getLogger().handlers:  # called as a library; `newsdesk run` has set logging up already
+        from .logs import level_of, setup_logging
+
+        engine_settings = engine.settings if engine is not None else settings or Settings()
+        setup_logging(level_of(engine_settings.log_level, logging.INFO), engine_settings.log_file, [token or ""])
     if not token:
         log.error("DISCORD_TOKEN is not set. Put the bot token from the Discord developer portal in .env.")
         return 2

@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
+import time
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -30,6 +31,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from newsdesk.bot.terminal import render_report
 from newsdesk.index.engine import IndexError_
 from newsdesk.index.followup import combine_follow_up
 from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, fetch
@@ -191,7 +193,10 @@ class NewsdeskCog(commands.Cog):
 
     async def answer_messages(self, question: str, asked_at: dt.datetime, asker: int) -> list[OutgoingMessage]:
         """The answer to `asker`'s question: one message, its first page, with the buttons that turn it."""
+        t0 = time.perf_counter()
         answer = await asyncio.to_thread(self.engine.ask, question, asked_at=asked_at)
+        log.info("answered in %.0f ms (%s): %r", (time.perf_counter() - t0) * 1000,
+                 "abstained" if answer.abstained else f"{len(answer.results)} quotes", question)
         status = await self.bot.index_status()
         return [answer_message(answer, status, asker, asked_at)]
 
@@ -247,6 +252,7 @@ class NewsdeskCog(commands.Cog):
             log.warning("/reindex failed: %s", exc)
             await interaction.edit_original_response(content=f"Reindexing failed: {exc}"[:2000])
             return
+        log.info("/reindex: %s", render_report(report))
         status = await self.bot.index_status(fresh=True)
         await self.respond(interaction, render_index_report(report, status=status))
 
@@ -279,6 +285,7 @@ class NewsdeskCog(commands.Cog):
                 path, report = await asyncio.to_thread(self.engine.add_file, name, data)
             except (ValueError, IndexError_) as exc:
                 raise UserFacingError(f"Could not add `{name}`: {exc}") from None
+            log.info("/add %s: %s", name, render_report(report))
         except UserFacingError as exc:
             await interaction.edit_original_response(content=str(exc)[:2000], embeds=[])
             return

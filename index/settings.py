@@ -62,6 +62,15 @@ class Settings(BaseSettings):
         default=0, ge=0,
         description="IVF lists searched per query; 0 picks a value measured for recall@10 >= 0.98.",
     )
+    log_level: str | None = Field(
+        default=None,
+        description="DEBUG, INFO, WARNING or ERROR. Unset: INFO for the bot and `newsdesk watch`, WARNING for "
+        "one-off commands (-v makes them INFO).",
+    )
+    log_file: Path | None = Field(
+        default=None,
+        description="Also write the log to this file (rotated at 10 MB, 5 old files kept); unset: stderr only.",
+    )
     faiss_gpu: bool = Field(default=True, description="Search FAISS on the GPU when faiss has GPU support and CUDA is up.")
     fetch_allow_private: bool = Field(
         default=False,

@@ -1,10 +1,54 @@
-# --- Discord front end (tests/test_discord_*.py) -------------------------------------------------------------------
-import shutil as _shutil
-from pathlib import Path as _Path
+# --- The user's data stays out (tests/samples.py) ------------------------------------------------------------------
+import os as _os
+import sys as _sys
 
 import pytest as _pytest
 
-_SAMPLE_CORPUS = _Path(__file__).resolve().parent.parent / "corpus"
+from tests.samples import ROOT as _ROOT
+from tests.samples import USER_PREFIXES as _USER_PREFIXES
+from tests.samples import copy_samples as _copy_samples
+
+_USER_FILES = (str(_ROOT / "corpus"), str(_ROOT / ".env"))
+_guard_on = False
+
+
+def _user_data_guard(event: str, args: tuple) -> None:
+    """An audit hook: a test that opens or lists the user's corpus/ or .env fails, naming the path (the sample
+    articles are in tests/fixtures/docs; settings come from the test, never from the user's .env)."""
+    if not _guard_on or event not in ("open", "os.listdir", "os.scandir") or not args:
+        return
+    path = args[0]
+    if isinstance(path, int) or path is None:
+        return
+    try:
+        full = _os.path.abspath(_os.fsdecode(path))
+    except (TypeError, ValueError):
+        return
+    for user in _USER_FILES:
+        if full == user or full.startswith(user + _os.sep):
+            raise PermissionError(f"a test read the user's {full}: tests use tests/fixtures and their own settings")
+
+
+_sys.addaudithook(_user_data_guard)
+
+
+@_pytest.fixture(scope="session", autouse=True)
+def _no_user_state(tmp_path_factory):
+    """For the whole session (module fixtures included): the working directory is a fresh folder, so no
+    `.env` is read; the user's NEWSDESK_* and DISCORD_* variables are unset; reading corpus/ or .env fails."""
+    global _guard_on
+    with _pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path_factory.mktemp("cwd"))
+        for var in [v for v in _os.environ if v.startswith(_USER_PREFIXES)]:
+            mp.delenv(var)
+        _guard_on = True
+        try:
+            yield
+        finally:
+            _guard_on = False
+
+
+# --- Discord front end (tests/test_discord_*.py) -------------------------------------------------------------------
 
 
 @_pytest.fixture(scope="module")
@@ -14,7 +58,7 @@ def discord_engine(tmp_path_factory):
     from newsdesk.index.settings import Settings
 
     root = tmp_path_factory.mktemp("discord-engine")
-    _shutil.copytree(_SAMPLE_CORPUS, root / "corpus")
+    _copy_samples(root / "corpus")
     engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False))
     engine.index(progress=False)
     return engine
@@ -79,10 +123,10 @@ def embedder():
 
 @_pytest.fixture(autouse=True)
 def _isolated_user_state(tmp_path, monkeypatch):
-    """No test reads the developer's .env or writes into the repo's data folder."""
+    """Each test starts in its own empty folder: a relative path it writes never lands in the repository."""
     monkeypatch.chdir(tmp_path)
-    for var in ("NEWSDESK_CORPUS", "NEWSDESK_DATA", "NEWSDESK_MODEL", "DISCORD_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in _os.environ if v.startswith(_USER_PREFIXES)]:  # set by an earlier test's child
+        monkeypatch.delenv(var)
 
 
 @_pytest.fixture(scope="module")
@@ -92,7 +136,7 @@ def sample_engine(tmp_path_factory, embedder):
     from newsdesk.index.settings import Settings
 
     root = tmp_path_factory.mktemp("sample-engine")
-    _shutil.copytree(_SAMPLE_CORPUS, root / "corpus")
+    _copy_samples(root / "corpus")
     engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
     engine.index(progress=False)
     return engine

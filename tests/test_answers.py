@@ -3,9 +3,7 @@ verbatim guarantee. Real model, real index."""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sqlite3
-from pathlib import Path
 
 from newsdesk.index.quotes import MAX_QUOTE_WORDS, clip_quote
 from newsdesk.index.engine import Engine
@@ -13,8 +11,8 @@ from newsdesk.index.lexical import terms
 from newsdesk.index.questions import analyze
 from newsdesk.index.records import Span
 from newsdesk.index.settings import Settings
+from tests.samples import FIXTURES, copy_samples
 
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_long_sentence_is_cut_to_the_verbatim_clause_that_answers():
@@ -63,8 +61,8 @@ def test_reader_comment_is_marked(sample_engine):
 
 def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, embedder):
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
-    text = (ROOT / "corpus" / "004_563c2adb94c7b42a.txt").read_text(encoding="utf-8")
+    copy_samples(corpus)
+    text = (FIXTURES / "004_563c2adb94c7b42a.txt").read_text(encoding="utf-8")
     (corpus / "syndicated-copy.txt").write_text("Syndicated: " + text, encoding="utf-8")
     eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
     eng.index(progress=False)
@@ -77,7 +75,7 @@ def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, e
 
 def test_tampered_index_text_is_never_quoted(tmp_path, embedder):
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+    copy_samples(corpus)
     eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
     eng.index(progress=False)
     assert any("Islamic State" in r.quote for r in eng.ask("Which militant group could exploit Libya's power vacuum?").results)
@@ -97,7 +95,7 @@ def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
     from newsdesk.index.embedding import resolve_model
 
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+    copy_samples(corpus)
     ce_path = tmp_path / "ce"
     CrossEncoder(resolve_model("all-MiniLM-L6-v2"), num_labels=1).save(str(ce_path))
     eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False, reranker=str(ce_path)),
@@ -191,7 +189,7 @@ def test_when_question_counts_a_month_day_without_a_year_as_a_date(sample_engine
 def test_quote_weight_reorders_the_same_quotes(tmp_path, embedder):
     """NEWSDESK_QUOTE_WEIGHT re-orders the returned quotes by their own similarity to the question; 0 keeps
     the reranker's order. Same quotes either way, scores descending."""
-    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    copy_samples(tmp_path / "corpus")
     q, asked = "Who endorsed the attack on Tripoli?", dt.date(2019, 4, 22)
     got = {}
     for w in (0.0, 2.0):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import time
 from datetime import date
-from pathlib import Path
 
 import pytest
 
 from newsdesk.index.dates import DateMention, DateRange, parse_date, question_dates, strip_dates, text_dates
+from tests.samples import FIXTURES
 
-ARTICLE = Path(__file__).resolve().parent.parent / "corpus" / "004_563c2adb94c7b42a.txt"
+ARTICLE = FIXTURES / "004_563c2adb94c7b42a.txt"
 PUBLISHED = date(2019, 4, 19)  # a Friday
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,9 +13,9 @@ from newsdesk.index.chunking import chunk_spans
 from newsdesk.index.engine import Engine
 from newsdesk.index.settings import Settings
 from newsdesk.index.store import IndexError_
+from tests.samples import SAMPLE_FILES, child_env, copy_samples
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = sorted((ROOT / "corpus").glob("*.txt"))
+SAMPLES = SAMPLE_FILES
 POMPEO = ("There is no military solution to the Libya conflict",
           "We have made clear that we oppose the military offensive")
 
@@ -62,7 +61,7 @@ def test_an_unbalanced_quote_mark_does_not_swallow_the_paragraph():
 
 
 def test_a_change_of_chunking_rechunks_every_document_and_embeds_only_new_chunks(tmp_path, embedder):
-    shutil.copytree(ROOT / "corpus", tmp_path / "corpus")
+    copy_samples(tmp_path / "corpus")
     s = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False)
     first = Engine(s, embedder=embedder).index(progress=False)
     smaller = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False, chunk_words=60,
@@ -154,14 +153,13 @@ def test_other_model_index_gives_rebuild_message(tmp_path, embedder):
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
-    return subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", *args], cwd=cwd, env=env | {"PYTHONPATH": str(ROOT)},
+    return subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", *args], cwd=cwd, env=child_env(),
                           capture_output=True, text=True, timeout=240)
 
 
 def test_cli_index_and_ask_json(tmp_path):
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+    copy_samples(corpus)
     p = _cli("index", "--corpus", str(corpus), "--data", str(tmp_path / "d"), "--json", cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout)
@@ -177,18 +175,17 @@ def test_cli_index_and_ask_json(tmp_path):
              cwd=tmp_path)
     assert "\u201c" in p.stdout and "004_563c2adb94c7b42a.txt" in p.stdout and "Business Insider" in p.stdout
     # A one-off `ask` on the default (int8) backend never loads torch or transformers (~1.4 s and ~180 MB).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSDESK_", "DISCORD_"))}
     code = ("import sys; from newsdesk.bot.cli import main; rc = main(['ask', 'what did Pompeo say on April 7?', '--corpus', "
             f"{str(corpus)!r}, '--data', {str(tmp_path / 'd')!r}]); "
             "print('LOADED', 'torch' in sys.modules, 'transformers' in sys.modules, rc)")
-    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env | {"PYTHONPATH": str(ROOT)},
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=child_env(),
                        capture_output=True, text=True, timeout=240)
     assert "Business Insider" in p.stdout and "LOADED False False 0" in p.stdout, p.stdout + p.stderr
 
 
 def test_cli_index_of_named_files(tmp_path):
     corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus)
+    copy_samples(corpus)
     data = str(tmp_path / "d")
     assert _cli("index", "--corpus", str(corpus), "--data", data, cwd=tmp_path).returncode == 0
     (corpus / "flood.txt").write_text("Flood in Tarnow\n\nThe river Vistula flooded the old town of Tarnow.\n")
@@ -197,6 +194,7 @@ def test_cli_index_of_named_files(tmp_path):
     assert p.returncode == 0, p.stderr
     rep = json.loads(p.stdout)
     assert rep["added"] == 1 and rep["documents"] == 3  # other.txt, not named, waits for the next full run
+    (tmp_path / "elsewhere.txt").write_text("Elsewhere\n\nNot in the corpus.\n")
     p = _cli("index", str(tmp_path / "elsewhere.txt"), "--corpus", str(corpus), "--data", data, cwd=tmp_path)
     assert p.returncode == 2 and "not inside the corpus folder" in p.stderr
     p = _cli("index", "--corpus", str(corpus), "--data", data, "--json", cwd=tmp_path)
@@ -209,7 +207,7 @@ def test_eval_reports_metrics(tmp_path):
         json.dumps({"qid": "a", "question": "what did Pompeo say on April 7?", "gold": list(POMPEO)}) + "\n"
         + json.dumps({"qid": "b", "question": "What is the capital of Australia?", "gold": []}) + "\n"
     )
-    p = _cli("eval", str(qfile), "--corpus", str(ROOT / "corpus"), "--data", str(tmp_path / "d"), "--json",
+    p = _cli("eval", str(qfile), "--corpus", str(copy_samples(tmp_path / "corpus")), "--data", str(tmp_path / "d"), "--json",
              cwd=tmp_path)
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
@@ -220,8 +218,12 @@ def test_eval_reports_metrics(tmp_path):
 
 
 def test_cli_export_int8_builds_the_cached_model(tmp_path):
-    p = _cli("export-int8", "--data", str(tmp_path / "d"), cwd=tmp_path)
+    """A real export (--force), logged at INFO (-v): newsdesk's own lines, none of the exporter's internals."""
+    p = _cli("-v", "export-int8", "--force", "--data", str(tmp_path / "d"), cwd=tmp_path)
     assert p.returncode == 0, p.stderr
+    assert "INFO newsdesk.index.onnx_backend: int8 ONNX model of all-MiniLM-L6-v2 written to" in p.stderr
+    for noise in ("torchvision", "onnx_ir", "onnxscript", "Loading weights", "faiss.loader"):
+        assert noise not in p.stderr, (noise, p.stderr[-3000:])
     built = list((tmp_path / "d" / "models").glob("*-onnx-int8"))
     assert len(built) == 1 and any(f.suffix == ".onnx" for f in built[0].rglob("*")), list(built[0].rglob("*"))
     assert str(built[0]) in p.stdout

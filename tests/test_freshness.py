@@ -30,9 +30,8 @@ from newsdesk.index.indexer import IndexLocked
 from newsdesk.index.settings import Settings
 from newsdesk.index.store import IndexDamaged, ModelMismatch
 from newsdesk.index.watch import WatchRun, start_watch_thread
+from tests.samples import SAMPLE_FILES, child_env, copy_samples
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "corpus"
 PY = sys.executable
 REPORT_KEYS = {"documents", "chunks", "added", "updated", "removed", "unchanged", "chunks_embedded", "skipped",
                "seconds"}
@@ -85,14 +84,7 @@ def hits(answer) -> list:
 
 def cli(env: Env, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([PY, "-m", "newsdesk.bot.cli", *args, "--corpus", str(env.corpus), "--data", str(env.data)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=_child_env())
-
-
-def _child_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
-    env["HF_HUB_OFFLINE"] = "1"
-    env["PYTHONPATH"] = str(ROOT)
-    return env
+                          cwd=env.data.parent, capture_output=True, text=True, timeout=timeout, env=child_env())
 
 
 def generated_article(i: int) -> str:
@@ -114,7 +106,7 @@ def generated_article(i: int) -> str:
 def template(tmp_path_factory, embedder):
     """The sample corpus indexed once; tests copy it."""
     root = tmp_path_factory.mktemp("fresh-template")
-    shutil.copytree(SAMPLES, root / "corpus")
+    copy_samples(root / "corpus")
     eng = Engine(Settings(_env_file=None, corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
     eng.index(progress=False)
     return root
@@ -184,7 +176,7 @@ def test_unchanged_rerun_embeds_nothing_cli_json(env: Env) -> None:
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(rep) == REPORT_KEYS
-    n = len(list(SAMPLES.iterdir()))
+    n = len(list(SAMPLE_FILES))
     assert (rep["added"], rep["updated"], rep["removed"], rep["unchanged"], rep["chunks_embedded"]) == (0, 0, 0, n, 0)
     assert rep["documents"] == n and rep["chunks"] > 0
     assert rep["skipped"] == [{"path": "notes.docx", "reason": rep["skipped"][0]["reason"]}]
@@ -236,7 +228,7 @@ def test_updates_write_small_deltas_and_compact_into_a_new_base(env: Env, monkey
     os.remove(env.corpus / sorted(p.name for p in env.corpus.iterdir() if p.name != "kelp.txt")[0])
     rep = env.writer.index()
     assert (rep.updated, rep.removed) == (1, 1) and env.meta()["base"] == base0
-    removed_path = sorted(p.name for p in SAMPLES.iterdir())[0]
+    removed_path = sorted(p.name for p in SAMPLE_FILES)[0]
     status = env.reader.status()
     assert removed_path not in [s.path for s in status.sources]
     ans = env.reader.ask("What did the Zorbian council do with the Kelp Tax?")
@@ -302,7 +294,7 @@ def test_sigkill_mid_embedding_keeps_previous_index_and_next_run_completes(env: 
     # The real CLI, committing the embeddings cache every 16 chunks so a kill lands between two commits.
     code = "import sys, newsdesk.index.indexer as ix; ix.EMBED_BLOCK = 16; from newsdesk.bot.cli import main; sys.exit(main())"
     proc = subprocess.Popen([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
-                            cwd=ROOT, env=_child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=env.data.parent, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 90
         while env.sql("SELECT COUNT(*) FROM embeddings")[0][0] == cached:
@@ -349,7 +341,7 @@ def test_sigkill_between_file_writes_and_commit(env: Env) -> None:
             "ix.fsync_dir = lambda p: os.kill(os.getpid(), signal.SIGKILL)\n"
             "from newsdesk.bot.cli import main; sys.exit(main())")
     proc = subprocess.run([PY, "-c", code, "index", "--corpus", str(env.corpus), "--data", str(env.data)],
-                          cwd=ROOT, env=_child_env(), capture_output=True, text=True, timeout=120)
+                          cwd=env.data.parent, env=child_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert (env.data / f"delta-{gen + 1}").is_dir()  # the kill came after the new files were written
     assert int(env.meta()["generation"]) == gen
@@ -651,7 +643,7 @@ def test_many_changed_files_are_read_in_worker_processes_with_the_same_index(tmp
 
     monkeypatch.setattr(preparing, "PARALLEL_MIN", 4)
     corpus = tmp_path / "corpus"
-    shutil.copytree(SAMPLES, corpus)
+    copy_samples(corpus)
     for i in range(6):
         (corpus / f"quillon{i}.txt").write_text(generated_article(i))
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.7 not really a pdf")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import time
-import sys
-from pathlib import Path
 
 import bm25s
 import numpy as np
@@ -13,8 +11,8 @@ import pytest
 
 from newsdesk.index.lexical import REMOVED_FILE, LexicalIndex, SegmentedLexical, merge, terms, tokenize
 
-ROOT = Path(__file__).resolve().parent.parent
 import bench_index  # noqa: E402  (its synthetic news articles)
+from tests.samples import FIXTURES  # noqa: E402
 
 QUERIES = [
     "What did the finance minister say about the budget?",
@@ -35,7 +33,7 @@ def _chunks() -> list[str]:
     out: list[str] = []
     for i in range(160):
         out += [p for p in bench_index.article(i).split("\n\n") if p.strip()]
-    for p in sorted((ROOT / "tests" / "fixtures" / "docs").iterdir()) + sorted((ROOT / "corpus").glob("*.txt")):
+    for p in sorted(FIXTURES.iterdir()):
         out += [q for q in p.read_text(errors="replace").split("\n") if q.strip()]
     out += ["", "the and of", "The vote is on April 7.", "!!!"]  # empty, stop words only, a number, no word
     return out

@@ -2,8 +2,6 @@
 approximate (IVF) vector index against exact search, deletes, type changes by size, and memory-mapped loading."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,14 +9,13 @@ import pytest
 from newsdesk.index import vectors
 from newsdesk.index.chunking import chunk_spans
 from newsdesk.index.sentences import split_sentences
+from tests.samples import SAMPLE_FILES, copy_samples
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
 
 
 def _sample_chunks() -> tuple[list[str], list[list[tuple[int, int]]]]:
     texts = []
-    for p in sorted(CORPUS.glob("*.txt")):
+    for p in SAMPLE_FILES:
         t = p.read_text()
         texts += [t[s.start : s.end] for s in chunk_spans(t)]
     return texts, [[(s.start, s.end) for s in split_sentences(t)] for t in texts]
@@ -26,7 +23,7 @@ def _sample_chunks() -> tuple[list[str], list[list[tuple[int, int]]]]:
 
 def _sample_sentences() -> list[str]:
     out = []
-    for p in sorted(CORPUS.glob("*.txt")):
+    for p in SAMPLE_FILES:
         t = p.read_text()
         out += [t[s.start : s.end] for s in split_sentences(t) if len(t[s.start : s.end].split()) >= 5]
     return out
@@ -213,7 +210,7 @@ def test_engine_on_an_ivf_index_answers_adds_and_deletes(tmp_path, embedder):
     from newsdesk.index.engine import Engine
     from newsdesk.index.settings import Settings
 
-    shutil.copytree(CORPUS, tmp_path / "corpus")
+    copy_samples(tmp_path / "corpus")
     s = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False,
                  exact_max_chunks=0)
     eng = Engine(s, embedder=embedder)
