@@ -19,8 +19,8 @@ from . import vectors
 from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
-from .loaders import SUPPORTED_SUFFIXES
-from .preparing import Job, Prepared, prepare_all
+from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
+from .preparing import Job, Limits, Prepared, prepare_all
 from .records import IndexReport, Skipped
 from .settings import Settings
 from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
@@ -54,54 +54,88 @@ def _candidate_name(name: str) -> bool:
     )
 
 
-def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError]]:
-    """The candidate files under `corpus` (hidden folders and symlinked folders left out) as (relative POSIX
-    name, stat, or the error stat raised), in `os.walk` order with sorted names: a folder's files, then its
-    subfolders'. One stat a file (os.scandir knows which entries are files), relative to an open folder where
-    the platform allows it. Lean and streamed (nothing kept, so no garbage-collector passes over a growing
-    list) because a cron-style full scan of a million-chunk corpus stats ~250k files."""
+def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError | str]]:
+    """The candidate files under `corpus` (hidden folders left out) as (relative POSIX name, stat, or the error stat
+    raised, or why the entry is left out), in `os.walk` order with sorted names: a folder's files, then its
+    subfolders'. Only regular files inside the corpus are read: a symlink counts when its target is a file inside
+    the corpus folder; a symlink out of it, a dangling one, a symlinked folder (not followed), a FIFO, socket or
+    device, and an unreadable folder each come with their reason. One stat a file (os.scandir knows which entries
+    are plain files), relative to an open folder where the platform allows it. Lean and streamed (nothing kept, so
+    no garbage-collector passes over a growing list) because a cron-style full scan of a million-chunk corpus stats
+    ~250k files."""
     by_name = operator.attrgetter("name")
     by_fd = os.scandir in os.supports_fd and os.open in os.supports_dir_fd
+    root = os.path.realpath(corpus)
 
-    def walk(folder: str, prefix: str, parent_fd: int | None) -> Iterator[tuple[str, os.stat_result | OSError]]:
+    def walk(folder: str, prefix: str, parent_fd: int | None,
+             path: str) -> Iterator[tuple[str, os.stat_result | OSError | str]]:
         fd = None
         try:
             if by_fd:
                 fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0), dir_fd=parent_fd)
             with os.scandir(folder if fd is None else fd) as it:
                 entries = sorted(it, key=by_name)
-        except OSError:
+        except OSError as exc:
             if fd is not None:
                 os.close(fd)
-            return  # as os.walk: an unreadable folder is passed over
+            if prefix:  # the corpus folder itself is checked by the caller
+                yield prefix.rstrip("/"), f"unreadable folder ({exc.strerror or exc}): its files are left out"
+            return
         try:
             subfolders = []
             for e in entries:
                 name = e.name
                 try:
-                    if e.is_dir():
-                        if name[0] != "." and not e.is_symlink():
-                            subfolders.append(name)
+                    if not e.is_symlink():
+                        if e.is_dir():
+                            if name[0] != ".":
+                                subfolders.append(name)
+                            continue
+                        if not _candidate_name(name):
+                            continue
+                        st: os.stat_result | OSError | str = e.stat() if e.is_file() else classify(
+                            os.path.join(path, name), root)
+                    elif not _candidate_name(name):
                         continue
-                    if not _candidate_name(name) or not e.is_file():
-                        continue
-                    st: os.stat_result | OSError = e.stat()
+                    else:
+                        st = classify(os.path.join(path, name), root)
                 except OSError as exc:
                     st = exc
                 yield prefix + name, st
             for sub in subfolders:
-                yield from walk(sub if fd is not None else os.path.join(folder, sub), prefix + sub + "/", fd)
+                yield from walk(sub if fd is not None else os.path.join(folder, sub), prefix + sub + "/", fd,
+                                os.path.join(path, sub))
         finally:
             if fd is not None:
                 os.close(fd)
 
-    return walk(str(corpus), "", None)
+    return walk(str(corpus), "", None, str(corpus))
 
 
-def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result | OSError]]:
+def classify(path: str, root: str) -> os.stat_result | str:
+    """The stat of `path` when it is a regular file inside the folder `root` (real path), following a symlink;
+    otherwise why it is left out. Raises OSError when it cannot be looked at."""
+    lst = os.lstat(path)
+    if not stat.S_ISLNK(lst.st_mode):
+        return not_regular(lst.st_mode) or lst
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"dangling symlink (its target {os.readlink(path)!r} does not exist)"
+    except OSError as exc:
+        return f"symlink whose target cannot be read ({exc.strerror or exc})"
+    if not inside(path, root):
+        return "symlink to a file outside the corpus folder (not read)"
+    if stat.S_ISDIR(st.st_mode):
+        return "symlinked folder (not followed)"
+    return not_regular(st.st_mode) or st
+
+
+def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result | OSError | str]]:
     """As `scan`, but only at the corpus-relative `names` (files, or folders scanned whole); a name that does not
     exist, or lies in a hidden folder or outside the corpus, gives nothing."""
-    out: dict[str, os.stat_result | OSError] = {}
+    out: dict[str, os.stat_result | OSError | str] = {}
+    root = os.path.realpath(corpus)
     for name in names:
         p = corpus / name
         parts = Path(name).parts
@@ -119,7 +153,7 @@ def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result
                 out.update((f"{name}/{sub}", s) for sub, s in scan(p))
         elif _candidate_name(parts[-1]):
             try:
-                out[name] = os.stat(p)  # a symlinked file counts, as in `scan`
+                out[name] = classify(str(p), root)
             except OSError as exc:
                 out[name] = exc
     return sorted(out.items())
@@ -236,6 +270,9 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     kept_broken: set[str] = set()
     to_read: list[tuple[str, os.stat_result]] = []
     for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
+        if isinstance(st, str):  # not a regular file inside the corpus: never read, and not kept in the index
+            report.skipped.append(Skipped(name, st))
+            continue
         prev = old.get(name)
         if (prev is not None and not rebuild and not isinstance(st, OSError) and st.st_size <= max_bytes
                 and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
@@ -258,7 +295,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     # processes when there are many.
     jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
                 settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
-    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads)):
+    limits = Limits(settings.file_timeout, settings.file_memory_mb)
+    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads, limits)):
         if out.kind == "unreadable":
             _skip(report, name, out.reason, old, kept_broken)
             continue

@@ -1,0 +1,213 @@
+"""Issue 13: hostile and odd files. A YAML alias bomb, markup bombs, a file that takes too long to read, a symlink
+out of the corpus, FIFOs and dangling symlinks: each is skipped with a named reason, the run goes on, nothing
+outside the corpus is read, and nothing hangs. Real model, real files, real worker processes.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from newsdesk.index.engine import Engine
+from newsdesk.index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "corpus"
+
+# About 400 bytes that yaml.safe_load expands to 9^9 (387 million) strings: the indexer grew to 23 GB and was killed.
+YAML_BOMB = """---
+title: Harbour news
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+---
+The harbour reopened on Monday.
+"""
+
+KELP = ("Zorbian Council Approves Kelp Tax\n\nThe Zorbian council approved the Kelp Tax on 3 March 2019. The measure "
+        "passed by a vote of seven to two after a long debate in the harbour hall.\n")
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    return env
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    c = tmp_path / "corpus"
+    shutil.copytree(SAMPLES, c)
+    return c
+
+
+def engine(tmp_path: Path, corpus: Path, embedder, **over) -> Engine:
+    return Engine(Settings(_env_file=None, corpus=corpus, data=tmp_path / "data", progress=False, **over),
+                  embedder=embedder)
+
+
+def test_yaml_alias_bomb_is_skipped_with_its_reason_and_the_run_goes_on(tmp_path, corpus, embedder) -> None:
+    assert len(YAML_BOMB.encode()) < 500
+    (corpus / "bomb.md").write_text(YAML_BOMB)
+    (corpus / "kelp.txt").write_text(KELP)
+    (corpus / "deep.md").write_text("---\ntitle: " + "[" * 40 + "x" + "]" * 40 + "\n---\nDeep text.\n")
+    eng = engine(tmp_path, corpus, embedder)
+    rep = eng.index(progress=False)
+    reasons = {s.path: s.reason for s in rep.skipped}
+    assert reasons == {
+        "bomb.md": "front matter uses YAML aliases (refused: a few aliases can expand to gigabytes)",
+        "deep.md": "front matter nested more than 16 levels deep"}
+    assert rep.added == len(list(SAMPLES.iterdir())) + 1
+    assert eng.ask("When did the Zorbian council approve the Kelp Tax?").results[0].path == "kelp.txt"
+    # ordinary front matter still gives the article its metadata
+    (corpus / "plain.md").write_text("---\ntitle: Harbour Reopens\nsource: Harbour Gazette\ndate: 2024-05-06\n---\n"
+                                     "The harbour reopened on Monday after the storm.\n")
+    eng.index(progress=False)
+    src = {s.path: s for s in eng.status().sources}["plain.md"]
+    assert (src.title, src.source, src.date) == ("Harbour Reopens", "Harbour Gazette", "2024-05-06")
+
+
+def test_markup_bombs_are_named_not_no_text_extracted(tmp_path, corpus, embedder) -> None:
+    (corpus / "wide.html").write_text("<html><body>" + "<b></b>" * 250_000 + "</body></html>")
+    (corpus / "nested.html").write_text("<html><body>" + "<div>" * 20_000 + "</div>" * 20_000 + "</body></html>")
+    rep = engine(tmp_path, corpus, embedder).index(progress=False)
+    reasons = {s.path: s.reason for s in rep.skipped}
+    assert reasons["wide.html"] == "HTML with 500,004 tags (over 200,000; a markup bomb?)"
+    assert reasons["nested.html"] == ("no text extracted: HTML nested 20,002 levels deep (a markup bomb? parsers "
+                                      "stop at 255)")
+
+
+def test_a_file_that_takes_too_long_is_skipped_and_its_worker_replaced(tmp_path, corpus, embedder) -> None:
+    """Reading a file is bounded in time: past NEWSDESK_FILE_TIMEOUT its worker process is killed, the file is
+    reported, and the next file is read by a new worker."""
+    # under the tag cap, but trafilatura spends many seconds on it (measured ~13 s on this machine)
+    (corpus / "slow.html").write_text("<html><body>" + "<i></i>" * 95_000 + "</body></html>")
+    (corpus / "zz-kelp.txt").write_text(KELP)  # read after it
+    eng = engine(tmp_path, corpus, embedder, file_timeout=2)
+    rep = eng.index(progress=False)
+    assert [(s.path, s.reason) for s in rep.skipped] == [
+        ("slow.html", "reading it took longer than 2 s (NEWSDESK_FILE_TIMEOUT); a hostile or broken file?")]
+    assert eng.ask("When did the Zorbian council approve the Kelp Tax?").results[0].path == "zz-kelp.txt"
+
+
+def test_a_worker_out_of_memory_costs_one_file(tmp_path, corpus, embedder) -> None:
+    """Each reading worker has a memory cap: a file whose parsing needs more is skipped with that reason."""
+    # 3 MB of sentences: splitting, chunking and fact extraction need ~250 MB of address space, over this cap
+    # (a worker that has read a small text file uses ~60 MB)
+    (corpus / "huge.txt").write_text("The council met on Tuesday and voted on the plan. " * 60_000 + "\n")
+    (corpus / "zz-kelp.txt").write_text(KELP)
+    eng = engine(tmp_path, corpus, embedder, file_memory_mb=150)
+    rep = eng.index(progress=False)
+    assert [(s.path, s.reason) for s in rep.skipped] == [
+        ("huge.txt", "reading it needed more memory than a file may use (NEWSDESK_FILE_MEMORY_MB)")]
+    assert eng.ask("When did the Zorbian council approve the Kelp Tax?").results[0].path == "zz-kelp.txt"
+
+
+def test_symlink_out_of_the_corpus_is_never_read(tmp_path, corpus, embedder) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("The admin password is swordfish-42. Keep it safe.\n")
+    (corpus / "passwd.txt").symlink_to(secret)
+    (corpus / "inside.txt").symlink_to(corpus / sorted(p.name for p in SAMPLES.iterdir())[0])  # inside: counts
+    (corpus / "dangling.txt").symlink_to(corpus / "gone.txt")
+    eng = engine(tmp_path, corpus, embedder)
+    rep = eng.index(progress=False)
+    reasons = {s.path: s.reason for s in rep.skipped}
+    assert reasons == {"passwd.txt": "symlink to a file outside the corpus folder (not read)",
+                       "dangling.txt": f"dangling symlink (its target {str(corpus / 'gone.txt')!r} does not exist)"}
+    assert "inside.txt" in {s.path for s in eng.status().sources}
+    ans = eng.ask("What is the admin password?")
+    assert not any("swordfish" in r.quote or "swordfish" in r.passage for r in list(ans.results) + list(ans.near_misses))
+    # named, it is refused the same way
+    rep = eng.index(progress=False, paths=["passwd.txt"])
+    assert [(s.path, s.reason) for s in rep.skipped] == [
+        ("passwd.txt", "symlink to a file outside the corpus folder (not read)")]
+    assert "passwd.txt" not in {s.path for s in eng.status().sources}
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_fifo_does_not_hang_named_or_full_index(tmp_path, corpus, embedder) -> None:
+    """A FIFO in the corpus used to block `newsdesk index PATH` (and the watcher) forever with the writer lock
+    held. Named or found by the scan, it is skipped with its reason, and the lock is free afterwards."""
+    engine(tmp_path, corpus, embedder).index(progress=False)
+    os.mkfifo(corpus / "pipe.txt")
+    for args in ([str(corpus / "pipe.txt")], []):
+        proc = subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", "index", *args, "--json", "--corpus",
+                               str(corpus), "--data", str(tmp_path / "data")], cwd=ROOT, env=child_env(),
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert '"skipped": [{"path": "pipe.txt", "reason": "not a regular file (a FIFO)"}]' in proc.stdout
+    # a file swapped for a FIFO after the scan is refused when opened, without blocking
+    from newsdesk.index.loaders import DocumentError, read_regular
+
+    with pytest.raises(DocumentError, match=r"^not a regular file \(a FIFO\)$"):
+        read_regular(corpus / "pipe.txt", corpus, 1 << 20)
+
+
+def _children(pid: int) -> set[int]:
+    """Live descendants of `pid` (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = set(), [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.add(child)
+            todo.append(child)
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_killed_index_run_leaves_no_worker_processes(tmp_path, corpus) -> None:
+    """kill -9 of `newsdesk index` while its worker reads a file: the worker dies with it. (Workers used to stay,
+    blocked on a pipe, until they finished their file: here one needs ~40 s of CPU, so a worker still alive 10 s
+    after the kill is an orphan.)"""
+    import signal
+    import time
+
+    (corpus / "long.txt").write_text("The council met on Tuesday and voted on the plan. " * 240_000 + "\n")  # 12 MB
+    proc = subprocess.Popen([sys.executable, "-m", "newsdesk.bot.cli", "index", "--corpus", str(corpus), "--data",
+                             str(tmp_path / "data")], cwd=ROOT, env=child_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    workers: set[int] = set()
+    try:
+        while proc.poll() is None and not workers:  # the reading worker is up
+            workers = _children(proc.pid)
+            time.sleep(0.02)
+        time.sleep(1.0)  # and busy with the long file
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [p for p in workers if _alive(p)]
+    for p in left:  # don't leak them into the rest of the session
+        os.kill(p, signal.SIGKILL)
+    assert workers and not left
