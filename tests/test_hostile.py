@@ -87,29 +87,27 @@ def test_markup_bombs_are_named_not_no_text_extracted(tmp_path, corpus, embedder
                                       "stop at 255)")
 
 
-def test_a_file_that_takes_too_long_is_skipped_and_its_worker_replaced(tmp_path, corpus, embedder) -> None:
-    """Reading a file is bounded in time: past NEWSDESK_FILE_TIMEOUT its worker process is killed, the file is
-    reported, and the next file is read by a new worker."""
-    # under the tag cap, but trafilatura spends many seconds on it (measured ~13 s on this machine)
-    (corpus / "slow.html").write_text("<html><body>" + "<i></i>" * 95_000 + "</body></html>")
+BOUNDS = {  # what a file may cost its reading worker: the file that goes past it, and the reason given
+    # under the tag cap, but trafilatura spends many seconds on it (~13 s on this machine)
+    "time": ({"file_timeout": 2}, "slow.html", "<html><body>" + "<i></i>" * 95_000 + "</body></html>",
+             "reading it took longer than 2 s (NEWSDESK_FILE_TIMEOUT); a hostile or broken file?"),
+    # 3 MB of sentences: splitting, chunking and fact extraction need ~250 MB of address space, over this cap (a
+    # worker that has read a small text file uses ~60 MB)
+    "memory": ({"file_memory_mb": 150}, "huge.txt", "The council met on Tuesday and voted on the plan. " * 60_000,
+               "reading it needed more memory than a file may use (NEWSDESK_FILE_MEMORY_MB)"),
+}
+
+
+@pytest.mark.parametrize("bound", sorted(BOUNDS))
+def test_a_file_past_its_time_or_memory_bound_costs_that_file_only(tmp_path, corpus, embedder, bound) -> None:
+    """Reading a file is bounded in time (past NEWSDESK_FILE_TIMEOUT its worker is killed and replaced) and in
+    memory (each worker's address space is capped): the file is reported and the next one is read."""
+    settings, name, text, reason = BOUNDS[bound]
+    (corpus / name).write_text(text + "\n")
     (corpus / "zz-kelp.txt").write_text(KELP)  # read after it
-    eng = engine(tmp_path, corpus, embedder, file_timeout=2)
+    eng = engine(tmp_path, corpus, embedder, **settings)
     rep = eng.index(progress=False)
-    assert [(s.path, s.reason) for s in rep.skipped] == [
-        ("slow.html", "reading it took longer than 2 s (NEWSDESK_FILE_TIMEOUT); a hostile or broken file?")]
-    assert eng.ask("When did the Zorbian council approve the Kelp Tax?").results[0].path == "zz-kelp.txt"
-
-
-def test_a_worker_out_of_memory_costs_one_file(tmp_path, corpus, embedder) -> None:
-    """Each reading worker has a memory cap: a file whose parsing needs more is skipped with that reason."""
-    # 3 MB of sentences: splitting, chunking and fact extraction need ~250 MB of address space, over this cap
-    # (a worker that has read a small text file uses ~60 MB)
-    (corpus / "huge.txt").write_text("The council met on Tuesday and voted on the plan. " * 60_000 + "\n")
-    (corpus / "zz-kelp.txt").write_text(KELP)
-    eng = engine(tmp_path, corpus, embedder, file_memory_mb=150)
-    rep = eng.index(progress=False)
-    assert [(s.path, s.reason) for s in rep.skipped] == [
-        ("huge.txt", "reading it needed more memory than a file may use (NEWSDESK_FILE_MEMORY_MB)")]
+    assert [(s.path, s.reason) for s in rep.skipped] == [(name, reason)]
     assert eng.ask("When did the Zorbian council approve the Kelp Tax?").results[0].path == "zz-kelp.txt"
 
 
