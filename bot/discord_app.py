@@ -96,6 +96,7 @@ class NewsdeskBot(commands.Bot):
         self._cooldowns: dict[int, app_commands.Cooldown] = {}  # user id → bucket (/ask and mentions)
         self._status: tuple[float, IndexStatus] | None = None
         self._watch: tuple[threading.Thread, threading.Event] | None = None
+        self._catch_up: asyncio.Task | None = None  # the start-up index run (when not watching)
 
     async def setup_hook(self) -> None:
         await self.add_cog(NewsdeskCog(self))
@@ -116,7 +117,9 @@ class NewsdeskBot(commands.Bot):
             log.info("Synced %d slash commands globally (Discord may take up to an hour to show them; "
                      "set DISCORD_GUILD_ID for instant sync)", len(synced))
         if self.bot_settings.newsdesk_watch:
-            self._start_watching()
+            self._start_watching()  # its first run brings the index up to date with the whole corpus
+        else:
+            self._catch_up = asyncio.create_task(self._index_at_start(), name="newsdesk-index-at-start")
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -214,6 +217,18 @@ class NewsdeskBot(commands.Bot):
 
         self._watch = start_watch_thread(self.engine, on_report=on_report)
         log.info("Watching %s for changes", self.engine.settings.corpus)
+
+    async def _index_at_start(self) -> None:
+        """Bring the index up to date with the corpus folder (changed while the bot was down) in a thread; questions
+        are answered from the previous index meanwhile and from the new one as soon as it is committed."""
+        try:
+            report = await asyncio.to_thread(self.engine.index, progress=False)
+        except Exception as exc:  # locked by another writer, or damaged: the bot still answers from what is there
+            log.warning("Indexing the corpus at start-up failed: %s", exc)
+            return
+        self._forget_status()
+        log.info("Index up to date at start-up: %d added, %d updated, %d removed, %d skipped; %d articles",
+                 report.added, report.updated, report.removed, len(report.skipped), report.documents)
 
     def _forget_status(self) -> None:
         self._status = None

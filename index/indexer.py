@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DELTA_MIN, DELTA_MAX = 1_000, 20_000  # bounds of a delta before compaction (see compact_limit)
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time on a CPU (a killed run resumes)
+FULL_SCAN_KEY = "full_scan_at"  # manifest: when a run last looked at the whole corpus (absent: never)
 MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
 
 
@@ -259,6 +260,11 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         rebuild = True
     if rebuild:
         names = None  # a rebuild looks at the whole corpus, whatever was named
+    if names is not None and not meta.get(FULL_SCAN_KEY):
+        # The first run on a fresh data folder (`newsdesk index corpus/x.txt`, a bot's first /add) must not make an
+        # index of that file alone: later named runs would never look at the rest of the corpus.
+        log.info("this index has never seen the whole corpus: scanning all of it, not only %s", ", ".join(names[:3]))
+        names = None
     # indexed path -> (size, mtime_ns, ctime_ns when its content was hashed)
     old = store.document_stats() if names is None else store.document_stats(under=names)
     restat: list[tuple[int, int | None, int | None, str]] = []
@@ -352,11 +358,15 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             with store.conn:
                 store.conn.execute("BEGIN")
                 store.forget_pending()
+        if names is None and not meta.get(FULL_SCAN_KEY):  # an index made by older code: it has now seen it all
+            with store.conn:
+                store.conn.execute("BEGIN")
+                store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FULL_SCAN_KEY, now_iso()))
         report.documents, report.chunks = _counts(store)
         return report
 
     dim = int(store.meta().get("dimension") or 0) or (embedder or get_embedder()).dim
-    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim)
+    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
     report.documents, report.chunks = _counts(store)
     return report
 
@@ -416,7 +426,7 @@ def compact_limit(base_chunks: int) -> int:
 
 
 def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: list[str], from_scratch: bool,
-            dim: int) -> None:
+            dim: int, *, full_scan: bool = False) -> None:
     c = store.conn
     gen = store.generation()
     old_meta = store.meta()
@@ -496,6 +506,8 @@ def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: 
             **base_sums,
             "delta_sha256": dir_sha256(ddir),
         }
+        if full_scan:
+            meta[FULL_SCAN_KEY] = ts
         meta["sums"] = remembered_sums(store.dir, [store.faiss_file(new_base), store.bm25_dir(new_base), ddir])
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
         # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a
