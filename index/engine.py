@@ -30,7 +30,7 @@ from .preparing import Job, Limits, prepare_all
 from .records import Answer, IndexReport, IndexStatus, SourceInfo
 from .retrieval import Retriever, make_fusion
 from .settings import Settings
-from .store import IndexError_, Snapshot, Store
+from .store import IndexError_, Snapshot, Store, damage_reported, meta_int
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,8 @@ class Engine:
         with self._write_lock:
             report = run_index(self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress,
                                lock_timeout=self.settings.lock_timeout, paths=paths)
-        self._refresh(force=False)
+        with damage_reported(Path(self.settings.data)):
+            self._refresh(force=False)
         return report
 
     def add_file(self, name: str, data: bytes) -> "AddedFile":
@@ -217,7 +218,7 @@ class Engine:
     def _load(self, store: Store) -> _View:
         meta = store.meta()
         if meta.get("model") != self.settings.model:
-            store.check_model(self.settings.model, int(meta.get("dimension", 0)))
+            store.check_model(self.settings.model, meta_int(meta, "dimension", store.dir))
         for attempt in range(3):
             snap = store.snapshot(self._store)
             try:
@@ -228,7 +229,7 @@ class Engine:
                     raise
                 log.info("index generation %d replaced while loading; retrying", snap.generation)
         log.info("loaded index generation %d (%d chunks)", snap.generation, vecs.ntotal)
-        dim = int(meta.get("dimension", 0))
+        dim = meta_int(meta, "dimension", store.dir)
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
@@ -255,25 +256,27 @@ class Engine:
         if not question:
             raise ValueError("the question is empty")
         k = k or self.settings.top_k
-        view = self._refresh(force=False)
-        if view is None:
-            self.index()
+        with damage_reported(Path(self.settings.data)):
             view = self._refresh(force=False)
-        if view is None:
-            return Answer(question, True, [])
-        info = analyze(question, asked_at or dt.datetime.now())
-        qvec = self.embedder.encode_query(question)
-        candidates = view.retriever.search(qvec, question, k=30)
-        return view.builder.build(info, qvec, candidates, k)
+            if view is None:
+                self.index()
+                view = self._refresh(force=False)
+            if view is None:
+                return Answer(question, True, [])
+            info = analyze(question, asked_at or dt.datetime.now())
+            qvec = self.embedder.encode_query(question)
+            candidates = view.retriever.search(qvec, question, k=30)
+            return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:
         """What is indexed: counts, last update time, per-document info."""
-        store = self._store()
-        meta = store.meta()
-        rows = store.conn.execute(
-            "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
-            "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
-        ).fetchall()
+        with damage_reported(Path(self.settings.data)):
+            store = self._store()
+            meta = store.meta()
+            rows = store.conn.execute(
+                "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
+                "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
+            ).fetchall()
         sources = [SourceInfo(*r) for r in rows]
         return IndexStatus(
             documents=len(sources),

@@ -23,8 +23,8 @@ from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
 from .preparing import Job, Limits, Prepared, prepare_all
 from .records import IndexReport, Skipped
 from .settings import Settings
-from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
-                    remembered_sums, trust_sums)
+from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, damage_reported, dir_sha256, file_sha256,
+                    fsync_dir, is_corrupt, meta_int, now_iso, remembered_sums, set_aside, trust_sums)
 
 log = logging.getLogger(__name__)
 
@@ -222,19 +222,66 @@ def run_index(
             "wait for it to finish and try again"
         ) from None
     try:
-        store = Store(data)
-        try:
-            names = None if paths is None else normalize_names(corpus, paths)
-            report = _run(store, settings, get_embedder, rebuild=rebuild,
-                          progress=settings.progress if progress is None else progress, names=names)
-        finally:
-            store.close()
+        names = None if paths is None else normalize_names(corpus, paths)
+        for attempt in (1, 2):
+            store = _open_store(data, rebuild)
+            try:
+                with damage_reported(data):
+                    report = _run(store, settings, get_embedder, rebuild=rebuild,
+                                  progress=settings.progress if progress is None else progress, names=names)
+                break
+            except IndexDamaged as exc:
+                if not (rebuild and attempt == 1 and is_corrupt(exc.__cause__)):
+                    raise
+                store.close()
+                set_aside(data)  # damage the quick check did not see, met while rebuilding: once more afresh
+            finally:
+                store.close()
     finally:
         lock.release()
     report.seconds = time.perf_counter() - t0
     for s in report.skipped:
         log.warning("skipped %s: %s", s.path, s.reason)
     return report
+
+
+def _open_store(data: Path, rebuild: bool) -> Store:
+    """The data folder's Store. For a rebuild, a damaged one is repaired first: a manifest holding garbage is reset
+    (documents and the embeddings cache kept), a database with damaged pages is moved aside and started anew; a
+    rebuild then always runs. Otherwise damage raises IndexDamaged with the rebuild command."""
+    try:
+        store = Store(data)
+    except IndexDamaged:
+        if not rebuild:
+            raise
+        set_aside(data)
+        store = Store(data)
+    if rebuild:
+        try:
+            store.check_health()
+        except IndexDamaged as exc:
+            if is_corrupt(exc.__cause__) or "database" in str(exc):
+                store.close()
+                set_aside(data)
+                store = Store(data)
+            else:
+                store.reset_manifest()
+    _forget_temporary_files(store)
+    return store
+
+
+def _forget_temporary_files(store: Store) -> None:
+    """Under the writer lock: remove what a killed run left behind: the `.tmp-*` files and folders it was writing,
+    and generation files newer than the committed generation (written, never committed: no manifest names them)."""
+    try:
+        gen = store.generation()
+    except IndexDamaged:
+        gen = None  # reported by whoever reads the manifest next
+    for p in store.dir.iterdir():
+        number = p.name.split("-", 1)[1].split(".")[0] if p.name.startswith(("vectors-", "bm25-", "delta-")) else ""
+        if p.name.startswith(".tmp-") or (gen is not None and number.isdigit() and int(number) > gen):
+            log.info("removing %s, left by a run that did not finish", p.name)
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder], *, rebuild: bool,
@@ -249,7 +296,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         with store.conn:
             store.conn.execute("BEGIN")
             store.conn.execute("DELETE FROM embeddings")
-    if meta.get("generation") and int(meta.get("format_version") or 0) != FORMAT_VERSION and not rebuild:
+    if meta.get("generation") and meta_int(meta, "format_version", store.dir) != FORMAT_VERSION and not rebuild:
         log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
                     FORMAT_VERSION)
         rebuild = True
@@ -365,7 +412,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         report.documents, report.chunks = _counts(store)
         return report
 
-    dim = int(store.meta().get("dimension") or 0) or (embedder or get_embedder()).dim
+    dim = meta_int(store.meta(), "dimension", store.dir) or (embedder or get_embedder()).dim
     _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
     report.documents, report.chunks = _counts(store)
     return report
@@ -409,7 +456,7 @@ def _files_ok(store: Store, gen: int, meta: dict[str, str]) -> bool:
     """The generation's files (its base and its delta) exist and match the manifest's checksums."""
     trust_sums(store.dir, meta.get("sums"))
     try:
-        base = int(meta.get("base") or gen)
+        base = meta_int(meta, "base", store.dir) or gen
         f, b, d = store.faiss_file(base), store.bm25_dir(base), store.delta_dir(gen)
         return (f.exists() and b.is_dir() and d.is_dir() and file_sha256(f) == meta.get("faiss_sha256")
                 and dir_sha256(b) == meta.get("bm25_sha256") and dir_sha256(d) == meta.get("delta_sha256"))
@@ -430,7 +477,7 @@ def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: 
     c = store.conn
     gen = store.generation()
     old_meta = store.meta()
-    old_base = int(old_meta.get("base") or gen)
+    old_base = meta_int(old_meta, "base", store.dir) or gen
     new_gen = gen + 1
     from_scratch = from_scratch or gen == 0
     c.execute("BEGIN IMMEDIATE")
