@@ -209,3 +209,61 @@ def test_killed_index_run_leaves_no_worker_processes(tmp_path, corpus) -> None:
     for p in left:  # don't leak them into the rest of the session
         os.kill(p, signal.SIGKILL)
     assert workers and not left
+
+
+def test_a_text_without_sentence_ends_is_cut_into_bounded_chunks(tmp_path, corpus, embedder) -> None:
+    """A sentence-less text was one chunk of its whole size (5 MB), returned whole as the passage."""
+    from newsdesk.index.chunking import CHARS_PER_WORD, chunk_spans
+
+    five_mb = "harbour dredging notes without any full stop " * 112_000
+    assert len(five_mb) > 5_000_000
+    spans = chunk_spans(five_mb, max_words=180)
+    assert max(s.end - s.start for s in spans) <= 180 * CHARS_PER_WORD
+    assert max(len(five_mb[s.start:s.end].split()) for s in spans) <= 180
+    assert "".join(five_mb[s.start:s.end] + " " for s in spans).split() == five_mb.split()  # nothing lost
+    blob = "x" * 10_000  # no spaces either
+    assert [(s.start, s.end) for s in chunk_spans(blob, max_words=180)] == [(0, 2160), (2160, 4320), (4320, 6480),
+                                                                            (6480, 8640), (8640, 10_000)]
+
+    (corpus / "notes.txt").write_text("Dredging log\n\n" + " ".join(
+        f"barge{i} moved {i * 7} tonnes of silt from berth {i % 13}" for i in range(1500)) + "\n")
+    eng = engine(tmp_path, corpus, embedder)
+    eng.index(progress=False)
+    ans = eng.ask("How many tonnes of silt did barge77 move?")
+    shown = list(ans.results) + list(ans.near_misses)
+    assert shown and all(len(r.passage) <= 180 * CHARS_PER_WORD and len(r.quote) <= 180 * CHARS_PER_WORD
+                         for r in shown)
+
+
+def test_watch_indexes_a_slowly_written_file_once(tmp_path, corpus, embedder) -> None:
+    """A file written in ten parts with half-second pauses (a slow download) was indexed as ten versions; the watcher
+    waits until its size and mtime stay the same over the debounce, so it is indexed once, complete."""
+    import queue
+    import time
+
+    from newsdesk.index.watch import start_watch_thread
+
+    eng = engine(tmp_path, corpus, embedder)
+    runs: queue.Queue = queue.Queue()
+    thread, stop = start_watch_thread(eng, runs.put)  # the defaults `newsdesk watch` and the bot use
+    try:
+        assert runs.get(timeout=60).initial
+        with open(corpus / "slow.txt", "w") as f:
+            f.write("Quorvath Ferry Strike Ends\n\n")
+            for i in range(10):
+                f.write(f"Ferry crews in Quorvath returned to work on day {i + 1} of the talks. ")
+                f.flush()
+                time.sleep(0.5)
+            f.write("The strike at Quorvath ended with a pay rise of 14 percent.\n")
+        got = [runs.get(timeout=60)]
+        while True:  # late events of the same writes: runs that find nothing new
+            try:
+                got.append(runs.get(timeout=3))
+            except queue.Empty:
+                break
+    finally:
+        stop.set()
+        thread.join(10)
+    assert all(r.ok for r in got), [r.line() for r in got]
+    assert sum(r.report.added + r.report.updated for r in got) == 1, [r.line() for r in got]
+    assert any("14 percent" in r.quote for r in eng.ask("How much was the pay rise that ended the Quorvath strike?").results)
