@@ -20,7 +20,7 @@ from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
 from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
-from .preparing import Job, Limits, Prepared, prepare_all
+from .preparing import Job, Limits, Prepared, prepare_all, start_workers
 from .records import IndexReport, Skipped
 from .settings import Settings
 from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, damage_reported, dir_sha256, file_sha256,
@@ -213,6 +213,7 @@ def run_index(
     data = Path(settings.data)
     if not corpus.is_dir():
         raise IndexError_(f"corpus folder not found: {corpus}")
+    start_workers(Limits(settings.file_timeout, settings.file_memory_mb))
     lock = lock_for(data)
     try:
         lock.acquire(timeout=lock_timeout)

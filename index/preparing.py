@@ -140,6 +140,13 @@ def _pool(n: int, memory_mb: int):
         return pool
 
 
+def start_workers(limits: Limits) -> None:
+    """Start the kept worker now, without waiting for it: a new process's first run then scans the corpus (and
+    opens its index) while the worker starts and imports the readers, instead of after."""
+    if can_spawn():
+        _pool(1, limits.memory_mb).schedule(os.getpid)
+
+
 @atexit.register
 def stop_workers() -> None:
     """Stop the kept worker processes (at exit; also after a test that must see none left)."""
