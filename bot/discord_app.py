@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.records import IndexStatus
+from newsdesk.index.store import IndexDamaged
 from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
@@ -65,9 +66,13 @@ class NewsdeskTree(app_commands.CommandTree):
             text = f"You can't use /{name} here."
         else:
             original = getattr(error, "original", error)
-            log.error("/%s failed: %s: %s", name, type(original).__name__, original,
-                      exc_info=(type(original), original, original.__traceback__))
-            text = "Sorry, something went wrong; the error was logged."
+            if isinstance(original, IndexDamaged):  # what is wrong and the command go to the admin's log
+                log.error("/%s: %s", name, original)
+                text = "The index is damaged, so I can't answer now; an admin can rebuild it (`newsdesk index --rebuild`)."
+            else:
+                log.error("/%s failed: %s: %s", name, type(original).__name__, original,
+                          exc_info=(type(original), original, original.__traceback__))
+                text = "Sorry, something went wrong; the error was logged."
             if interaction.response.is_done():
                 try:  # replace the "thinking…" placeholder rather than leave it spinning
                     await interaction.edit_original_response(content=text, embeds=[])

@@ -101,3 +101,14 @@ def test_leftovers_of_a_killed_run_are_removed_by_the_next(folder, embedder) -> 
     assert before - {p.name for p in data.iterdir()} == {f".tmp-vectors-{gen + 1}.faiss", f".tmp-bm25-{gen + 1}",
                                                          f"vectors-{gen + 1}.faiss", f"delta-{gen + 1}"}
     assert eng.ask(POMPEO_Q).results[0].path == "004_563c2adb94c7b42a.txt"
+
+
+async def test_bot_says_the_index_is_damaged(folder, embedder, discord_fake, start_discord_bot) -> None:
+    eng = Engine(Settings(_env_file=None, corpus=folder / "corpus", data=folder / "data", progress=False),
+                 embedder=embedder)
+    damage_pages(folder / "data")
+    await start_discord_bot(eng)
+    asked = await discord_fake.send_slash("ask", {"question": POMPEO_Q})
+    await discord_fake.wait_response(asked, timeout=60)
+    assert asked.text() == ("The index is damaged, so I can't answer now; an admin can rebuild it "
+                            "(`newsdesk index --rebuild`).")
