@@ -315,6 +315,13 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         names = None
     # indexed path -> (size, mtime_ns, ctime_ns when its content was hashed)
     old = store.document_stats() if names is None else store.document_stats(under=names)
+    reader = reader_key(settings)
+    failed_before = {} if rebuild else store.failures()  # a rebuild reads every file again
+    failed_now: list[tuple[str, int, int, int, str, str]] = []
+    remembered = 0
+    not_failing: set[str] = set()  # remembered failures read fine now, or gone
+    if names is None:
+        not_failing.update(failed_before)  # each still there and still failing is taken out below
     restat: list[tuple[int, int | None, int | None, str]] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
 
@@ -343,6 +350,12 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
             _skip(report, name, reason, old, kept_broken)
             continue
+        failed = failed_before.get(name)
+        if failed is not None and failed[:4] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, reader):
+            not_failing.discard(name)
+            remembered += 1
+            _skip(report, name, failed[4], old, kept_broken)  # gave no document as it is: not read again
+            continue
         to_read.append((name, st))
 
     # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
@@ -354,6 +367,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         if out.kind == "unreadable":
             _skip(report, name, out.reason, old, kept_broken)
             continue
+        if name in failed_before:
+            not_failing.add(name)  # read again (changed): forgotten unless it fails again
         size = st.st_size
         trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
         mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
@@ -365,6 +380,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             continue
         if out.kind == "failed" or out.prep is None:
             _skip(report, name, out.reason, old, kept_broken)
+            if trusted:
+                failed_now.append((name, size, st.st_mtime_ns, st.st_ctime_ns, reader, out.reason))
             continue
         seen.add(name)
         prep = out.prep
@@ -377,6 +394,9 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     report.unchanged += len(same)
     seen.update(same)
+    store.set_failures(failed_now, not_failing - {f[0] for f in failed_now})
+    if remembered:
+        log.info("%d files that gave no document were skipped unread (unchanged since)", remembered)
     removed = sorted(old.keys() - seen - kept_broken)
     report.removed = len(removed)
     if restat:  # not part of the index's content: no new generation needed
@@ -417,6 +437,13 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
     report.documents, report.chunks = _counts(store)
     return report
+
+
+def reader_key(settings: Settings) -> str:
+    """What reading a file depends on besides its bytes: a file that gave no document is read again when this
+    changes (a newer newsdesk, a longer time limit, more memory, a larger size limit)."""
+    return (f"{chunking_key(settings.chunk_words, settings.max_chunk_words)}/{settings.file_timeout:g}s/"
+            f"{settings.file_memory_mb}MB/{settings.max_file_mb:g}MB")
 
 
 def _skip(report: IndexReport, name: str, reason: str, old: Container[str], kept: set[str]) -> None:

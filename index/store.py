@@ -75,6 +75,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     sent_vectors BLOB               -- sentence vectors (late chunking), one row per span: a float32 scale and
                                     -- int8 values per row (pack_sentence_vectors); float16 in older folders
 );
+CREATE TABLE IF NOT EXISTS failures (  -- files read that gave no document, with their stat then: not read again
+    path TEXT PRIMARY KEY,             -- (a parser bomb costs its time limit once, not on every run) until the
+    size INTEGER NOT NULL,             -- file or the reading settings (`reader`, index/indexer.py) change
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    reader TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (   -- embeddings stored by a run that has not committed yet: a run killed
     hash TEXT PRIMARY KEY              -- after embedding leaves them; the next commit forgets the unused ones
 );
@@ -447,6 +455,23 @@ class Store:
                                                 (name, name + "/", name + "0")):
                 out[p] = (s, m, c)
         return out
+
+    def failures(self) -> dict[str, tuple[int, int, int, str, str]]:
+        """Per path of a file that gave no document: (size, mtime_ns, ctime_ns, reader key, reason)."""
+        return {r[0]: tuple(r[1:]) for r in self.conn.execute(
+            "SELECT path, size, mtime_ns, ctime_ns, reader, reason FROM failures")}
+
+    def set_failures(self, failed: list[tuple[str, int, int, int, str, str]], forget: Iterable[str]) -> None:
+        """Remember files that gave no document (path, size, mtime_ns, ctime_ns, reader key, reason) and forget
+        the paths in `forget` (read fine since, or gone)."""
+        gone = [(p,) for p in forget]
+        if not failed and not gone:
+            return
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("DELETE FROM failures WHERE path = ?", gone)
+            self.conn.executemany("INSERT OR REPLACE INTO failures(path, size, mtime_ns, ctime_ns, reader, reason) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)", failed)
 
     def document_hash(self, path: str) -> str | None:
         r = self.conn.execute("SELECT content_hash FROM documents WHERE path=?", (path,)).fetchone()

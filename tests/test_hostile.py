@@ -267,3 +267,27 @@ def test_watch_indexes_a_slowly_written_file_once(tmp_path, corpus, embedder) ->
     assert all(r.ok for r in got), [r.line() for r in got]
     assert sum(r.report.added + r.report.updated for r in got) == 1, [r.line() for r in got]
     assert any("14 percent" in r.quote for r in eng.ask("How much was the pay rise that ended the Quorvath strike?").results)
+
+
+def test_a_file_that_gave_no_document_is_not_read_again_until_it_changes(tmp_path, corpus, embedder, caplog) -> None:
+    """Every run used to read a hostile file again (a time bomb would cost its time limit on each run and each
+    watcher batch): it is remembered with its stat and reason, and read again once it changes."""
+    import logging
+    import time
+
+    (corpus / "bomb.md").write_text(YAML_BOMB)
+    os.utime(corpus / "bomb.md", (time.time() - 60, time.time() - 60))  # older than the stat-trust window
+    time.sleep(2.1)  # and its ctime too
+    eng = engine(tmp_path, corpus, embedder)
+    reason = "front matter uses YAML aliases (refused: a few aliases can expand to gigabytes)"
+    assert [(s.path, s.reason) for s in eng.index(progress=False).skipped] == [("bomb.md", reason)]
+    with caplog.at_level(logging.INFO, logger="newsdesk.index.indexer"):
+        for paths in (None, ["bomb.md"]):
+            caplog.clear()
+            rep = eng.index(progress=False, paths=paths)
+            assert [(s.path, s.reason) for s in rep.skipped] == [("bomb.md", reason)]  # still reported
+            assert "1 files that gave no document were skipped unread (unchanged since)" in caplog.messages
+    (corpus / "bomb.md").write_text("---\ntitle: Harbour news\n---\nThe harbour reopened on Monday.\n")
+    rep = eng.index(progress=False)
+    assert (rep.added, rep.skipped) == (1, [])
+    assert "bomb.md" in {s.path for s in eng.status().sources}
