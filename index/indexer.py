@@ -213,7 +213,6 @@ def run_index(
     data = Path(settings.data)
     if not corpus.is_dir():
         raise IndexError_(f"corpus folder not found: {corpus}")
-    start_workers(Limits(settings.file_timeout, settings.file_memory_mb))
     lock = lock_for(data)
     try:
         lock.acquire(timeout=lock_timeout)
@@ -324,6 +323,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         not_failing.update(failed_before)  # each still there and still failing is taken out below
     restat: list[tuple[int, int | None, int | None, str]] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    limits = Limits(settings.file_timeout, settings.file_memory_mb)
 
     seen: set[str] = set()
     same: list[str] = []  # the unchanged bulk, counted and added to `seen` after the loop
@@ -356,13 +356,14 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             remembered += 1
             _skip(report, name, failed[4], old, kept_broken)  # gave no document as it is: not read again
             continue
+        if not to_read:
+            start_workers(limits)  # it starts while the scan goes on; a run with nothing to read starts none
         to_read.append((name, st))
 
     # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
     # processes when there are many.
     jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
                 settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
-    limits = Limits(settings.file_timeout, settings.file_memory_mb)
     for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads, limits)):
         if out.kind == "unreadable":
             _skip(report, name, out.reason, old, kept_broken)
