@@ -4,6 +4,7 @@ outside the corpus is read, and nothing hangs. Real model, real files, real work
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -291,3 +292,34 @@ def test_a_file_that_gave_no_document_is_not_read_again_until_it_changes(tmp_pat
     rep = eng.index(progress=False)
     assert (rep.added, rep.skipped) == (1, [])
     assert "bomb.md" in {s.path for s in eng.status().sources}
+
+
+def _as_unprivileged() -> list[str] | None:
+    """A command prefix that makes a child subject to file permissions: none needed for a normal user; for root,
+    setpriv dropping the capabilities that bypass them (root reads a mode-000 folder otherwise)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--bounding-set", "-dac_override,-dac_read_search"] if setpriv else None
+
+
+@pytest.mark.skipif(_as_unprivileged() is None, reason="running as root without setpriv to drop its file access")
+def test_unreadable_folder_and_file_are_reported(tmp_path, corpus) -> None:
+    (corpus / "locked").mkdir()
+    (corpus / "locked" / "inside.txt").write_text(KELP)
+    (corpus / "secret.txt").write_text(KELP)
+    (corpus / "locked").chmod(0)
+    (corpus / "secret.txt").chmod(0)
+    try:
+        proc = subprocess.run([*_as_unprivileged(), sys.executable, "-m", "newsdesk.bot.cli", "index", "--json",
+                               "--corpus", str(corpus), "--data", str(tmp_path / "data")], cwd=ROOT, env=child_env(),
+                              capture_output=True, text=True, timeout=300)
+    finally:
+        (corpus / "locked").chmod(0o755)
+        (corpus / "secret.txt").chmod(0o644)
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert sorted((s["path"], s["reason"]) for s in rep["skipped"]) == [
+        ("locked", "unreadable folder (Permission denied): its files are left out"),
+        ("secret.txt", "unreadable file (Permission denied)")]
+    assert rep["added"] == len(list(SAMPLES.iterdir()))
