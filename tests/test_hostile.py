@@ -145,6 +145,28 @@ def test_fifo_does_not_hang_named_or_full_index(tmp_path, corpus, embedder) -> N
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert '"skipped": [{"path": "pipe.txt", "reason": "not a regular file (a FIFO)"}]' in proc.stdout
+    # the watcher too: a FIFO created while it watches is reported, and the watcher goes on
+    import queue
+
+    from newsdesk.index.watch import start_watch_thread
+
+    runs: queue.Queue = queue.Queue()
+    thread, stop = start_watch_thread(engine(tmp_path, corpus, embedder), runs.put, debounce_ms=200)
+    try:
+        assert runs.get(timeout=60).initial
+        os.mkfifo(corpus / "pipe2.txt")
+        run = runs.get(timeout=60)
+        while "pipe2.txt" not in run.changed:
+            run = runs.get(timeout=60)
+        assert run.ok and [(s.path, s.reason) for s in run.report.skipped] == [
+            ("pipe2.txt", "not a regular file (a FIFO)")]
+        (corpus / "after.txt").write_text(KELP)
+        while "after.txt" not in (run := runs.get(timeout=60)).changed:
+            pass
+        assert run.ok and run.report.added == 1
+    finally:
+        stop.set()
+        thread.join(10)
     # a file swapped for a FIFO after the scan is refused when opened, without blocking
     from newsdesk.index.loaders import DocumentError, read_regular
 
