@@ -136,8 +136,29 @@ def _pool(n: int, memory_mb: int):
         if pool is None or not pool.active:
             pool = ProcessPool(n, initializer=_worker_start, initargs=(memory_mb,), context=spawn())
             if n == 1:
+                _start_in_keeper(pool)
                 _pools[(n, memory_mb)] = pool
         return pool
+
+
+_forever = threading.Event()  # never set: what the keeper threads wait on
+
+
+def _start_in_keeper(pool) -> None:
+    """Start a kept pool from a thread that lives as long as the process. A worker dies with the *thread* that
+    started it (PR_SET_PDEATHSIG), and pebble starts a pool's first workers in the thread that first schedules on
+    it: started by a run in a short-lived thread (a stopped watcher, a request's thread), the kept worker would be
+    killed when that thread ends, breaking the pool for the next run. (pebble's own manager thread, which lives
+    with the pool, starts any replacement.)"""
+    started = threading.Event()
+
+    def keep() -> None:
+        pool.schedule(os.getpid)
+        started.set()
+        _forever.wait()
+
+    threading.Thread(target=keep, name="newsdesk-reader-keeper", daemon=True).start()
+    started.wait()
 
 
 def start_workers(limits: Limits) -> None:

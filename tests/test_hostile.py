@@ -345,3 +345,26 @@ def test_unreadable_folder_and_file_are_reported(tmp_path, corpus) -> None:
         ("locked", "unreadable folder (Permission denied): its files are left out"),
         ("secret.txt", "unreadable file (Permission denied)")]
     assert rep["added"] == len(list(SAMPLES.iterdir()))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_reading_worker_outlives_the_thread_that_started_it(tmp_path, corpus, embedder) -> None:
+    """Workers die with their parent; the kernel ties that to the thread that started them. The worker a process
+    keeps between runs must survive the end of the thread whose run started it (a watcher stopped, a request
+    thread gone), or the next run's files could be left unread."""
+    import threading
+
+    from newsdesk.index import preparing
+
+    preparing.stop_workers()  # the next run starts the kept worker afresh, from the thread below
+    before = _children(os.getpid())
+    eng = engine(tmp_path, corpus, embedder)
+    t = threading.Thread(target=eng.index, kwargs={"progress": False})
+    t.start()
+    t.join()
+    kept = _children(os.getpid()) - before
+    assert kept  # the worker (and multiprocessing's resource tracker) stay for the next run
+    (corpus / "kelp.txt").write_text(KELP)
+    rep = eng.index(progress=False)
+    assert (rep.added, rep.skipped) == (1, [])
+    assert all(_alive(p) for p in kept)
