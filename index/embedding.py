@@ -106,10 +106,8 @@ _worker_tok: Any = None
 
 def _worker_init(tokenizer_json: str, max_length: int) -> None:
     global _worker_tok
-    from .processes import die_with_parent
     from .token_feed import SentenceTokens
 
-    die_with_parent()
     os.environ["TOKENIZERS_PARALLELISM"] = "false"
     _worker_tok = SentenceTokens(tokenizer_json, max_length)
 
