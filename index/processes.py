@@ -1,5 +1,5 @@
 """Worker processes (spawned, never forked: the parent may hold torch, onnxruntime and FAISS thread pools), and what
-every worker does first: die with its parent, and optionally cap its own memory."""
+a file-reading worker does first: die with its parent, and cap its own memory."""
 from __future__ import annotations
 
 import ctypes
@@ -29,7 +29,9 @@ def spawn() -> SpawnContext:
 def die_with_parent() -> None:
     """In a worker: ask the kernel to SIGKILL this process when its parent dies (Linux `PR_SET_PDEATHSIG`), so a
     killed index run leaves no worker behind blocked on a pipe. Elsewhere a no-op (the workers then end when they
-    find their pipe closed). Exits at once if the parent died before the request was made."""
+    find their pipe closed). Exits at once if the parent died before the request was made. The kernel ties this
+    to the parent *thread* that started the worker: start long-lived workers from a thread that lives as long
+    (index/preparing.py keeps one)."""
     if not sys.platform.startswith("linux"):
         return
     parent = os.getppid()
