@@ -61,7 +61,7 @@ def _place(tmp: Path, corpus: Path, name: str, data: bytes) -> tuple[Path, bool,
     for n in range(1, 10_000):
         target = corpus / (name if n == 1 else f"{stem}-{n}{suffix}")
         try:
-            if target.is_file() and target.read_bytes() == data:
+            if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
                 return target, n > 1, True
         except OSError:
             pass
