@@ -69,3 +69,17 @@ async def test_failed_reupload_keeps_the_old_article(discord_engine, discord_fak
     assert sorted(p.name for p in corpus.glob("ferry*")) == ["ferry.html"] and not list(corpus.glob(".upload-*"))
     text = await ask(discord_fake, "How many passengers did the Marigold Star carry?")
     assert "4,812 passengers" in text and "`ferry.html`" in text
+
+
+async def test_hostile_upload_is_refused_and_the_bot_keeps_answering(discord_engine, discord_fake, start_discord_bot,
+                                                                     corpus):
+    """A 400-byte YAML alias bomb used to grow the bot's own process to 23 GB: it is read in a bounded worker and
+    refused with its reason."""
+    from tests.test_hostile import YAML_BOMB
+
+    await start_discord_bot(discord_engine)
+    reply = await add(discord_fake, "bomb.md", YAML_BOMB.encode(), "text/markdown")
+    assert reply == ("Could not add `bomb.md`: bomb.md could not be indexed: front matter uses YAML aliases "
+                     "(refused: a few aliases can expand to gigabytes)"), reply
+    assert not (corpus / "bomb.md").exists()
+    assert "Pompeo" in await ask(discord_fake, "what did Pompeo say on April 7?")
