@@ -22,6 +22,7 @@ from discord.ext import commands
 
 from newsdesk.index.feedback import FeedbackStore
 from newsdesk.index.records import IndexStatus
+from newsdesk.index.store import IndexDamaged
 from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
@@ -69,9 +70,13 @@ class NewsdeskTree(app_commands.CommandTree):
             text = f"You can't use /{name} here."
         else:
             original = getattr(error, "original", error)
-            log.error("/%s failed: %s: %s", name, type(original).__name__, original,
-                      exc_info=(type(original), original, original.__traceback__))
-            text = "Sorry, something went wrong; the error was logged."
+            if isinstance(original, IndexDamaged):  # what is wrong and the command go to the admin's log
+                log.error("/%s: %s", name, original)
+                text = "The index is damaged, so I can't answer now; an admin can rebuild it (`newsdesk index --rebuild`)."
+            else:
+                log.error("/%s failed: %s: %s", name, type(original).__name__, original,
+                          exc_info=(type(original), original, original.__traceback__))
+                text = "Sorry, something went wrong; the error was logged."
             if interaction.response.is_done():
                 try:  # replace the "thinking…" placeholder rather than leave it spinning
                     await interaction.edit_original_response(content=text, embeds=[])
@@ -101,6 +106,7 @@ class NewsdeskBot(commands.Bot):
         self._status: tuple[float, IndexStatus] | None = None
         self._synced = "no slash commands synced"  # for the log line at login
         self._watch: tuple[threading.Thread, threading.Event] | None = None
+        self._catch_up: asyncio.Task | None = None  # the start-up index run (when not watching)
 
     async def setup_hook(self) -> None:
         await self.add_cog(NewsdeskCog(self))
@@ -125,7 +131,9 @@ class NewsdeskBot(commands.Bot):
             self._synced = (f"{len(synced)} slash commands synced globally (Discord may take up to an hour to "
                             "show them; set DISCORD_GUILD_ID for instant sync)")
         if self.bot_settings.newsdesk_watch:
-            self._start_watching()
+            self._start_watching()  # its first run brings the index up to date with the whole corpus
+        else:
+            self._catch_up = asyncio.create_task(self._index_at_start(), name="newsdesk-index-at-start")
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -226,6 +234,18 @@ class NewsdeskBot(commands.Bot):
 
         self._watch = start_watch_thread(self.engine, on_report=on_report)
         log.info("Watching %s for changes", self.engine.settings.corpus)
+
+    async def _index_at_start(self) -> None:
+        """Bring the index up to date with the corpus folder (changed while the bot was down) in a thread; questions
+        are answered from the previous index meanwhile and from the new one as soon as it is committed."""
+        try:
+            report = await asyncio.to_thread(self.engine.index, progress=False)
+        except Exception as exc:  # locked by another writer, or damaged: the bot still answers from what is there
+            log.warning("Indexing the corpus at start-up failed: %s", exc)
+            return
+        self._forget_status()
+        log.info("Index up to date at start-up: %d added, %d updated, %d removed, %d skipped; %d articles",
+                 report.added, report.updated, report.removed, len(report.skipped), report.documents)
 
     def _forget_status(self) -> None:
         self._status = None

@@ -165,6 +165,18 @@ async def fetch_attachment(file: discord.Attachment, policy: FetchPolicy) -> byt
         raise UserFacingError(f"Could not download `{name}` from Discord; nothing was added.") from None
 
 
+def add_notice(requested: str, saved: str, *, renamed: bool, unchanged: bool) -> str | None:
+    """The line above /add's report when the upload did not simply land under the name asked for."""
+    req, got = requested.replace("`", ""), saved.replace("`", "")
+    if unchanged:
+        return (f"`{got}` is already in the corpus with exactly this content; nothing changed."
+                + (f" (`{req}` holds a different file.)" if renamed else ""))
+    if renamed:
+        return (f"`{req}` already holds a different file, which was kept: this upload was saved as `{got}`. "
+                "Delete the old file from the corpus folder to replace it.")
+    return None
+
+
 def strip_mentions(text: str, user_id: int) -> str:
     return " ".join(re.sub(rf"<@!?{user_id}>", " ", text).split())
 
@@ -282,15 +294,18 @@ class NewsdeskCog(commands.Cog):
                 name, data = await fetch_url(url.strip(), policy)  # type: ignore[union-attr]
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
             try:
-                path, report = await asyncio.to_thread(self.engine.add_file, name, data)
+                added = await asyncio.to_thread(self.engine.add_file, name, data)
             except (ValueError, IndexError_) as exc:
                 raise UserFacingError(f"Could not add `{name}`: {exc}") from None
-            log.info("/add %s: %s", name, render_report(report))
+            log.info("/add %s: %s", name, render_report(added.report))
         except UserFacingError as exc:
             await interaction.edit_original_response(content=str(exc)[:2000], embeds=[])
             return
         status = await self.bot.index_status(fresh=True)
-        await self.respond(interaction, render_add_result(self.bot.corpus_relative(path), report, status=status))
+        saved = self.bot.corpus_relative(added.path)
+        messages = render_add_result(saved, added.report, status=status)
+        messages[0].content = add_notice(added.requested, saved, renamed=added.renamed, unchanged=added.unchanged)
+        await self.respond(interaction, messages)
 
     # -- /help -------------------------------------------------------------------------------------------------------
 

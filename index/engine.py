@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 import threading
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +27,68 @@ from .indexer import run_index, verify
 from .lexical import LexicalIndex, SegmentedLexical
 from .questions import analyze
 from .loaders import SUPPORTED_SUFFIXES
+from .preparing import Job, Limits, prepare_all
 from .records import Answer, IndexReport, IndexStatus, SourceInfo
 from .retrieval import Retriever, make_fusion
 from .settings import Settings
-from .store import IndexError_, Snapshot, Store
+from .store import IndexError_, Snapshot, Store, damage_reported, meta_int
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Engine", "IndexError_"]
+__all__ = ["AddedFile", "Engine", "IndexError_"]
+
+UPLOAD_PREFIX = ".upload-"  # uploads being checked, in the corpus folder (hidden: never indexed)
+STALE_UPLOAD_S = 3600.0  # a temporary upload this old was left by a killed process
+
+
+@dataclass
+class AddedFile:
+    """What `Engine.add_file` did: the file saved (`path`), the index run's report, the plain name asked for,
+    whether that name was taken by another file so the upload was saved under a new one (`renamed`), and whether
+    the same bytes were already there under that name (`unchanged`: nothing was written)."""
+
+    path: Path
+    report: IndexReport
+    requested: str
+    renamed: bool = False
+    unchanged: bool = False
+
+
+def _place(tmp: Path, corpus: Path, name: str, data: bytes) -> tuple[Path, bool, bool]:
+    """Give the checked upload `tmp` its name in the corpus without replacing any file: (path, renamed, same bytes
+    already there). A hard link never overwrites (another writer may take a name meanwhile); a copy is the fallback
+    where links are not supported."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for n in range(1, 10_000):
+        target = corpus / (name if n == 1 else f"{stem}-{n}{suffix}")
+        try:
+            if target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data:
+                return target, n > 1, True
+        except OSError:
+            pass
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            continue
+        except OSError:  # no hard links here: exclusive create, then write
+            try:
+                with open(target, "xb") as fh:
+                    fh.write(data)
+            except FileExistsError:
+                continue
+        return target, n > 1, False
+    raise ValueError(f"too many files named like {name} in the corpus")
+
+
+def _forget_stale_uploads(corpus: Path) -> None:
+    """Remove temporary uploads a killed process left behind."""
+    cutoff = time.time() - STALE_UPLOAD_S
+    for p in corpus.glob(f"{UPLOAD_PREFIX}*"):
+        try:
+            if p.stat().st_mtime < cutoff:
+                p.unlink()
+        except OSError:
+            pass
 
 
 @dataclass
@@ -51,6 +108,7 @@ class Engine:
         self._base: tuple | None = None  # (key, base vectors, base BM25) of the loaded generation
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._add_lock = threading.Lock()
         self._local = threading.local()
         set_threads(self.settings.query_threads)
 
@@ -90,12 +148,18 @@ class Engine:
         with self._write_lock:
             report = run_index(self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress,
                                lock_timeout=self.settings.lock_timeout, paths=paths)
-        self._refresh(force=False)
+        with damage_reported(Path(self.settings.data)):
+            self._refresh(force=False)
         return report
 
-    def add_file(self, name: str, data: bytes) -> tuple[Path, IndexReport]:
-        """Save `data` as `name` in the corpus folder and index it. Raises ValueError with a user-facing
-        reason for an unsupported, empty or oversized file."""
+    def add_file(self, name: str, data: bytes) -> "AddedFile":
+        """Save `data` into the corpus folder under `name` (made a plain file name) and index it; never loses or
+        replaces an article. The content is read first (in a bounded worker, as an index run reads) from a hidden
+        temporary file: content that gives no document raises ValueError with the reason, and the corpus and the
+        index are left exactly as they were. A name already taken by a different file is not overwritten: the
+        upload is saved as `stem-2.ext` (the first free name; `AddedFile.renamed` says so). The same bytes under
+        the same name change nothing. Raises ValueError with a user-facing reason for an unsupported, empty or
+        oversized file."""
         safe = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .")
         suffix = Path(safe).suffix.lower()
         if not safe or suffix not in SUPPORTED_SUFFIXES:
@@ -109,18 +173,34 @@ class Engine:
             raise ValueError("the file is empty")
         corpus = Path(self.settings.corpus)
         corpus.mkdir(parents=True, exist_ok=True)
-        target = corpus / safe
-        tmp = corpus / f".{safe}.part"
-        tmp.write_bytes(data)
-        tmp.replace(target)
+        with self._add_lock:
+            _forget_stale_uploads(corpus)
+            tmp = corpus / f"{UPLOAD_PREFIX}{uuid.uuid4().hex[:12]}-{safe}"  # hidden: no scan or watcher reads it
+            tmp.write_bytes(data)
+            try:
+                self._check_readable(tmp, safe)
+                target, renamed, same = _place(tmp, corpus, safe, data)
+            finally:
+                tmp.unlink(missing_ok=True)
         rel = target.relative_to(corpus).as_posix()
         report = self.index(progress=False, paths=[rel])
         bad = [s for s in report.skipped if s.path == rel]
-        if bad:
-            target.unlink(missing_ok=True)
-            self.index(progress=False, paths=[rel])
+        if bad:  # read fine a moment ago, not now (a time limit on a loaded machine): take back the new file only
+            if not same:
+                target.unlink(missing_ok=True)
+                self.index(progress=False, paths=[rel])
             raise ValueError(f"{safe} could not be indexed: {bad[0].reason}")
-        return target, report
+        return AddedFile(target, report, requested=safe, renamed=renamed, unchanged=same)
+
+    def _check_readable(self, tmp: Path, safe: str) -> None:
+        """Read an upload as an index run would (bounded worker); ValueError with the reason when it gives no
+        document."""
+        s = self.settings
+        job = Job(str(tmp.parent), tmp.name, None, int(s.max_file_mb * 1024 * 1024), s.chunk_words,
+                  s.max_chunk_words)
+        out = next(prepare_all([job], 1, Limits(s.file_timeout, s.file_memory_mb)))
+        if out.kind != "ok":
+            raise ValueError(f"{safe} could not be indexed: {out.reason}")
 
     # --- reading ----------------------------------------------------------------------------------
     def _refresh(self, force: bool) -> _View | None:
@@ -139,7 +219,7 @@ class Engine:
     def _load(self, store: Store) -> _View:
         meta = store.meta()
         if meta.get("model") != self.settings.model:
-            store.check_model(self.settings.model, int(meta.get("dimension", 0)))
+            store.check_model(self.settings.model, meta_int(meta, "dimension", store.dir))
         for attempt in range(3):
             snap = store.snapshot(self._store)
             try:
@@ -150,7 +230,7 @@ class Engine:
                     raise
                 log.info("index generation %d replaced while loading; retrying", snap.generation)
         log.info("loaded index generation %d (%d chunks)", snap.generation, vecs.ntotal)
-        dim = int(meta.get("dimension", 0))
+        dim = meta_int(meta, "dimension", store.dir)
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
@@ -177,27 +257,29 @@ class Engine:
         if not question:
             raise ValueError("the question is empty")
         k = k or self.settings.top_k
-        view = self._refresh(force=False)
-        if view is None:
-            self.index()
+        with damage_reported(Path(self.settings.data)):
             view = self._refresh(force=False)
-        if view is None:
-            return Answer(question, True, [])
-        if (by_author := answer_author(question, self._store(), k)) is not None:
-            return by_author  # "who wrote the X article?": from the bylines, not from passages
-        info = analyze(question, asked_at or dt.datetime.now())
-        qvec = self.embedder.encode_query(question)
-        candidates = view.retriever.search(qvec, question, k=30)
-        return view.builder.build(info, qvec, candidates, k)
+            if view is None:
+                self.index()
+                view = self._refresh(force=False)
+            if view is None:
+                return Answer(question, True, [])
+            if (by_author := answer_author(question, self._store(), k)) is not None:
+                return by_author  # "who wrote the X article?": from the bylines, not from passages
+            info = analyze(question, asked_at or dt.datetime.now())
+            qvec = self.embedder.encode_query(question)
+            candidates = view.retriever.search(qvec, question, k=30)
+            return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:
         """What is indexed: counts, last update time, per-document info."""
-        store = self._store()
-        meta = store.meta()
-        rows = store.conn.execute(
-            "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
-            "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
-        ).fetchall()
+        with damage_reported(Path(self.settings.data)):
+            store = self._store()
+            meta = store.meta()
+            rows = store.conn.execute(
+                "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
+                "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
+            ).fetchall()
         sources = [SourceInfo(*r) for r in rows]
         return IndexStatus(
             documents=len(sources),

@@ -20,14 +20,19 @@ class DocFacts:
 
 
 def extract(text: str, date: str | None) -> DocFacts:
-    """Never raises: attribution and dates are aids to ranking, not a reason to skip a document."""
+    """Never raises but MemoryError: attribution and dates are aids to ranking, not a reason to skip a document;
+    running out of memory is (the reading worker's cap stops a file that needs too much, index/preparing.py)."""
     try:
         quotes = extract_quotations(text)
+    except MemoryError:
+        raise
     except Exception:
         log.exception("quotation extraction failed")
         quotes = []
     try:
         dates = text_dates(text, dt.date.fromisoformat(date) if date else None)
+    except MemoryError:
+        raise
     except Exception:
         log.exception("date extraction failed")
         dates = []

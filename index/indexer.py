@@ -19,17 +19,18 @@ from . import vectors
 from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
-from .loaders import SUPPORTED_SUFFIXES
-from .preparing import Job, Prepared, prepare_all
+from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
+from .preparing import Job, Limits, Prepared, prepare_all, start_workers
 from .records import IndexReport, Skipped
 from .settings import Settings
-from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
-                    remembered_sums, trust_sums)
+from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, damage_reported, dir_sha256, file_sha256,
+                    fsync_dir, is_corrupt, meta_int, now_iso, remembered_sums, set_aside, trust_sums)
 
 log = logging.getLogger(__name__)
 
 DELTA_MIN, DELTA_MAX = 1_000, 20_000  # bounds of a delta before compaction (see compact_limit)
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time on a CPU (a killed run resumes)
+FULL_SCAN_KEY = "full_scan_at"  # manifest: when a run last looked at the whole corpus (absent: never)
 MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
 
 
@@ -54,54 +55,88 @@ def _candidate_name(name: str) -> bool:
     )
 
 
-def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError]]:
-    """The candidate files under `corpus` (hidden folders and symlinked folders left out) as (relative POSIX
-    name, stat, or the error stat raised), in `os.walk` order with sorted names: a folder's files, then its
-    subfolders'. One stat a file (os.scandir knows which entries are files), relative to an open folder where
-    the platform allows it. Lean and streamed (nothing kept, so no garbage-collector passes over a growing
-    list) because a cron-style full scan of a million-chunk corpus stats ~250k files."""
+def scan(corpus: Path) -> Iterator[tuple[str, os.stat_result | OSError | str]]:
+    """The candidate files under `corpus` (hidden folders left out) as (relative POSIX name, stat, or the error stat
+    raised, or why the entry is left out), in `os.walk` order with sorted names: a folder's files, then its
+    subfolders'. Only regular files inside the corpus are read: a symlink counts when its target is a file inside
+    the corpus folder; a symlink out of it, a dangling one, a symlinked folder (not followed), a FIFO, socket or
+    device, and an unreadable folder each come with their reason. One stat a file (os.scandir knows which entries
+    are plain files), relative to an open folder where the platform allows it. Lean and streamed (nothing kept, so
+    no garbage-collector passes over a growing list) because a cron-style full scan of a million-chunk corpus stats
+    ~250k files."""
     by_name = operator.attrgetter("name")
     by_fd = os.scandir in os.supports_fd and os.open in os.supports_dir_fd
+    root = os.path.realpath(corpus)
 
-    def walk(folder: str, prefix: str, parent_fd: int | None) -> Iterator[tuple[str, os.stat_result | OSError]]:
+    def walk(folder: str, prefix: str, parent_fd: int | None,
+             path: str) -> Iterator[tuple[str, os.stat_result | OSError | str]]:
         fd = None
         try:
             if by_fd:
                 fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0), dir_fd=parent_fd)
             with os.scandir(folder if fd is None else fd) as it:
                 entries = sorted(it, key=by_name)
-        except OSError:
+        except OSError as exc:
             if fd is not None:
                 os.close(fd)
-            return  # as os.walk: an unreadable folder is passed over
+            if prefix:  # the corpus folder itself is checked by the caller
+                yield prefix.rstrip("/"), f"unreadable folder ({exc.strerror or exc}): its files are left out"
+            return
         try:
             subfolders = []
             for e in entries:
                 name = e.name
                 try:
-                    if e.is_dir():
-                        if name[0] != "." and not e.is_symlink():
-                            subfolders.append(name)
+                    if not e.is_symlink():
+                        if e.is_dir():
+                            if name[0] != ".":
+                                subfolders.append(name)
+                            continue
+                        if not _candidate_name(name):
+                            continue
+                        st: os.stat_result | OSError | str = e.stat() if e.is_file() else classify(
+                            os.path.join(path, name), root)
+                    elif not _candidate_name(name):
                         continue
-                    if not _candidate_name(name) or not e.is_file():
-                        continue
-                    st: os.stat_result | OSError = e.stat()
+                    else:
+                        st = classify(os.path.join(path, name), root)
                 except OSError as exc:
                     st = exc
                 yield prefix + name, st
             for sub in subfolders:
-                yield from walk(sub if fd is not None else os.path.join(folder, sub), prefix + sub + "/", fd)
+                yield from walk(sub if fd is not None else os.path.join(folder, sub), prefix + sub + "/", fd,
+                                os.path.join(path, sub))
         finally:
             if fd is not None:
                 os.close(fd)
 
-    return walk(str(corpus), "", None)
+    return walk(str(corpus), "", None, str(corpus))
 
 
-def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result | OSError]]:
+def classify(path: str, root: str) -> os.stat_result | str:
+    """The stat of `path` when it is a regular file inside the folder `root` (real path), following a symlink;
+    otherwise why it is left out. Raises OSError when it cannot be looked at."""
+    lst = os.lstat(path)
+    if not stat.S_ISLNK(lst.st_mode):
+        return not_regular(lst.st_mode) or lst
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"dangling symlink (its target {os.readlink(path)!r} does not exist)"
+    except OSError as exc:
+        return f"symlink whose target cannot be read ({exc.strerror or exc})"
+    if not inside(path, root):
+        return "symlink to a file outside the corpus folder (not read)"
+    if stat.S_ISDIR(st.st_mode):
+        return "symlinked folder (not followed)"
+    return not_regular(st.st_mode) or st
+
+
+def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result | OSError | str]]:
     """As `scan`, but only at the corpus-relative `names` (files, or folders scanned whole); a name that does not
     exist, or lies in a hidden folder or outside the corpus, gives nothing."""
-    out: dict[str, os.stat_result | OSError] = {}
+    out: dict[str, os.stat_result | OSError | str] = {}
+    root = os.path.realpath(corpus)
     for name in names:
         p = corpus / name
         parts = Path(name).parts
@@ -119,7 +154,7 @@ def scan_paths(corpus: Path, names: list[str]) -> list[tuple[str, os.stat_result
                 out.update((f"{name}/{sub}", s) for sub, s in scan(p))
         elif _candidate_name(parts[-1]):
             try:
-                out[name] = os.stat(p)  # a symlinked file counts, as in `scan`
+                out[name] = classify(str(p), root)
             except OSError as exc:
                 out[name] = exc
     return sorted(out.items())
@@ -187,19 +222,66 @@ def run_index(
             "wait for it to finish and try again"
         ) from None
     try:
-        store = Store(data)
-        try:
-            names = None if paths is None else normalize_names(corpus, paths)
-            report = _run(store, settings, get_embedder, rebuild=rebuild,
-                          progress=settings.progress if progress is None else progress, names=names)
-        finally:
-            store.close()
+        names = None if paths is None else normalize_names(corpus, paths)
+        for attempt in (1, 2):
+            store = _open_store(data, rebuild)
+            try:
+                with damage_reported(data):
+                    report = _run(store, settings, get_embedder, rebuild=rebuild,
+                                  progress=settings.progress if progress is None else progress, names=names)
+                break
+            except IndexDamaged as exc:
+                if not (rebuild and attempt == 1 and is_corrupt(exc.__cause__)):
+                    raise
+                store.close()
+                set_aside(data)  # damage the quick check did not see, met while rebuilding: once more afresh
+            finally:
+                store.close()
     finally:
         lock.release()
     report.seconds = time.perf_counter() - t0
     for s in report.skipped:
         log.warning("skipped %s: %s", s.path, s.reason)
     return report
+
+
+def _open_store(data: Path, rebuild: bool) -> Store:
+    """The data folder's Store. For a rebuild, a damaged one is repaired first: a manifest holding garbage is reset
+    (documents and the embeddings cache kept), a database with damaged pages is moved aside and started anew; a
+    rebuild then always runs. Otherwise damage raises IndexDamaged with the rebuild command."""
+    try:
+        store = Store(data)
+    except IndexDamaged:
+        if not rebuild:
+            raise
+        set_aside(data)
+        store = Store(data)
+    if rebuild:
+        try:
+            store.check_health()
+        except IndexDamaged as exc:
+            if is_corrupt(exc.__cause__) or "database" in str(exc):
+                store.close()
+                set_aside(data)
+                store = Store(data)
+            else:
+                store.reset_manifest()
+    _forget_temporary_files(store)
+    return store
+
+
+def _forget_temporary_files(store: Store) -> None:
+    """Under the writer lock: remove what a killed run left behind: the `.tmp-*` files and folders it was writing,
+    and generation files newer than the committed generation (written, never committed: no manifest names them)."""
+    try:
+        gen = store.generation()
+    except IndexDamaged:
+        gen = None  # reported by whoever reads the manifest next
+    for p in store.dir.iterdir():
+        number = p.name.split("-", 1)[1].split(".")[0] if p.name.startswith(("vectors-", "bm25-", "delta-")) else ""
+        if p.name.startswith(".tmp-") or (gen is not None and number.isdigit() and int(number) > gen):
+            log.info("removing %s, left by a run that did not finish", p.name)
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
 def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder], *, rebuild: bool,
@@ -214,7 +296,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         with store.conn:
             store.conn.execute("BEGIN")
             store.conn.execute("DELETE FROM embeddings")
-    if meta.get("generation") and int(meta.get("format_version") or 0) != FORMAT_VERSION and not rebuild:
+    if meta.get("generation") and meta_int(meta, "format_version", store.dir) != FORMAT_VERSION and not rebuild:
         log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
                     FORMAT_VERSION)
         rebuild = True
@@ -225,10 +307,23 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         rebuild = True
     if rebuild:
         names = None  # a rebuild looks at the whole corpus, whatever was named
+    if names is not None and not meta.get(FULL_SCAN_KEY):
+        # The first run on a fresh data folder (`newsdesk index corpus/x.txt`, a bot's first /add) must not make an
+        # index of that file alone: later named runs would never look at the rest of the corpus.
+        log.info("this index has never seen the whole corpus: scanning all of it, not only %s", ", ".join(names[:3]))
+        names = None
     # indexed path -> (size, mtime_ns, ctime_ns when its content was hashed)
     old = store.document_stats() if names is None else store.document_stats(under=names)
+    reader = reader_key(settings)
+    failed_before = {} if rebuild else store.failures()  # a rebuild reads every file again
+    failed_now: list[tuple[str, int, int, int, str, str]] = []
+    remembered = 0
+    not_failing: set[str] = set()  # remembered failures read fine now, or gone
+    if names is None:
+        not_failing.update(failed_before)  # each still there and still failing is taken out below
     restat: list[tuple[int, int | None, int | None, str]] = []
     max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    limits = Limits(settings.file_timeout, settings.file_memory_mb)
 
     seen: set[str] = set()
     same: list[str] = []  # the unchanged bulk, counted and added to `seen` after the loop
@@ -236,6 +331,9 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     kept_broken: set[str] = set()
     to_read: list[tuple[str, os.stat_result]] = []
     for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
+        if isinstance(st, str):  # not a regular file inside the corpus: never read, and not kept in the index
+            report.skipped.append(Skipped(name, st))
+            continue
         prev = old.get(name)
         if (prev is not None and not rebuild and not isinstance(st, OSError) and st.st_size <= max_bytes
                 and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
@@ -252,16 +350,26 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
             _skip(report, name, reason, old, kept_broken)
             continue
+        failed = failed_before.get(name)
+        if failed is not None and failed[:4] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, reader):
+            not_failing.discard(name)
+            remembered += 1
+            _skip(report, name, failed[4], old, kept_broken)  # gave no document as it is: not read again
+            continue
+        if not to_read:
+            start_workers(limits)  # it starts while the scan goes on; a run with nothing to read starts none
         to_read.append((name, st))
 
     # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
     # processes when there are many.
     jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
                 settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
-    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads)):
+    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads, limits)):
         if out.kind == "unreadable":
             _skip(report, name, out.reason, old, kept_broken)
             continue
+        if name in failed_before:
+            not_failing.add(name)  # read again (changed): forgotten unless it fails again
         size = st.st_size
         trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
         mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
@@ -273,6 +381,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             continue
         if out.kind == "failed" or out.prep is None:
             _skip(report, name, out.reason, old, kept_broken)
+            if trusted:
+                failed_now.append((name, size, st.st_mtime_ns, st.st_ctime_ns, reader, out.reason))
             continue
         seen.add(name)
         prep = out.prep
@@ -285,6 +395,9 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     report.unchanged += len(same)
     seen.update(same)
+    store.set_failures(failed_now, not_failing - {f[0] for f in failed_now})
+    if remembered:
+        log.info("%d files that gave no document were skipped unread (unchanged since)", remembered)
     removed = sorted(old.keys() - seen - kept_broken)
     report.removed = len(removed)
     if restat:  # not part of the index's content: no new generation needed
@@ -314,13 +427,24 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
             with store.conn:
                 store.conn.execute("BEGIN")
                 store.forget_pending()
+        if names is None and not meta.get(FULL_SCAN_KEY):  # an index made by older code: it has now seen it all
+            with store.conn:
+                store.conn.execute("BEGIN")
+                store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FULL_SCAN_KEY, now_iso()))
         report.documents, report.chunks = _counts(store)
         return report
 
-    dim = int(store.meta().get("dimension") or 0) or (embedder or get_embedder()).dim
-    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim)
+    dim = meta_int(store.meta(), "dimension", store.dir) or (embedder or get_embedder()).dim
+    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
     report.documents, report.chunks = _counts(store)
     return report
+
+
+def reader_key(settings: Settings) -> str:
+    """What reading a file depends on besides its bytes: a file that gave no document is read again when this
+    changes (a newer newsdesk, a longer time limit, more memory, a larger size limit)."""
+    return (f"{chunking_key(settings.chunk_words, settings.max_chunk_words)}/{settings.file_timeout:g}s/"
+            f"{settings.file_memory_mb}MB/{settings.max_file_mb:g}MB")
 
 
 def _skip(report: IndexReport, name: str, reason: str, old: Container[str], kept: set[str]) -> None:
@@ -361,7 +485,7 @@ def _files_ok(store: Store, gen: int, meta: dict[str, str]) -> bool:
     """The generation's files (its base and its delta) exist and match the manifest's checksums."""
     trust_sums(store.dir, meta.get("sums"))
     try:
-        base = int(meta.get("base") or gen)
+        base = meta_int(meta, "base", store.dir) or gen
         f, b, d = store.faiss_file(base), store.bm25_dir(base), store.delta_dir(gen)
         return (f.exists() and b.is_dir() and d.is_dir() and file_sha256(f) == meta.get("faiss_sha256")
                 and dir_sha256(b) == meta.get("bm25_sha256") and dir_sha256(d) == meta.get("delta_sha256"))
@@ -378,11 +502,11 @@ def compact_limit(base_chunks: int) -> int:
 
 
 def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: list[str], from_scratch: bool,
-            dim: int) -> None:
+            dim: int, *, full_scan: bool = False) -> None:
     c = store.conn
     gen = store.generation()
     old_meta = store.meta()
-    old_base = int(old_meta.get("base") or gen)
+    old_base = meta_int(old_meta, "base", store.dir) or gen
     new_gen = gen + 1
     from_scratch = from_scratch or gen == 0
     c.execute("BEGIN IMMEDIATE")
@@ -458,6 +582,8 @@ def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: 
             **base_sums,
             "delta_sha256": dir_sha256(ddir),
         }
+        if full_scan:
+            meta[FULL_SCAN_KEY] = ts
         meta["sums"] = remembered_sums(store.dir, [store.faiss_file(new_base), store.bm25_dir(new_base), ddir])
         c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
         # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a

@@ -9,7 +9,9 @@ from __future__ import annotations
 import codecs
 import hashlib
 import logging
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED_SUFFIXES", "DocumentError", "load_document"]
+__all__ = ["SUPPORTED_SUFFIXES", "DocumentError", "inside", "load_document", "not_regular", "read_regular"]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
 MB = 1024 * 1024
@@ -35,14 +37,16 @@ class DocumentError(Exception):
     extracted'."""
 
 
-def load_document(path: Path, corpus_root: Path, *, max_bytes: int) -> Document:
+def load_document(path: Path, corpus_root: Path, *, max_bytes: int, data: bytes | None = None) -> Document:
     """Read, extract, clean; return a Document with path relative to corpus_root (posix), text = clean text,
-    metadata, comment spans and content_hash = sha256 hex of the raw bytes."""
+    metadata, comment spans and content_hash = sha256 hex of the raw bytes. `data`: the bytes, already read
+    with `read_regular`."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(f"unsupported type {suffix or '(no extension)'}")
-    data = _read(path, int(max_bytes))
+    if data is None:
+        data = read_regular(path, corpus_root, int(max_bytes))
     if not data.strip():
         raise DocumentError("empty file")
     try:
@@ -88,18 +92,51 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _read(path: Path, max_bytes: int) -> bytes:
-    """The file's bytes; refuses an oversized file before reading it."""
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISDIR, "a folder"))
+
+
+def not_regular(mode: int) -> str:
+    """Why a file of this st_mode is not read ("not a regular file (a FIFO)"), or "" for a regular file."""
+    if stat.S_ISREG(mode):
+        return ""
+    kind = next((name for test, name in _KINDS if test(mode)), "not a plain file")
+    return f"not a regular file ({kind})"
+
+
+def inside(path: Path | str, root: Path | str) -> bool:
+    """Whether `path`, all symlinks resolved, lies inside the folder `root` (resolved too)."""
+    real, top = os.path.realpath(path), os.path.realpath(root)
+    return real == top or real.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def read_regular(path: Path, corpus_root: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file inside the corpus. A symlink may point anywhere inside the corpus folder, never
+    out of it; a FIFO, socket or device is refused without blocking (opened non-blocking, checked by fstat on the
+    open descriptor, so a file swapped for a FIFO after the scan is refused too); an oversized file is refused
+    before it is read."""
+    if not inside(path, corpus_root):
+        raise DocumentError("symlink to a file outside the corpus folder (not read)")
     try:
-        size = path.stat().st_size
-        if size <= max_bytes:
-            with path.open("rb") as fh:
-                data = fh.read(max_bytes + 1)
-            size = len(data)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
         raise DocumentError(f"unreadable file ({exc.strerror or exc})") from exc
-    if size > max_bytes:
-        raise DocumentError(f"file too large ({_size(size)} > {_size(max_bytes)})")
+    try:
+        st = os.fstat(fd)
+        if why := not_regular(st.st_mode):
+            raise DocumentError(why)
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        if st.st_size > max_bytes:
+            raise DocumentError(f"file too large ({_size(st.st_size)} > {_size(max_bytes)})")
+        try:
+            data = fh.read(max_bytes + 1)
+        except OSError as exc:
+            raise DocumentError(f"unreadable file ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:
+        raise DocumentError(f"file too large ({_size(len(data))}+ > {_size(max_bytes)})")
     return data
 
 
@@ -191,6 +228,44 @@ def _flat_yaml(block: str) -> dict[str, Any]:
     return out
 
 
+FRONT_MATTER_MAX = 64 * 1024  # bytes of front matter: metadata, never an article's worth
+FRONT_MATTER_DEPTH = 16  # nesting of YAML collections
+
+
+class _Refused(Exception):
+    """Front matter newsdesk will not parse, with the user-facing reason."""
+
+
+if yaml is not None:
+    class _BoundedLoader(yaml.SafeLoader):
+        """yaml.SafeLoader without aliases (`*name`: a few hundred bytes of nested aliases expand to gigabytes, the
+        "billion laughs") and with bounded nesting. A SafeLoader builds only plain types; this also bounds size."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise _Refused("front matter uses YAML aliases (refused: a few aliases can expand to gigabytes)")
+            self._depth = getattr(self, "_depth", 0) + 1
+            try:
+                if self._depth > FRONT_MATTER_DEPTH:
+                    raise _Refused(f"front matter nested more than {FRONT_MATTER_DEPTH} levels deep")
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+
+def _safe_yaml(block: str) -> Any:
+    """The front matter block parsed as YAML, bounded (size, no aliases, depth); DocumentError when refused."""
+    if len(block) > FRONT_MATTER_MAX:
+        raise DocumentError(f"front matter larger than {FRONT_MATTER_MAX // 1024} KB")
+    loader = _BoundedLoader(block)
+    try:
+        return loader.get_single_data()
+    except _Refused as exc:
+        raise DocumentError(str(exc)) from None
+    finally:
+        loader.dispose()
+
+
 def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     m = _FRONT.match(text.lstrip("\ufeff"))
     if not m:
@@ -198,7 +273,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
     meta: Any = None
     if yaml is not None:
         try:
-            meta = yaml.safe_load(m.group(1))
+            meta = _safe_yaml(m.group(1))
         except yaml.YAMLError as exc:
             log.info("front matter is not valid YAML (%s); reading it as flat key: value lines", exc)
     if not isinstance(meta, dict) or not meta:
@@ -324,9 +399,41 @@ def _html_blocks(body: Any) -> list[str]:
     return blocks
 
 
+HTML_MAX_TAGS = 200_000  # a long article page has a few thousand; extraction time grows with the tag count
+HTML_MAX_DEPTH = 255  # libxml2 stops nesting here: deeper markup is cut, not read
+_TAG = re.compile(r"<(/?)([A-Za-z][\w:-]{0,40})[^<>]{0,2000}?(/?)>")
+_UNNESTED = frozenset({"p", "li", "td", "th", "tr", "dt", "dd", "option", "br", "hr", "img", "meta", "link", "input",
+                       "area", "base", "col", "embed", "source", "track", "wbr", "param"})
+
+
+def _markup(html: str) -> tuple[int, int]:
+    """(tags, deepest nesting) of an HTML text: a linear scan, to refuse or explain markup bombs."""
+    tags = depth = deepest = 0
+    for m in _TAG.finditer(html):
+        tags += 1
+        if m.group(3) or m.group(2).lower() in _UNNESTED:
+            continue
+        depth = max(0, depth - 1) if m.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return tags, deepest
+
+
+def _no_html_text(html: str, tags: int, deepest: int) -> str:
+    """Why no article text came out of a page: named, rather than a bare 'no text extracted'."""
+    if deepest > HTML_MAX_DEPTH:
+        return f"no text extracted: HTML nested {deepest:,} levels deep (a markup bomb? parsers stop at {HTML_MAX_DEPTH})"
+    text = len(" ".join(_TAG.sub(" ", html).split()))
+    if tags > 10 * max(1, text // 6):
+        return f"no text extracted: {tags:,} HTML tags around {text:,} characters of text (a markup bomb?)"
+    return f"no text extracted: no article text found among {tags:,} HTML tags"
+
+
 def _load_html(html: str) -> dict[str, Any]:
     import trafilatura  # imported here: slow to import and only needed for HTML
 
+    tags, deepest = _markup(html)
+    if tags > HTML_MAX_TAGS:
+        raise DocumentError(f"HTML with {tags:,} tags (over {HTML_MAX_TAGS:,}; a markup bomb?)")
     extracted = None
     for recall in (False, True):
         extracted = trafilatura.bare_extraction(html, with_metadata=True, include_comments=True,
@@ -334,7 +441,7 @@ def _load_html(html: str) -> dict[str, Any]:
         if extracted is not None and (extracted.text or "").strip():
             break
     if extracted is None or not (extracted.text or "").strip():
-        raise DocumentError("no text extracted")
+        raise DocumentError(_no_html_text(html, tags, deepest))
     body = _html_blocks(extracted.body) if extracted.body is not None else []
     article = "\n\n".join(body) or extracted.text
     meta = {"title": _str(extracted.title), "source": _str(extracted.sitename), "url": _str(extracted.url),

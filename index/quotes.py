@@ -107,7 +107,23 @@ def passage_around(text: str, quote: Span) -> Span:
                     continue
                 words += w
                 lo, hi = (j, hi) if step < 0 else (lo, j)
-    return Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))
+    span = Span(min(sents[lo].start, quote.start), max(sents[hi].end, quote.end))
+    if words > PASSAGE_WORDS:  # a "sentence" longer than a passage (a text without sentence ends): a window
+        return _word_window(text, span, quote, PASSAGE_WORDS)
+    return span
+
+
+_WORD = re.compile(r"\S+")
+
+
+def _word_window(text: str, within: Span, quote: Span, limit: int) -> Span:
+    """About `limit` words of `within` centred on `quote` (which is kept whole), cut between words."""
+    spare = max(0, limit - len(text[quote.start : quote.end].split()))
+    before = [m.start() for m in _WORD.finditer(text, max(within.start, quote.start - 40 * spare), quote.start)]
+    after = [m.end() for m in _WORD.finditer(text, quote.end, min(within.end, quote.end + 40 * spare))]
+    start = before[-(spare // 2)] if spare // 2 and before else quote.start
+    end = after[min(len(after), spare - min(len(before), spare // 2)) - 1] if after and spare else quote.end
+    return Span(min(start, quote.start), max(end, quote.end))
 
 
 def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool]) -> Span:

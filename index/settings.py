@@ -27,9 +27,19 @@ class Settings(BaseSettings):
     index_threads: int = Field(
         default=0, ge=0,
         description="CPU cores an index run uses: embedding threads, and worker processes that read, clean, chunk "
-        "and extract facts when 100 or more files changed; 0 means all cores, 1 keeps everything in one process.",
+        "and extract facts when 100 or more files changed (fewer are read by one worker); 0 means all cores.",
     )
     max_file_mb: float = Field(default=20.0, gt=0, description="Files larger than this are skipped.")
+    file_timeout: float = Field(
+        default=120.0, ge=0,
+        description="Seconds a worker process may spend reading one file (load, clean, chunk, facts); a file "
+        "taking longer is skipped with that reason and its worker replaced. 0: no limit.",
+    )
+    file_memory_mb: int = Field(
+        default=4096, ge=0,
+        description="Address space (MB) of each worker process that reads files: a file whose parsing needs more "
+        "is skipped with that reason (a parser bomb costs one file, not the run). 0: no cap.",
+    )
     chunk_words: int = Field(default=140, ge=20, description="Target words per chunk.")
     max_chunk_words: int = Field(default=180, ge=20, description="Upper bound of words per chunk.")
     top_k: int = Field(default=5, ge=1, le=50, description="Results per answer.")

@@ -31,9 +31,10 @@ import shutil
 import sqlite3
 import threading
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -75,6 +76,14 @@ CREATE TABLE IF NOT EXISTS embeddings (
     sent_vectors BLOB               -- sentence vectors (late chunking), one row per span: a float32 scale and
                                     -- int8 values per row (pack_sentence_vectors); float16 in older folders
 );
+CREATE TABLE IF NOT EXISTS failures (  -- files read that gave no document, with their stat then: not read again
+    path TEXT PRIMARY KEY,             -- (a parser bomb costs its time limit once, not on every run) until the
+    size INTEGER NOT NULL,             -- file or the reading settings (`reader`, index/indexer.py) change
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    reader TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS pending (   -- embeddings stored by a run that has not committed yet: a run killed
     hash TEXT PRIMARY KEY              -- after embedding leaves them; the next commit forgets the unused ones
 );
@@ -91,6 +100,61 @@ class IndexDamaged(IndexError_):
 
 class ModelMismatch(IndexError_):
     pass
+
+
+def rebuild_hint(data_dir: Path) -> str:
+    return f"rebuild it with: newsdesk index --rebuild --data {data_dir}"
+
+
+def meta_int(meta: dict[str, str], key: str, data_dir: Path, default: int = 0) -> int:
+    """A number from the manifest; IndexDamaged (what is wrong, and the rebuild command) when it is not one."""
+    value = meta.get(key)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise IndexDamaged(f"the index in {data_dir} is damaged: its manifest's {key} is {str(value)[:40]!r}, not a "
+                           f"number; {rebuild_hint(data_dir)}") from None
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """Whether an sqlite3 error says the database file is damaged or not a database (not busy, not locked)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return isinstance(exc, sqlite3.DatabaseError) and any(
+            m in str(exc) for m in ("malformed", "not a database", "file is encrypted"))
+    return code & 0xFF in (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB (and their extended codes)
+
+
+@contextmanager
+def damage_reported(data_dir: Path) -> Iterator[None]:
+    """Turn SQLite's report of a damaged database file into IndexDamaged with the rebuild command."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if not is_corrupt(exc):
+            raise
+        raise IndexDamaged(f"the index database in {data_dir} is damaged ({exc}); {rebuild_hint(data_dir)} "
+                           "(the damaged files are moved aside)") from exc
+
+
+INDEX_FILES = ("newsdesk.sqlite", "newsdesk.sqlite-wal", "newsdesk.sqlite-shm", "newsdesk.sqlite-journal")
+GENERATION_PREFIXES = ("vectors-", "bm25-", "delta-", ".tmp-")
+
+
+def set_aside(data_dir: Path) -> Path:
+    """Move a damaged index (the SQLite files and every generation's files) into `damaged-<UTC time>/` inside the
+    data folder, so a rebuild starts afresh and nothing is deleted; the model cache stays. Returns that folder."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    aside = Path(data_dir) / f"damaged-{stamp}"
+    aside.mkdir()
+    for p in sorted(Path(data_dir).iterdir()):
+        if p.name in INDEX_FILES or p.name.startswith(GENERATION_PREFIXES):
+            os.replace(p, aside / p.name)
+    fsync_dir(Path(data_dir))
+    log.warning("moved the damaged index files aside to %s; rebuilding from the corpus", aside)
+    return aside
 
 
 _SHA_MEMO: dict[str, tuple[tuple[int, ...], str]] = {}  # path -> (stat key, sha256 hex), this process only
@@ -288,11 +352,16 @@ class Store:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / DB_NAME
         self.conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.executescript(SCHEMA)
-        self._migrate()
+        try:
+            with damage_reported(self.dir):
+                self.conn.execute("PRAGMA journal_mode=WAL")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+                self.conn.execute("PRAGMA foreign_keys=ON")
+                self.conn.executescript(SCHEMA)
+                self._migrate()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def _migrate(self) -> None:
         """Add the columns newer code keeps to a data folder made by older code."""
@@ -320,13 +389,41 @@ class Store:
 
     def generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        return int(row[0]) if row else 0
+        return meta_int({"generation": row[0]}, "generation", self.dir) if row else 0
+
+    def check_health(self) -> None:
+        """Raise IndexDamaged when the manifest holds a value that is not a number where one belongs, or when
+        SQLite's quick check finds damaged pages (reads the whole database: for a rebuild, which reads it anyway)."""
+        meta = self.meta()
+        for key in ("generation", "base", "dimension", "format_version"):
+            meta_int(meta, key, self.dir)
+        with damage_reported(self.dir):
+            problems = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        if problems != ["ok"]:
+            raise IndexDamaged(f"the index database in {self.dir} is damaged ({'; '.join(problems[:3])}); "
+                               f"{rebuild_hint(self.dir)}")
+
+    def reset_manifest(self) -> None:
+        """Forget the manifest and every generation's files (all derived from the rows), keeping the documents and
+        the embeddings cache and, when they are sound, the model and dimension the cache was made with."""
+        meta = self.meta()
+        keep = {k: meta[k] for k in ("model", "dimension") if k in meta}
+        if "dimension" in keep and not keep["dimension"].isdigit():
+            keep.clear()
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.execute("DELETE FROM meta")
+            self.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", list(keep.items()))
+        for p in self.dir.iterdir():
+            if p.name.startswith(GENERATION_PREFIXES):
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+        log.warning("the index manifest in %s was damaged: it is rebuilt from the stored documents", self.dir)
 
     def check_model(self, model: str, dim: int) -> None:
         m = self.meta()
         if not m.get("model"):
             return
-        if m.get("model") != model or int(m.get("dimension", dim)) != dim:
+        if m.get("model") != model or meta_int(m, "dimension", self.dir, dim) != dim:
             raise ModelMismatch(
                 f"the index in {self.dir} was built with model {m.get('model')!r} "
                 f"({m.get('dimension')}-d), not {model!r} ({dim}-d); "
@@ -337,7 +434,7 @@ class Store:
     def check_format(self, meta: dict[str, str] | None = None) -> None:
         """Raise IndexDamaged, with the rebuild command, when the index was written in another format."""
         m = self.meta() if meta is None else meta
-        if int(m.get("format_version", FORMAT_VERSION)) != FORMAT_VERSION:
+        if meta_int(m, "format_version", self.dir, FORMAT_VERSION) != FORMAT_VERSION:
             raise IndexDamaged(
                 f"the index in {self.dir} has format {m.get('format_version')}, this newsdesk reads "
                 f"{FORMAT_VERSION}; rebuild it with: newsdesk index --rebuild --data {self.dir}"
@@ -360,6 +457,23 @@ class Store:
                                                 (name, name + "/", name + "0")):
                 out[p] = (s, m, c)
         return out
+
+    def failures(self) -> dict[str, tuple[int, int, int, str, str]]:
+        """Per path of a file that gave no document: (size, mtime_ns, ctime_ns, reader key, reason)."""
+        return {r[0]: tuple(r[1:]) for r in self.conn.execute(
+            "SELECT path, size, mtime_ns, ctime_ns, reader, reason FROM failures")}
+
+    def set_failures(self, failed: list[tuple[str, int, int, int, str, str]], forget: Iterable[str]) -> None:
+        """Remember files that gave no document (path, size, mtime_ns, ctime_ns, reader key, reason) and forget
+        the paths in `forget` (read fine since, or gone)."""
+        gone = [(p,) for p in forget]
+        if not failed and not gone:
+            return
+        with self.conn:
+            self.conn.execute("BEGIN")
+            self.conn.executemany("DELETE FROM failures WHERE path = ?", gone)
+            self.conn.executemany("INSERT OR REPLACE INTO failures(path, size, mtime_ns, ctime_ns, reader, reason) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)", failed)
 
     def document_hash(self, path: str) -> str | None:
         r = self.conn.execute("SELECT content_hash FROM documents WHERE path=?", (path,)).fetchone()
@@ -445,8 +559,8 @@ class Store:
         """The current generation's view. `store_of` gives the calling thread's Store (connections are not
         shared between threads); by default this one."""
         meta = self.meta()
-        gen = int(meta.get("generation", 0))
-        base = int(meta.get("base") or gen)
+        gen = meta_int(meta, "generation", self.dir)
+        base = meta_int(meta, "base", self.dir) or gen
         return Snapshot(gen, meta, self.faiss_file(base) if gen else None, self.bm25_dir(base) if gen else None,
                         self.delta_dir(gen) if gen else None, store_of or (lambda: self))
 

@@ -250,12 +250,21 @@ class VectorSet:
         self.base = base
         self.delta = delta if delta is not None else new_index(base.d)
         self.removed = np.unique(np.asarray(removed if removed is not None else [], dtype=np.int64))
-        self._params = None
+        self._sel = None
         if self.removed.size:
-            self._sel = faiss.IDSelectorNot(faiss.IDSelectorBatch(self.removed))
+            # Read-only once made, so shared by every search. The SearchParameters holding it are not: FAISS's
+            # IndexIDMap swaps a translated selector into them for the duration of a search (ScopedSelChange),
+            # so parameters shared between threads crash the process (issue 13). Each search makes its own.
+            self._batch = faiss.IDSelectorBatch(self.removed)
+            self._sel = faiss.IDSelectorNot(self._batch)
             ivf = _ivf(base)
-            self._params = (faiss.SearchParametersIVF(sel=self._sel, nprobe=ivf.nprobe) if ivf is not None
-                            else faiss.SearchParameters(sel=self._sel))
+            self._nprobe = ivf.nprobe if ivf is not None else None
+
+    def _search_params(self) -> "faiss.SearchParameters":
+        """Fresh parameters for one search (never shared between threads) over the shared selector."""
+        if self._nprobe is not None:
+            return faiss.SearchParametersIVF(sel=self._sel, nprobe=self._nprobe)
+        return faiss.SearchParameters(sel=self._sel)
 
     @property
     def ntotal(self) -> int:
@@ -279,11 +288,11 @@ class VectorSet:
         live_base = self.base.ntotal - self.removed.size
         if live_base > 0:
             kb = min(k, live_base)
-            if self._params is None:
+            if self._sel is None:
                 s, i = self.base.search(q, kb)
             else:
                 try:
-                    s, i = self.base.search(q, kb, params=self._params)
+                    s, i = self.base.search(q, kb, params=self._search_params())
                 except (RuntimeError, TypeError):  # an index without selector support (e.g. on a GPU)
                     s, i = self.base.search(q, min(self.base.ntotal, kb + self.removed.size))
                     s, i = s[:, ~np.isin(i[0], self.removed)], i[:, ~np.isin(i[0], self.removed)]

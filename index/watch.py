@@ -1,10 +1,11 @@
 """Keep the index fresh while the corpus folder changes (`newsdesk watch`, or a thread inside the bot).
 
 Changes are collected by watchfiles and debounced; hidden files, editors' temporary and backup files and
-the data folder are ignored. Before each run the watcher waits until the changed files stop growing
-(size and modification time unchanged for `settle_ms`), so a file still being copied is not indexed half
-written. Each batch runs one incremental `engine.index(paths=...)` over the changed files and folders (the
-rest of the corpus is not scanned; the first run after start scans it all): only those files are touched, and
+the data folder are ignored. Before each run the watcher waits until the changed files stop changing (size and
+modification time unchanged for `settle_ms`, by default the debounce), so a file still being copied or written
+slowly is not indexed half written. Each batch runs one incremental `engine.index(paths=...)` over the changed
+files and folders (the rest of the corpus is not scanned; the first run after start scans it all): only those
+files are touched, and
 readers (a bot, `chat`, `ask`) pick up the new generation on their next question. An index error is logged
 and the watcher keeps going; when another writer holds the lock, the run is retried a few seconds later.
 """
@@ -22,7 +23,7 @@ from .records import IndexReport
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 800
-SETTLE_MS = 300
+SETTLE_MS = DEBOUNCE_MS  # a file must keep its size and mtime this long before it is indexed
 MAX_SETTLE_S = 60.0
 LOCK_RETRY_S = 5.0
 
@@ -121,14 +122,17 @@ def _index_once(engine, changed: list[str], initial: bool, full: bool = False) -
     return run, False
 
 
-def watch(engine, *, debounce_ms: int = DEBOUNCE_MS, settle_ms: int = SETTLE_MS,
+def watch(engine, *, debounce_ms: int = DEBOUNCE_MS, settle_ms: int | None = None,
           stop_event: threading.Event | None = None, on_report: Callable[[WatchRun], None] | None = None,
           initial: bool = True, lock_retry_s: float = LOCK_RETRY_S, force_polling: bool | None = None) -> None:
     """Watch `engine.settings.corpus` and index after each debounced batch of changes, until `stop_event`
     is set (or KeyboardInterrupt). `on_report(run)` is called after every run, from this thread.
-    With `initial`, one run is made first to catch up with changes made while nobody watched."""
+    With `initial`, one run is made first to catch up with changes made while nobody watched. A changed file is
+    indexed once its size and mtime stayed the same for `settle_ms` (default: the debounce), so a file written
+    slowly, with pauses shorter than that, is indexed once, complete."""
     import watchfiles
 
+    settle_ms = debounce_ms if settle_ms is None else settle_ms
     corpus = Path(engine.settings.corpus)
     corpus.mkdir(parents=True, exist_ok=True)
     data = Path(engine.settings.data)

@@ -201,7 +201,7 @@ class Phases:
 
     @contextlib.contextmanager
     def active(self):
-        from newsdesk.index import indexer, preparing, store, vectors
+        from newsdesk.index import indexer, store, vectors
         from newsdesk.index.lexical import LexicalIndex
 
         phases = self
@@ -225,10 +225,8 @@ class Phases:
         store.sqlite3 = type("S", (), {"connect": staticmethod(
             lambda *a, **kw: real_connect(*a, factory=TimedConnection, **kw))})
         self._wrap(indexer, "scan", "scan folder (walk + stat)", kind="generator")
-        # (in this process only: past preparing.PARALLEL_MIN files, worker processes do these three)
-        self._wrap(preparing, "load_document", "load + clean changed files")
-        self._wrap(preparing, "chunk_spans", "chunk changed files")
-        self._wrap(preparing.facts, "extract", "quotes/dates extraction")
+        # files are read (load, clean, chunk, facts) in worker processes: the wait for each one's outcome
+        self._wrap(indexer, "prepare_all", "read changed files (worker processes)", kind="generator")
         self._wrap(indexer, "_embed", "embed new chunks (model)")
         self._wrap(indexer, "_files_ok", "verify current generation (sha256)")
         self._wrap(indexer, "_commit", "commit (everything below)")

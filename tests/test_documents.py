@@ -348,7 +348,7 @@ def test_oversized_file_is_refused_before_reading(tmp_path: Path, monkeypatch: p
 def test_unreadable_path(tmp_path: Path) -> None:
     d = tmp_path / "folder.txt"
     d.mkdir()
-    with pytest.raises(DocumentError, match=r"^unreadable file"):
+    with pytest.raises(DocumentError, match=r"^not a regular file \(a folder\)"):
         load(d)
 
 
