@@ -97,7 +97,7 @@ async def test_follow_up_after_restart_reads_the_question_from_the_answer(discor
     bot = await start_discord_bot(discord_engine)
     question = await discord_fake.send_message(POMPEO_QUESTION)
     replies = await discord_fake.wait_reply(question)
-    bot._answers.clear()  # as after a restart: nothing remembered
+    bot.get_cog("newsdesk").state.answers.clear()  # as after a restart: nothing remembered
     asked: list[str] = []
     real_ask = discord_engine.ask
     bot.engine.ask = lambda q, **kw: (asked.append(q), real_ask(q, **kw))[1]
