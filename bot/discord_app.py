@@ -122,7 +122,7 @@ class NewsdeskBot(commands.Bot):
             synced = await self.tree.sync()
             self._synced = (f"{len(synced)} slash commands synced globally (Discord may take up to an hour to "
                             "show them; set DISCORD_GUILD_ID for instant sync)")
-        if self.bot_settings.newsdesk_watch:
+        if self.engine.settings.watch:
             self._start_watching(newsdesk.state.forget_status)
 
     async def on_ready(self) -> None:

@@ -154,7 +154,8 @@ class Engine:
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
-                                   quote_weight=self.settings.quote_weight))
+                                   quote_weight=self.settings.quote_weight, passages=self.settings.passages,
+                                   rerank_top=self.settings.rerank_top))
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=max(1, len(texts)))
@@ -166,7 +167,8 @@ class Engine:
         key = (str(snap.faiss_path), snap.meta.get("faiss_sha256"), snap.meta.get("bm25_sha256"))
         cached = self._base
         if cached is None or cached[0] != key:
-            cached = self._base = (key, vectors.load(snap.faiss_path), LexicalIndex.load(snap.bm25_path, mmap=True))
+            cached = self._base = (key, vectors.load(snap.faiss_path, gpu=self.settings.faiss_gpu),
+                                   LexicalIndex.load(snap.bm25_path, mmap=True))
         return (vectors.VectorSet.load_delta(snap.delta_path, cached[1]),
                 SegmentedLexical.load(snap.delta_path, base=cached[2]))
 
@@ -187,7 +189,7 @@ class Engine:
             return by_author  # "who wrote the X article?": from the bylines, not from passages
         info = analyze(question, asked_at or dt.datetime.now())
         qvec = self.embedder.encode_query(question)
-        candidates = view.retriever.search(qvec, question, k=30)
+        candidates = view.retriever.search(qvec, question, k=self.settings.candidates)
         return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:

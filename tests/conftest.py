@@ -92,8 +92,7 @@ async def start_discord_bot(discord_fake):
     async def start(engine, **overrides):
         values = dict(discord_token=discord_fake.token, discord_api_base=discord_fake.api_base,
                       discord_gateway_url=discord_fake.gateway_url, discord_guild_id=GUILD_ID,
-                      discord_channels=[], discord_admin_role=None, discord_cooldown_seconds=0,
-                      newsdesk_watch=False)
+                      discord_channels=[], discord_admin_role=None, discord_cooldown_seconds=0)
         values.update(overrides)
         bot = create_bot(engine, BotSettings(_env_file=None, **values), guild_ready_timeout=0.05)
         await bot.login(discord_fake.token)

@@ -92,7 +92,7 @@ def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
     import numpy as np
     from sentence_transformers import CrossEncoder
 
-    from newsdesk.index.embedding import resolve_model
+    from newsdesk.index.models import resolve_model
 
     corpus = tmp_path / "corpus"
     copy_samples(corpus)

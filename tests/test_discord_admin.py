@@ -126,11 +126,12 @@ async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, 
         assert not any(r.path == "/files/huge.txt" for r in discord_fake.requests)
 
 
-async def test_watch_indexes_new_files(discord_engine, discord_fake, start_discord_bot, corpus):
+async def test_watch_indexes_new_files(discord_engine, discord_fake, start_discord_bot, corpus, monkeypatch):
     """NEWSDESK_WATCH: files dropped into the corpus folder are indexed without /reindex."""
     import asyncio
 
-    bot = await start_discord_bot(discord_engine, newsdesk_watch=True)
+    monkeypatch.setattr(discord_engine.settings, "watch", True)
+    bot = await start_discord_bot(discord_engine)
     assert bot._watch is not None
     before = (await asyncio.to_thread(discord_engine.status)).documents
     (corpus / "watched-ferry.txt").write_bytes(FERRY_ARTICLE.replace(b"Marigold", b"Goldcrest"))
