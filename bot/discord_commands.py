@@ -33,7 +33,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.bot.terminal import render_report
-from newsdesk.index.engine import IndexError_
+from newsdesk.index.errors import IndexProblem
 from newsdesk.index.followup import combine_follow_up
 from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, fetch
 
@@ -260,7 +260,7 @@ class NewsdeskCog(commands.Cog, name=COG_NAME):
         log.info("/reindex by %s (%s)", interaction.user, interaction.user.id)
         try:
             report = await asyncio.to_thread(self.engine.index, progress=False)
-        except IndexError_ as exc:  # busy (another writer holds the lock) or damaged: say so
+        except IndexProblem as exc:  # busy (another writer holds the lock) or damaged: say so
             log.warning("/reindex failed: %s", exc)
             await interaction.edit_original_response(content=f"Reindexing failed: {exc}"[:2000])
             return
@@ -295,7 +295,7 @@ class NewsdeskCog(commands.Cog, name=COG_NAME):
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
             try:
                 path, report = await asyncio.to_thread(self.engine.add_file, name, data)
-            except (ValueError, IndexError_) as exc:
+            except (ValueError, IndexProblem) as exc:
                 raise UserFacingError(f"Could not add `{name}`: {exc}") from None
             log.info("/add %s: %s", name, render_report(report))
         except UserFacingError as exc:

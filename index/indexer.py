@@ -23,6 +23,7 @@ from .loaders import SUPPORTED_SUFFIXES
 from .preparing import Job, Prepared, prepare_all
 from .records import IndexReport, Skipped
 from .settings import Settings
+from .errors import IndexLocked
 from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, dir_sha256, file_sha256, fsync_dir, now_iso,
                     remembered_sums, trust_sums)
 
@@ -31,10 +32,6 @@ log = logging.getLogger(__name__)
 DELTA_MIN, DELTA_MAX = 1_000, 20_000  # bounds of a delta before compaction (see compact_limit)
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time on a CPU (a killed run resumes)
 MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
-
-
-class IndexLocked(IndexError_):
-    pass
 
 
 def is_candidate(path: Path) -> bool:

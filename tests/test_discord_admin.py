@@ -153,7 +153,7 @@ async def test_watch_indexes_new_files(discord_engine, discord_fake, start_disco
 
 
 async def test_reindex_while_another_writer_holds_the_lock(discord_engine, discord_fake, start_discord_bot):
-    from newsdesk.index.indexer import IndexLocked
+    from newsdesk.index.errors import IndexLocked
 
     bot = await start_discord_bot(discord_engine)
 

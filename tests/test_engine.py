@@ -12,7 +12,7 @@ import pytest
 from newsdesk.index.chunking import chunk_spans
 from newsdesk.index.engine import Engine
 from newsdesk.index.settings import Settings
-from newsdesk.index.store import IndexError_
+from newsdesk.index.errors import IndexProblem
 from tests.samples import SAMPLE_FILES, child_env, copy_samples
 
 SAMPLES = SAMPLE_FILES
@@ -148,7 +148,7 @@ def test_other_model_index_gives_rebuild_message(tmp_path, embedder):
     shutil.copy(SAMPLES[0], corpus)
     Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder).index(progress=False)
     other = Engine(Settings(corpus=corpus, data=tmp_path / "data", model="some/other-model"), embedder=embedder)
-    with pytest.raises(IndexError_, match="newsdesk index --rebuild"):
+    with pytest.raises(IndexProblem, match="newsdesk index --rebuild"):
         other.ask("what did Pompeo say?")
 
 
