@@ -358,9 +358,9 @@ class Embedder:
 
     def _run_batches(self, texts: list[str], batch_size: int, prepare, run) -> None:
         """Length-sorted batches (little padding); on the GPU, large ones. The int8 backend runs one text per
-        forward pass, on several CPU threads concurrently by `threads` workers on a one-thread session (measured
-        on 2 cores: 75 chunks/s against 34 for one two-thread session on batches of 32). Tokenizing stays in the
-        calling thread (the fast tokenizer is not safe to share between threads)."""
+        forward pass, on several CPU threads concurrently by `threads` workers on a one-thread session (faster
+        than one many-thread session on batches; docs/scaling.md, "Backends"). Tokenizing stays in the calling
+        thread (the fast tokenizer is not safe to share between threads)."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         int8 = self._impl.name == "onnx-int8"
         workers = _threads[0] if int8 else 1
