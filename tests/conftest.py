@@ -51,19 +51,6 @@ def _no_user_state(tmp_path_factory):
 # --- Discord front end (tests/test_discord_*.py) -------------------------------------------------------------------
 
 
-@_pytest.fixture(scope="module")
-def discord_engine(tmp_path_factory):
-    """A real Engine over a private copy of the sample corpus, indexed once per test module."""
-    from newsdesk.index.engine import Engine
-    from newsdesk.index.settings import Settings
-
-    root = tmp_path_factory.mktemp("discord-engine")
-    _copy_samples(root / "corpus")
-    engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False))
-    engine.index(progress=False)
-    return engine
-
-
 @_pytest.fixture
 async def discord_fake():
     """The loopback Discord fake (tests/discord_fake.py), started on a random port."""
