@@ -126,3 +126,18 @@ def sample_engine(tmp_path_factory, embedder):
     engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
     engine.index(progress=False)
     return engine
+
+
+@_pytest.fixture
+def engine_over(tmp_path, embedder):
+    """`engine_over(corpus, **settings)` → a real Engine with the shared model over `corpus`, its index in
+    `tmp_path / "data"`, no progress bar; keyword settings override those. Call it again for a second Engine
+    on the same index (a restart, another process's view)."""
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
+
+    def make(corpus, **overrides):
+        values = {"corpus": corpus, "data": tmp_path / "data", "progress": False, **overrides}
+        return Engine(Settings(**values), embedder=embedder)
+
+    return make
