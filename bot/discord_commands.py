@@ -111,7 +111,7 @@ def can_add() -> Callable[[T], T]:
         perms = interaction.permissions
         if perms.manage_guild or perms.administrator:
             return True
-        role = getattr(getattr(interaction.client, "bot_settings", None), "discord_admin_role", None)
+        role = state_of(interaction.client).settings.discord_admin_role
         if role and has_role(interaction.user, role):
             return True
         raise NotAllowedToAdd(role)
