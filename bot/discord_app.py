@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
-from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import aiohttp
 import discord
@@ -21,8 +19,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.feedback import FeedbackStore
-from newsdesk.index.records import IndexStatus
-from newsdesk.index.store import IndexDamaged
+from newsdesk.index.errors import IndexDamaged
+from newsdesk.index.fetching import FetchPolicy, policy_session
 from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
@@ -36,9 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-REMEMBERED_ANSWERS = 2048  # answer message id → question, for follow-ups
-REMEMBERED_THREADS = 2048  # id of a thread the bot opened → its last question (DISCORD_THREADS)
-STATUS_TTL_SECONDS = 10.0  # footers reuse the index status this long
 
 
 class NewsdeskTree(app_commands.CommandTree):
@@ -87,9 +82,12 @@ class NewsdeskTree(app_commands.CommandTree):
 
 
 class NewsdeskBot(commands.Bot):
-    """The newsdesk bot. `engine` answers; `settings` are the Discord settings."""
+    """The newsdesk bot. `engine` answers; `settings` are the Discord settings; `web_client` is the one HTTP
+    session for links users give (/add), made by `index.fetching.policy_session` so it checks every address.
+    Without one the bot opens its own at start-up and closes it with itself."""
 
-    def __init__(self, engine: Engine, settings: BotSettings, **options: Any) -> None:
+    def __init__(self, engine: Engine, settings: BotSettings, *, web_client: aiohttp.ClientSession | None = None,
+                 **options: Any) -> None:
         intents = discord.Intents.default()
         # Privileged: needed to read replies that don't mention the bot. Mentions and slash commands work
         # without it on real Discord, but the gateway refuses a connection that asks for it ungranted.
@@ -99,20 +97,20 @@ class NewsdeskBot(commands.Bot):
                          tree_cls=NewsdeskTree, **options)
         self.engine = engine
         self.bot_settings = settings
-        self._answers: OrderedDict[int, str] = OrderedDict()
-        self._threads: OrderedDict[int, str] = OrderedDict()
-        self._thread_notices: OrderedDict[int, None] = OrderedDict()  # threads told "mention me" (once each)
-        self._cooldowns: dict[int, app_commands.Cooldown] = {}  # user id → bucket (/ask and mentions)
-        self._status: tuple[float, IndexStatus] | None = None
+        self.web_client = web_client
+        self._own_web_client = web_client is None
         self._synced = "no slash commands synced"  # for the log line at login
         self._watch: tuple[threading.Thread, threading.Event] | None = None
         self._catch_up: asyncio.Task | None = None  # the start-up index run (when not watching)
 
     async def setup_hook(self) -> None:
-        await self.add_cog(NewsdeskCog(self))
+        if self.web_client is None:
+            self.web_client = policy_session(FetchPolicy.from_settings(self.engine.settings))
+        newsdesk = NewsdeskCog(self, self.web_client)
+        await self.add_cog(newsdesk)
         self.add_dynamic_items(AnswerButton)  # answers' buttons work for messages sent before a restart too
-        await self.add_cog(FeedbackCog(self, FeedbackStore(Path(self.engine.settings.data))))
-        await self.add_cog(FeedsCog(self))
+        await self.add_cog(FeedbackCog(self, FeedbackStore(Path(self.engine.settings.data)), newsdesk.state.answers))
+        await self.add_cog(FeedsCog(self, on_new_articles=newsdesk.state.forget_status))
         if self.bot_settings.discord_admin_role:
             # /add (and the feed commands) are hidden behind Manage Server by default; with a configured role they
             # are shown to everyone so the role's members see them too, and the bot's own check gates them.
@@ -130,14 +128,16 @@ class NewsdeskBot(commands.Bot):
             synced = await self.tree.sync()
             self._synced = (f"{len(synced)} slash commands synced globally (Discord may take up to an hour to "
                             "show them; set DISCORD_GUILD_ID for instant sync)")
-        if self.bot_settings.newsdesk_watch:
-            self._start_watching()  # its first run brings the index up to date with the whole corpus
+        if self.engine.settings.watch:
+            self._start_watching(newsdesk.state.forget_status)  # its first run brings the index up to date
         else:
-            self._catch_up = asyncio.create_task(self._index_at_start(), name="newsdesk-index-at-start")
+            self._catch_up = asyncio.create_task(self._index_at_start(newsdesk.state.forget_status),
+                                                 name="newsdesk-index-at-start")
 
     async def on_ready(self) -> None:
         assert self.user is not None
-        status = await self.index_status(fresh=True)
+        cog = self.get_cog(NewsdeskCog.__cog_name__)
+        status = await cog.state.index_status(fresh=True) if isinstance(cog, NewsdeskCog) else None
         articles = f"{status.documents} articles" if status is not None else "index unreadable"
         log.info("Logged in as %s (id %s) in %d server(s); %s from %s; %s", self.user, self.user.id,
                  len(self.guilds), articles, self.engine.settings.corpus, self._synced)
@@ -152,7 +152,10 @@ class NewsdeskBot(commands.Bot):
             stop.set()
             await asyncio.to_thread(thread.join, 10)
             self._watch = None
-        await super().close()
+        await super().close()  # unloads the cogs first
+        if self._own_web_client and self.web_client is not None:
+            await self.web_client.close()
+            self.web_client = None
 
     # -- helpers used by the cog and the tree -----------------------------------------------------------------------
 
@@ -163,79 +166,19 @@ class NewsdeskBot(commands.Bot):
         ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}  # threads count as their parent
         return any(i in allowed for i in ids if i is not None)
 
-    def remember(self, message_id: int, question: str) -> None:
-        self._answers[message_id] = question
-        self._answers.move_to_end(message_id)
-        while len(self._answers) > REMEMBERED_ANSWERS:
-            self._answers.popitem(last=False)
-
-    def recall(self, message_id: int) -> str | None:
-        return self._answers.get(message_id)
-
-    def remember_thread(self, thread_id: int, question: str) -> None:
-        """A thread the bot opened (DISCORD_THREADS) and the last question asked in it."""
-        self._threads[thread_id] = question
-        self._threads.move_to_end(thread_id)
-        while len(self._threads) > REMEMBERED_THREADS:
-            self._threads.popitem(last=False)
-
-    def recall_thread(self, thread_id: int) -> str | None:
-        return self._threads.get(thread_id)
-
-    def first_thread_notice(self, thread_id: int) -> bool:
-        """True the first time it is asked for `thread_id` (bounded memory), False after."""
-        if thread_id in self._thread_notices:
-            return False
-        self._thread_notices[thread_id] = None
-        while len(self._thread_notices) > REMEMBERED_THREADS:
-            self._thread_notices.popitem(last=False)
-        return True
-
-    def question_cooldown(self, user_id: int) -> tuple[app_commands.Cooldown | None, float | None]:
-        """Take one question from `user_id`'s bucket: (bucket, seconds to wait) when over the rate, else
-        (bucket, None). One question per DISCORD_COOLDOWN_SECONDS; 0 disables the cooldown."""
-        seconds = self.bot_settings.discord_cooldown_seconds
-        if seconds <= 0:
-            return None, None
-        now = time.time()
-        if len(self._cooldowns) > 10_000:  # forget buckets that are full again
-            self._cooldowns = {k: b for k, b in self._cooldowns.items() if b.get_tokens(now) < b.rate}
-        bucket = self._cooldowns.setdefault(user_id, app_commands.Cooldown(1, seconds))
-        return bucket, bucket.update_rate_limit(now)
-
-    async def index_status(self, *, fresh: bool = False) -> IndexStatus | None:
-        """The engine's status (cached briefly for answer footers); None if the engine can't tell."""
-        now = time.monotonic()
-        if not fresh and self._status is not None and now - self._status[0] < STATUS_TTL_SECONDS:
-            return self._status[1]
-        try:
-            status = await asyncio.to_thread(self.engine.status)
-        except Exception:
-            log.exception("Reading the index status failed")
-            return None
-        self._status = (time.monotonic(), status)
-        return status
-
-    def corpus_relative(self, path: Path | str) -> str:
-        path = Path(path)
-        try:
-            return path.resolve().relative_to(Path(self.engine.settings.corpus).resolve()).as_posix()
-        except (ValueError, OSError):
-            return path.name
-
-    def _start_watching(self) -> None:
+    def _start_watching(self, on_change: Callable[[], None]) -> None:
         """NEWSDESK_WATCH: index.watch's watcher thread indexes the corpus now and after every change."""
         from newsdesk.index.watch import start_watch_thread
 
         loop = asyncio.get_running_loop()
 
         def on_report(_run: Any) -> None:  # in the watcher thread
-            loop.call_soon_threadsafe(self._forget_status)
+            loop.call_soon_threadsafe(on_change)
 
         self._watch = start_watch_thread(self.engine, on_report=on_report)
         log.info("Watching %s for changes", self.engine.settings.corpus)
 
-    async def _index_at_start(self) -> None:
+    async def _index_at_start(self, forget_status: Callable[[], None]) -> None:
         """Bring the index up to date with the corpus folder (changed while the bot was down) in a thread; questions
         are answered from the previous index meanwhile and from the new one as soon as it is committed."""
         try:
@@ -243,12 +186,9 @@ class NewsdeskBot(commands.Bot):
         except Exception as exc:  # locked by another writer, or damaged: the bot still answers from what is there
             log.warning("Indexing the corpus at start-up failed: %s", exc)
             return
-        self._forget_status()
+        forget_status()
         log.info("Index up to date at start-up: %d added, %d updated, %d removed, %d skipped; %d articles",
                  report.added, report.updated, report.removed, len(report.skipped), report.documents)
-
-    def _forget_status(self) -> None:
-        self._status = None
 
 
 def create_bot(engine: Engine, settings: BotSettings, **options: Any) -> NewsdeskBot:
@@ -309,10 +249,12 @@ def run_bot(settings: Settings | BotSettings | None = None, bot_settings: BotSet
         if engine is None:
             from newsdesk.index.engine import Engine  # the model loads here, not at import
 
-            bot = create_bot(await asyncio.to_thread(Engine, settings), bot_settings, **options)
+            ready = await asyncio.to_thread(Engine, settings)
         else:
-            bot = create_bot(engine, bot_settings, **options)
-        return await start_bot(bot, token)
+            ready = engine
+        # discord.py's advanced_startup.py: the HTTP session is opened here and passed in, and closed after the bot
+        async with policy_session(FetchPolicy.from_settings(ready.settings)) as web_client:
+            return await start_bot(create_bot(ready, bot_settings, web_client=web_client, **options), token)
 
     try:
         return asyncio.run(main())

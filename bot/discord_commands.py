@@ -27,12 +27,13 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.bot.terminal import render_report
-from newsdesk.index.engine import IndexError_
+from newsdesk.index.errors import IndexProblem
 from newsdesk.index.followup import combine_follow_up
 from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, fetch
 
@@ -46,9 +47,12 @@ from .discord_render import (
     render_sources,
     squash,
 )
+from .discord_state import COG_NAME, DiscordState, state_of
 from .discord_views import answer_message
 
 if TYPE_CHECKING:
+    from newsdesk.index.engine import Engine
+
     from .discord_app import NewsdeskBot
 
 log = logging.getLogger(__name__)
@@ -78,12 +82,12 @@ class UserFacingError(Exception):
 
 def question_cooldown() -> Callable[[T], T]:
     """Per-user cooldown on questions (DISCORD_COOLDOWN_SECONDS; 0 disables it), raising discord.py's own
-    `CommandOnCooldown`. The buckets (`app_commands.Cooldown`) live on the bot, not in the decorator like
-    `app_commands.checks.cooldown`'s, so they follow the settings and mentions share them."""
+    `CommandOnCooldown`. The buckets (a `commands.CooldownMapping`) live in the cog's state, not in the
+    decorator like `app_commands.checks.cooldown`'s, so they follow the settings and mentions share them."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        bucket, retry_after = interaction.client.question_cooldown(interaction.user.id)  # type: ignore[attr-defined]
-        if retry_after:
+        bucket, retry_after = state_of(interaction.client).question_retry_after(interaction.user.id)
+        if bucket is not None and retry_after:
             raise app_commands.CommandOnCooldown(bucket, retry_after)
         return True
 
@@ -107,7 +111,7 @@ def can_add() -> Callable[[T], T]:
         perms = interaction.permissions
         if perms.manage_guild or perms.administrator:
             return True
-        role = getattr(getattr(interaction.client, "bot_settings", None), "discord_admin_role", None)
+        role = state_of(interaction.client).settings.discord_admin_role
         if role and has_role(interaction.user, role):
             return True
         raise NotAllowedToAdd(role)
@@ -138,14 +142,15 @@ def name_for_url(url: str, content_type: str | None) -> str:
     return name
 
 
-async def fetch_url(url: str, policy: FetchPolicy) -> tuple[str, bytes]:
-    """Download `url` under the fetch policy (index/fetching.py); returns (file name, bytes). Every failure
-    past the scheme check is the same generic text (details in the log), so replies can't map a network."""
+async def fetch_url(url: str, policy: FetchPolicy, session: aiohttp.ClientSession | None = None) -> tuple[str, bytes]:
+    """Download `url` under the fetch policy (index/fetching.py), in `session` (from `policy_session`) when
+    given; returns (file name, bytes). Every failure past the scheme check is the same generic text (details in
+    the log), so replies can't map a network."""
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise UserFacingError("Only http:// and https:// links can be added.")
     try:
-        fetched = await fetch(url, policy)
+        fetched = await fetch(url, policy, session=session)
     except FetchError:
         raise UserFacingError(f"{GENERIC_ERROR} Nothing was added.") from None
     return name_for_url(fetched.url, fetched.headers.get("Content-Type")), fetched.body
@@ -154,7 +159,8 @@ async def fetch_url(url: str, policy: FetchPolicy) -> tuple[str, bytes]:
 async def fetch_attachment(file: discord.Attachment, policy: FetchPolicy) -> bytes:
     """An attachment's bytes, streamed with the size cap (an attachment that declares 1 KB and sends 60 MB
     stops at the cap). Its URL comes from Discord's own payload, not from the user, so the address policy
-    does not apply to it (a Discord-compatible server on the LAN or loopback works)."""
+    does not apply to it (a Discord-compatible server on the LAN or loopback works); it gets a session of its
+    own, as a session's connector checks addresses under one policy only (the bot's is the strict one)."""
     limit_mb = policy.max_bytes / (1024 * 1024)
     name = safe_filename(file.filename)
     try:
@@ -195,13 +201,19 @@ async def send_ephemeral(interaction: discord.Interaction, text: str) -> None:
 # --- the cog ----------------------------------------------------------------------------------------------------------
 
 
-class NewsdeskCog(commands.Cog):
-    def __init__(self, bot: NewsdeskBot) -> None:
+class NewsdeskCog(commands.Cog, name=COG_NAME):
+    """/ask, /sources, /reindex, /add, /help and mentions. Owns the front end's state (`DiscordState`: memory of
+    answers and threads, cooldowns, the cached index status); `web_client` is the bot's one HTTP session for
+    links users give (from `index.fetching.policy_session`)."""
+
+    def __init__(self, bot: NewsdeskBot, web_client: aiohttp.ClientSession | None = None) -> None:
         self.bot = bot
+        self.web_client = web_client
+        self.state = DiscordState(bot.engine, bot.bot_settings)
 
     @property
-    def engine(self):  # noqa: ANN201 - index.engine.Engine
-        return self.bot.engine
+    def engine(self) -> Engine:
+        return self.state.engine
 
     async def answer_messages(self, question: str, asked_at: dt.datetime, asker: int) -> list[OutgoingMessage]:
         """The answer to `asker`'s question: one message, its first page, with the buttons that turn it."""
@@ -209,7 +221,7 @@ class NewsdeskCog(commands.Cog):
         answer = await asyncio.to_thread(self.engine.ask, question, asked_at=asked_at)
         log.info("answered in %.0f ms (%s): %r", (time.perf_counter() - t0) * 1000,
                  "abstained" if answer.abstained else f"{len(answer.results)} quotes", question)
-        status = await self.bot.index_status()
+        status = await self.state.index_status()
         return [answer_message(answer, status, asker, asked_at)]
 
     async def respond(self, interaction: discord.Interaction, messages: list[OutgoingMessage], *,
@@ -219,7 +231,7 @@ class NewsdeskCog(commands.Cog):
         view = {"view": first.view} if first.view is not None else {}
         sent = await interaction.edit_original_response(content=first.content, embeds=first.embeds, **view)
         if remember:
-            self.bot.remember(sent.id, remember)
+            self.state.answers[sent.id] = remember
         for message in rest:
             kwargs: dict[str, Any] = {"embeds": message.embeds, "wait": True}
             if message.content:
@@ -228,7 +240,7 @@ class NewsdeskCog(commands.Cog):
                 kwargs["view"] = message.view
             extra = await interaction.followup.send(**kwargs)
             if remember and extra is not None:
-                self.bot.remember(extra.id, remember)
+                self.state.answers[extra.id] = remember
 
     # -- /ask --------------------------------------------------------------------------------------------------------
 
@@ -246,7 +258,7 @@ class NewsdeskCog(commands.Cog):
     @app_commands.command(name="sources", description="What is indexed: article count, newest, per publisher.")
     async def sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        status = await self.bot.index_status(fresh=True)
+        status = await self.state.index_status(fresh=True)
         await self.respond(interaction, render_sources(status))
 
     # -- /reindex ----------------------------------------------------------------------------------------------------
@@ -260,12 +272,12 @@ class NewsdeskCog(commands.Cog):
         log.info("/reindex by %s (%s)", interaction.user, interaction.user.id)
         try:
             report = await asyncio.to_thread(self.engine.index, progress=False)
-        except IndexError_ as exc:  # busy (another writer holds the lock) or damaged: say so
+        except IndexProblem as exc:  # busy (another writer holds the lock) or damaged: say so
             log.warning("/reindex failed: %s", exc)
             await interaction.edit_original_response(content=f"Reindexing failed: {exc}"[:2000])
             return
         log.info("/reindex: %s", render_report(report))
-        status = await self.bot.index_status(fresh=True)
+        status = await self.state.index_status(fresh=True)
         await self.respond(interaction, render_index_report(report, status=status))
 
     # -- /add --------------------------------------------------------------------------------------------------------
@@ -291,18 +303,18 @@ class NewsdeskCog(commands.Cog):
                                           f"the limit is {limit_mb:g} MB.")
                 name, data = safe_filename(file.filename), await fetch_attachment(file, policy)
             else:
-                name, data = await fetch_url(url.strip(), policy)  # type: ignore[union-attr]
+                name, data = await fetch_url(url.strip(), policy, self.web_client)  # type: ignore[union-attr]
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)
             try:
                 added = await asyncio.to_thread(self.engine.add_file, name, data)
-            except (ValueError, IndexError_) as exc:
+            except (ValueError, IndexProblem) as exc:
                 raise UserFacingError(f"Could not add `{name}`: {exc}") from None
             log.info("/add %s: %s", name, render_report(added.report))
         except UserFacingError as exc:
             await interaction.edit_original_response(content=str(exc)[:2000], embeds=[])
             return
-        status = await self.bot.index_status(fresh=True)
-        saved = self.bot.corpus_relative(added.path)
+        status = await self.state.index_status(fresh=True)
+        saved = self.state.corpus_relative(added.path)
         messages = render_add_result(saved, added.report, status=status)
         messages[0].content = add_notice(added.requested, saved, renamed=added.renamed, unchanged=added.unchanged)
         await self.respond(interaction, messages)
@@ -312,7 +324,7 @@ class NewsdeskCog(commands.Cog):
     @app_commands.command(name="help", description="How to use newsdesk.")
     async def help(self, interaction: discord.Interaction) -> None:
         # Answered at once (nothing to wait for), so no defer is needed.
-        s = self.bot.bot_settings
+        s = self.state.settings
         message = render_help(channels=s.discord_channels, admin_role=s.discord_admin_role,
                               cooldown=s.discord_cooldown_seconds, threads=s.discord_threads)
         await interaction.response.send_message(embeds=message.embeds, ephemeral=True)
@@ -324,7 +336,7 @@ class NewsdeskCog(commands.Cog):
         ref = message.reference
         if ref is None or ref.message_id is None:
             return None
-        remembered = self.bot.recall(ref.message_id)
+        remembered = self.state.answers.get(ref.message_id)
         if remembered:
             return remembered
         resolved = ref.resolved
@@ -336,7 +348,7 @@ class NewsdeskCog(commands.Cog):
         """`channel` when it is a thread the bot opened (DISCORD_THREADS), else None. Known by memory or, after
         a restart, by the thread's owner; a thread not in discord.py's cache is fetched once."""
         me = self.bot.user
-        if me is None or not self.bot.bot_settings.discord_threads:
+        if me is None or not self.state.settings.discord_threads:
             return None
         if isinstance(channel, discord.PartialMessageable) and channel.guild is not None:
             try:  # a thread discord.py doesn't know (not in its cache): ask Discord what it is
@@ -345,7 +357,7 @@ class NewsdeskCog(commands.Cog):
                 return None
         if not isinstance(channel, discord.Thread):
             return None
-        if self.bot.recall_thread(channel.id) is not None or channel.owner_id == me.id:
+        if self.state.threads.get(channel.id) is not None or channel.owner_id == me.id:
             return channel
         return None
 
@@ -353,7 +365,7 @@ class NewsdeskCog(commands.Cog):
         """The last question asked in a thread the bot opened: from memory, else (after a restart) from the
         bot's latest answer in the thread (its first embed carries the question), else from the message the
         thread was started from."""
-        remembered = self.bot.recall_thread(thread.id)
+        remembered = self.state.threads.get(thread.id)
         if remembered:
             return remembered
         me = self.bot.user
@@ -377,7 +389,7 @@ class NewsdeskCog(commands.Cog):
             if starter is not None:
                 question = strip_mentions(starter.content, me.id)[:QUESTION_MAX_CHARS] or None
         if question:
-            self.bot.remember_thread(thread.id, question)
+            self.state.threads[thread.id] = question
         return question
 
     async def open_thread(self, message: discord.Message, question: str) -> discord.Thread | None:
@@ -390,7 +402,7 @@ class NewsdeskCog(commands.Cog):
             log.warning("Could not open a thread for a question in channel %s (%s); answering in place",
                         message.channel.id, getattr(exc, "text", None) or exc)
             return None
-        self.bot.remember_thread(thread.id, question)
+        self.state.threads[thread.id] = question
         return thread
 
     @commands.Cog.listener()
@@ -412,7 +424,7 @@ class NewsdeskCog(commands.Cog):
         if thread is not None and previous is None:
             previous = await self.thread_question(thread)
         if not text and thread is not None and not mentioned:
-            if content_withheld(message) and self.bot.first_thread_notice(thread.id):
+            if content_withheld(message) and self.state.first_thread_notice(thread.id):
                 await message.reply("I can't read messages here: the bot lacks the Message Content intent. "
                                     "Mention me with your question (“@newsdesk and what did Trump say?”) and "
                                     "I'll answer.", mention_author=False)
@@ -425,17 +437,17 @@ class NewsdeskCog(commands.Cog):
             await message.reply("Ask me a question after the mention, e.g. “@newsdesk what did Pompeo say on "
                                 "April 7?”, or use /ask.", mention_author=False)
             return
-        _bucket, retry_after = self.bot.question_cooldown(message.author.id)
+        _bucket, retry_after = self.state.question_retry_after(message.author.id)
         if retry_after:
             await message.reply(f"One question at a time: you can ask again in {retry_after:.0f} s.",
                                 mention_author=False)
             return
         new_thread: discord.Thread | None = None
-        if (thread is None and self.bot.bot_settings.discord_threads
+        if (thread is None and self.state.settings.discord_threads
                 and isinstance(message.channel, discord.TextChannel)):
             new_thread = await self.open_thread(message, question)
         if thread is not None:
-            self.bot.remember_thread(thread.id, question)
+            self.state.threads[thread.id] = question
         try:
             async with (new_thread or message.channel).typing():
                 messages = await self.answer_messages(question, message.created_at, message.author.id)
@@ -453,7 +465,7 @@ class NewsdeskCog(commands.Cog):
             else:
                 sent = await message.reply(content=part.content, embeds=part.embeds, view=part.view,
                                            mention_author=False)
-            self.bot.remember(sent.id, question)
+            self.state.answers[sent.id] = question
 
 
 def content_withheld(message: discord.Message) -> bool:

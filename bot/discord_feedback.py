@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import discord
 from discord.ext import commands
@@ -35,9 +35,10 @@ def answer_text(message: discord.Message) -> str:
 
 
 class FeedbackCog(commands.Cog):
-    def __init__(self, bot: NewsdeskBot, store: FeedbackStore) -> None:
+    def __init__(self, bot: NewsdeskBot, store: FeedbackStore, answers: Mapping[int, str]) -> None:
         self.bot = bot
         self.store = store
+        self.answers = answers  # answer message id → question (the newsdesk cog's memory)
 
     async def cog_unload(self) -> None:
         self.store.close()
@@ -50,7 +51,7 @@ class FeedbackCog(commands.Cog):
             return
         if payload.message_author_id is not None and payload.message_author_id != me.id:
             return  # Discord names the message's author: not one of the bot's
-        remembered = self.bot.recall(payload.message_id)
+        remembered = self.answers.get(payload.message_id)
         try:
             message = await self.bot.get_partial_messageable(payload.channel_id).fetch_message(payload.message_id)
         except discord.HTTPException as exc:

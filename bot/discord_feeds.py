@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import discord
 from discord import app_commands
@@ -56,8 +56,9 @@ def news_lines(report: PollReport) -> list[str]:
 class FeedsCog(commands.Cog):
     """/follow, /unfollow, /feeds and the follower thread."""
 
-    def __init__(self, bot: NewsdeskBot) -> None:
+    def __init__(self, bot: NewsdeskBot, on_new_articles: Callable[[], None] = lambda: None) -> None:
         self.bot = bot
+        self.on_new_articles = on_new_articles  # called in the event loop when a poll saved articles
         self.follower = engine_follower(bot.engine)
         self.loop: FollowLoop | None = None
 
@@ -79,7 +80,7 @@ class FeedsCog(commands.Cog):
 
         def on_poll(report: PollReport) -> None:  # in the follower thread
             if report.articles:
-                event_loop.call_soon_threadsafe(self.bot._forget_status)  # noqa: SLF001 - footers show new counts
+                event_loop.call_soon_threadsafe(self.on_new_articles)  # e.g. footers show the new counts
             if report.new:
                 asyncio.run_coroutine_threadsafe(self.announce(report), event_loop)
 

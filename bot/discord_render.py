@@ -509,10 +509,6 @@ def render_help(*, channels: Sequence[int] = (), admin_role: str | None = None,
     return OutgoingMessage(embeds=[embed])
 
 
-def render_error(text: str) -> OutgoingMessage:
-    return OutgoingMessage(content=clip(text, CONTENT_LIMIT))
-
-
 def render_add_result(path: str | Any, report: IndexReport, *,
                       status: IndexStatus | None = None) -> list[OutgoingMessage]:
     """The report of `/add`: which file was saved (path relative to the corpus) and what the index did."""

@@ -49,9 +49,6 @@ class BotSettings(BaseSettings):
         "keep working after the last press; at most 840, as Discord lets the bot edit an ephemeral message for 15 "
         "minutes. The buttons on an answer in a channel do not time out.",
     )
-    newsdesk_watch: bool = Field(
-        default=False, description="Watch the corpus folder and reindex when files change."
-    )
     discord_threads: bool = Field(
         default=False,
         description="Answer @mentions in a new public thread started from the question; every later message "

@@ -2,7 +2,8 @@
 quote), "Closest" (an abstention's near misses) and "Source" (a link button per article with a URL).
 
 The buttons on an answer posted in a channel are `discord.ui.DynamicItem`s: everything a press needs is in the
-button's custom_id (`nd1:<asker>:<asked at>:<page>:<flags>`; the question is read back from the bot's memory or,
+button's custom_id (`nd1:<asker>:<asked at>:<page>:<flags>`; the question is read back from the memory the
+newsdesk cog keeps (bot/discord_state.py) or,
 after a restart, from the message's author line), so they keep working across restarts for as long as the
 message exists. A press by the asker turns the page in place; anyone else gets the page in an ephemeral message
 with their own `ViewerView`, an ordinary view that times out (DISCORD_VIEW_TIMEOUT_SECONDS, under the 15 minutes
@@ -23,10 +24,10 @@ from discord import ui
 
 from .discord_render import CUSTOM_ID_LIMIT, AnswerPage, OutgoingMessage, Page, question_from_embeds, render_answer
 
+from .discord_state import DiscordState, state_of
+
 if TYPE_CHECKING:
     from newsdesk.index.records import Answer, IndexStatus
-
-    from .discord_app import NewsdeskBot
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,8 @@ class AnswerButton(ui.DynamicItem[ui.Button], template=CUSTOM_ID_TEMPLATE):
 
     async def callback(self, interaction: discord.Interaction) -> None:
         message = interaction.message
-        bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
-        question = bot.recall(message.id) if message is not None else None
+        state = state_of(interaction.client)
+        question = state.answers.get(message.id) if message is not None else None
         if not question and message is not None:  # after a restart: the author line, if it holds it whole
             question = question_from_embeds(message.embeds, whole=True)
         if not question:
@@ -115,11 +116,11 @@ class AnswerButton(ui.DynamicItem[ui.Button], template=CUSTOM_ID_TEMPLATE):
             return
         if interaction.user.id == self.state.asker:
             await interaction.response.defer()  # the page turns in place
-            await show(interaction, question, self.state, lambda shown: public_view(shown, self.state))
+            await show(interaction, state, question, self.state, lambda shown: public_view(shown, self.state))
             return
         viewer = replace(self.state, asker=interaction.user.id)  # their own copy, in an ephemeral message
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await show(interaction, question, viewer, lambda shown: ViewerView(bot, question, viewer, shown))
+        await show(interaction, state, question, viewer, lambda shown: ViewerView(state, question, viewer, shown))
 
 
 def public_view(shown: AnswerPage, state: AnswerState) -> ui.View:
@@ -135,9 +136,9 @@ class ViewerView(ui.View):
     """The buttons of an ephemeral copy of an answer, for someone who is not its asker. Times out cleanly: the
     message keeps its page and Source links and loses the buttons that would no longer answer."""
 
-    def __init__(self, bot: NewsdeskBot, question: str, state: AnswerState, shown: AnswerPage) -> None:
-        super().__init__(timeout=bot.bot_settings.discord_view_timeout_seconds)
-        self.bot, self.question, self.state, self.shown = bot, question, state, shown
+    def __init__(self, bot_state: DiscordState, question: str, state: AnswerState, shown: AnswerPage) -> None:
+        super().__init__(timeout=bot_state.settings.discord_view_timeout_seconds)
+        self.bot_state, self.question, self.state, self.shown = bot_state, question, state, shown
         self.interaction: discord.Interaction | None = None  # the last one that edited the message
         for action in actions(shown):
             button: ui.Button[ViewerView] = ui.Button(label=action.label, style=action.style, row=0)
@@ -150,8 +151,8 @@ class ViewerView(ui.View):
             await interaction.response.defer()
             self.stop()  # replaced by the next page's view
             state = replace(self.state, page=target)
-            await show(interaction, self.question, state, lambda shown: ViewerView(self.bot, self.question, state,
-                                                                                   shown))
+            await show(interaction, self.bot_state, self.question, state,
+                       lambda shown: ViewerView(self.bot_state, self.question, state, shown))
         return turn
 
     async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
@@ -168,13 +169,12 @@ class ViewerView(ui.View):
             log.debug("Could not drop the buttons of a timed-out answer: %s", exc)
 
 
-async def show(interaction: discord.Interaction, question: str, state: AnswerState,
+async def show(interaction: discord.Interaction, bot_state: DiscordState, question: str, state: AnswerState,
                make_view: Callable[[AnswerPage], ui.View]) -> None:
     """Ask again, render `state`'s page and put it in the deferred interaction's message with its buttons."""
-    bot: NewsdeskBot = interaction.client  # type: ignore[assignment]
     try:
-        answer = await asyncio.to_thread(bot.engine.ask, question, asked_at=state.asked_time)
-        status = await bot.index_status()
+        answer = await asyncio.to_thread(bot_state.engine.ask, question, asked_at=state.asked_time)
+        status = await bot_state.index_status()
         shown = render_answer(answer, status, state.page)
         view = make_view(shown)
         await interaction.edit_original_response(content=None, embeds=shown.message.embeds, view=view)

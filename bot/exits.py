@@ -30,9 +30,9 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     """(exit status, message) for an exception the user can act on, or None for an unexpected one."""
     from pydantic import ValidationError
 
-    from newsdesk.index.store import IndexError_
+    from newsdesk.index.errors import IndexProblem
 
-    if isinstance(exc, (UsageError, IndexError_)):
+    if isinstance(exc, (UsageError, IndexProblem)):
         return USAGE, str(exc)
     if isinstance(exc, ValidationError):  # a setting from the environment or .env
         prefix = "NEWSDESK_" if exc.title == "Settings" else ""

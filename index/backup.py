@@ -23,7 +23,8 @@ from importlib import metadata
 from pathlib import Path
 
 from .indexer import lock_for, verify
-from .store import DB_NAME, FORMAT_VERSION, IndexDamaged, IndexError_, Store, fsync_dir
+from .errors import IndexDamaged, IndexProblem
+from .store import DB_NAME, FORMAT_VERSION, Store, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ BACKUP_FORMAT = 1
 ATTEMPTS = 4  # lock-free tries before the last one under the writer lock
 
 
-class BackupError(IndexError_):
+class BackupError(IndexProblem):
     """A backup or restore the user must fix (no index, target not empty, not a backup, damaged copy)."""
 
 

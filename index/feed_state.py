@@ -157,11 +157,6 @@ class FeedState:
             row = db.execute("SELECT failures FROM feeds WHERE url = ?", (url,)).fetchone()
         return int(row[0]) if row else 0
 
-    def note_error(self, url: str, error: str | None) -> None:
-        """An error about the feed's articles (shown in its status) without backing the feed off."""
-        with self._db() as db:
-            db.execute("UPDATE feeds SET last_error = ? WHERE url = ?", (error, url))
-
     def got_new(self, url: str) -> None:
         with self._db() as db:
             db.execute("UPDATE feeds SET last_new = ? WHERE url = ?", (time.time(), url))

@@ -14,6 +14,9 @@ one gets the same policy (`FetchPolicy`, built from `Settings`):
 - Redirects are followed by hand, each hop checked like the first, at most `max_redirects` of them.
 - A total timeout; the body is read in chunks and the fetch stops as soon as it passes `max_bytes`, whatever
   Content-Length said (aiohttp decompresses while streaming, so the cap holds for the decompressed body).
+- A long-lived caller (the Discord bot) opens one session with `policy_session` and passes it to every fetch;
+  a session is accepted only if `policy_session` made it for the same address rules, since the checks live in
+  its connector (a plain `aiohttp.ClientSession` would connect anywhere).
 - Failures raise `FetchError`, whose text is always the same generic sentence (`GENERIC_ERROR`): a refused
   address, a closed port, a timeout and a 404 look the same to the user, so error texts cannot map a network.
   `FetchError.detail` says what happened, for the log and for operators.
@@ -24,6 +27,7 @@ import asyncio
 import ipaddress
 import logging
 import socket
+import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urljoin, urlsplit
@@ -38,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["GENERIC_ERROR", "CheckingResolver", "Fetched", "FetchError", "FetchPolicy", "Fetcher",
-           "address_problem", "fetch"]
+           "address_problem", "fetch", "policy_session"]
 
 GENERIC_ERROR = "Could not fetch that URL."
 CHUNK_BYTES = 64 * 1024
@@ -86,6 +90,11 @@ class FetchPolicy:
     allow_private: bool = False
     allow_networks: tuple[IPNetwork, ...] = ()
     user_agent: str = "newsdesk/0.1 (self-hosted news bot)"
+
+    @property
+    def address_rules(self) -> tuple[bool, tuple[IPNetwork, ...]]:
+        """What decides which addresses may be reached (the part of the policy a session's connector holds)."""
+        return self.allow_private, self.allow_networks
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_bytes: int | None = None) -> FetchPolicy:
@@ -209,25 +218,51 @@ class Fetched:
         return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
 
 
-class Fetcher:
-    """An HTTP client session that follows `policy`; use as `async with Fetcher(policy) as f: await f.get(url)`.
-    `resolver` replaces the system's name resolution (tests inject one; the policy still checks its answers)."""
+# session → the address rules its connector checks; only sessions made by `policy_session` are in it
+_SESSION_RULES: weakref.WeakKeyDictionary[aiohttp.ClientSession, tuple[bool, tuple[IPNetwork, ...]]] = (
+    weakref.WeakKeyDictionary())
 
-    def __init__(self, policy: FetchPolicy, *, resolver: AbstractResolver | None = None) -> None:
+
+def policy_session(policy: FetchPolicy, *, resolver: AbstractResolver | None = None) -> aiohttp.ClientSession:
+    """A client session whose connector checks every address against `policy` (`CheckingResolver`), with no
+    cookies and no proxy from the environment. Must be created inside a running event loop and closed by its
+    owner (`async with policy_session(policy) as session:`). `resolver` replaces the system's name resolution
+    (tests inject one; the policy still checks its answers)."""
+    connector = aiohttp.TCPConnector(resolver=CheckingResolver(policy, resolver), limit_per_host=4)
+    session = aiohttp.ClientSession(
+        connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+        timeout=aiohttp.ClientTimeout(total=policy.timeout), headers={"User-Agent": policy.user_agent})
+    _SESSION_RULES[session] = policy.address_rules
+    return session
+
+
+class Fetcher:
+    """Fetches under `policy`; use as `async with Fetcher(policy) as f: await f.get(url)`.
+
+    Without `session` it opens its own (`policy_session`) and closes it on exit. A `session` passed in is used
+    and left open; it must come from `policy_session` with the same address rules (ValueError otherwise), so
+    sharing a session never loosens the address checks. `resolver` is for a session of its own only."""
+
+    def __init__(self, policy: FetchPolicy, *, resolver: AbstractResolver | None = None,
+                 session: aiohttp.ClientSession | None = None) -> None:
+        if session is not None:
+            if resolver is not None:
+                raise ValueError("a resolver belongs to the session: pass it to policy_session")
+            if _SESSION_RULES.get(session) != policy.address_rules:
+                raise ValueError("the session does not check addresses under this policy: "
+                                 "make it with policy_session(policy)")
         self.policy = policy
         self._resolver = resolver
-        self._session: aiohttp.ClientSession | None = None
+        self._own = session is None
+        self._session = session
 
     async def __aenter__(self) -> Fetcher:
-        connector = aiohttp.TCPConnector(resolver=CheckingResolver(self.policy, self._resolver), limit_per_host=4)
-        self._session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
-            headers={"User-Agent": self.policy.user_agent})
+        if self._own:
+            self._session = policy_session(self.policy, resolver=self._resolver)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
+        if self._own and self._session is not None:
             await self._session.close()
             self._session = None
 
@@ -280,7 +315,8 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> bytes:
 
 
 async def fetch(url: str, policy: FetchPolicy, *, resolver: AbstractResolver | None = None,
-                **kwargs: Any) -> Fetched:
-    """One GET under `policy` in its own session (see `Fetcher.get` for the keyword arguments)."""
-    async with Fetcher(policy, resolver=resolver) as fetcher:
+                session: aiohttp.ClientSession | None = None, **kwargs: Any) -> Fetched:
+    """One GET under `policy`, in `session` (from `policy_session`) or else in a session of its own (see
+    `Fetcher` and `Fetcher.get` for the other arguments)."""
+    async with Fetcher(policy, resolver=resolver, session=session) as fetcher:
         return await fetcher.get(url, **kwargs)

@@ -23,7 +23,8 @@ from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
 from .preparing import Job, Limits, Prepared, prepare_all, start_workers
 from .records import IndexReport, Skipped
 from .settings import Settings
-from .store import (FORMAT_VERSION, IndexDamaged, IndexError_, Store, damage_reported, dir_sha256, file_sha256,
+from .errors import IndexLocked, IndexProblem
+from .store import (FORMAT_VERSION, IndexDamaged, Store, damage_reported, dir_sha256, file_sha256,
                     fsync_dir, is_corrupt, meta_int, now_iso, remembered_sums, set_aside, trust_sums)
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,6 @@ DELTA_MIN, DELTA_MAX = 1_000, 20_000  # bounds of a delta before compaction (see
 EMBED_BLOCK = 256  # chunks embedded, then committed to the cache, at a time on a CPU (a killed run resumes)
 FULL_SCAN_KEY = "full_scan_at"  # manifest: when a run last looked at the whole corpus (absent: never)
 MTIME_TRUST_NS = 2_000_000_000  # a file modified this recently may change again within the same mtime tick
-
-
-class IndexLocked(IndexError_):
-    pass
 
 
 def is_candidate(path: Path) -> bool:
@@ -212,7 +209,7 @@ def run_index(
     corpus = Path(settings.corpus)
     data = Path(settings.data)
     if not corpus.is_dir():
-        raise IndexError_(f"corpus folder not found: {corpus}")
+        raise IndexProblem(f"corpus folder not found: {corpus}")
     lock = lock_for(data)
     try:
         lock.acquire(timeout=lock_timeout)
@@ -362,7 +359,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
     # processes when there are many.
-    jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
+    # (an absolute folder: a kept worker process has the working directory of when it started)
+    jobs = [Job(str(Path(corpus).absolute()), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
                 settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
     for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads, limits)):
         if out.kind == "unreadable":

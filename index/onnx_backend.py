@@ -29,6 +29,8 @@ from typing import Iterator
 
 import numpy as np
 
+from .models import resolve_model
+
 log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
@@ -62,8 +64,6 @@ def is_built(out_dir: Path, model: str | None = None) -> bool:
     if m.get("format") != FORMAT or not (Path(out_dir) / MODEL_FILE).is_file():
         return False
     if model is not None and m.get("source_id"):
-        from .embedding import resolve_model
-
         src = Path(resolve_model(model))
         if src.exists() and _source_id(src) != m["source_id"]:
             log.warning("the int8 build in %s was made from other weights of %s; rebuilding it", out_dir, model)
@@ -74,12 +74,10 @@ def is_built(out_dir: Path, model: str | None = None) -> bool:
 def export_int8(model_name_or_path: str, out_dir: Path, *, per_channel: bool = True) -> Path:
     """Export `model_name_or_path` (a sentence-transformers model name or folder; the default name resolves to
     the bundled all-MiniLM-L6-v2) to an int8 ONNX model in `out_dir`; returns `out_dir`. Atomic: the folder
-    appears complete or not at all. Takes about half a minute on 2 cores for MiniLM-L6."""
+    appears complete or not at all. Slow, hence built once and kept (`ensure_int8`)."""
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from transformers import AutoModel, AutoTokenizer
-
-    from .embedding import resolve_model
 
     src = resolve_model(model_name_or_path)
     src_path = Path(src)
@@ -125,7 +123,7 @@ def export_int8(model_name_or_path: str, out_dir: Path, *, per_channel: bool = T
         root, level = logging.getLogger(), logging.getLogger().level
         root.setLevel(logging.ERROR)  # quantize_dynamic logs advice on the root logger
         try:
-            # Per-channel weight scales: cosine to fp32 0.994 on news chunks (per-tensor: 0.944).
+            # Per-channel weight scales: much closer to fp32 than per-tensor (docs/scaling.md, "Backends").
             quantize_dynamic(str(fp32), str(tmp / MODEL_FILE), weight_type=QuantType.QInt8, per_channel=per_channel)
         finally:
             root.setLevel(level)
@@ -215,7 +213,8 @@ def ensure_int8(model: str, root: Path) -> Path:
 class FastTokenizer:
     """The saved fast tokenizer run by the `tokenizers` library alone: what `Embedder` asks of a Hugging Face
     tokenizer (padded batches as numpy arrays, character offsets), without importing transformers, which pulls in
-    torch: ~1.4 s and ~180 MB on every `newsdesk ask`. Same ids, masks and offsets (tests/test_scale.py)."""
+    torch, a large share of a one-off `newsdesk ask`'s start-up time and memory (README, "Benchmarks"; docs/
+    scaling.md). Same ids, masks and offsets (tests/test_scale.py)."""
 
     model_input_names = ("input_ids", "attention_mask")
 

@@ -29,16 +29,6 @@ class Document:
     date_from_file: bool = False  # `date` is only the file's creation time (a PDF's), not a date the text states
 
 
-@dataclass
-class Chunk:
-    id: int
-    path: str
-    start: int
-    end: int
-    text: str
-    hash: str
-
-
 @dataclass(frozen=True)
 class OtherSource:
     """A document that holds the same words as a result's quote (a syndicated copy): listed as another source."""

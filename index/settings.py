@@ -8,6 +8,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_DATA = Path(".newsdesk")
+DEFAULT_BACKEND = "auto"
+DEFAULT_GPU_BATCH_SIZE = 512
 
 
 class Settings(BaseSettings):
@@ -16,7 +19,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEWSDESK_", env_file=".env", extra="ignore")
 
     corpus: Path = Field(default=Path("corpus"), description="Folder of source documents.")
-    data: Path = Field(default=Path(".newsdesk"), description="Folder holding the index.")
+    data: Path = Field(default=DEFAULT_DATA, description="Folder holding the index.")
     model: str = Field(
         default=DEFAULT_MODEL,
         description="sentence-transformers model name or path; the default loads the bundled all-MiniLM-L6-v2.",
@@ -43,19 +46,37 @@ class Settings(BaseSettings):
     chunk_words: int = Field(default=140, ge=20, description="Target words per chunk.")
     max_chunk_words: int = Field(default=180, ge=20, description="Upper bound of words per chunk.")
     top_k: int = Field(default=5, ge=1, le=50, description="Results per answer.")
+    candidates: int = Field(
+        default=30, ge=1,
+        description="Chunks retrieved per question: dense and BM25 search each return this many, and the best "
+        "this many after fusion go to the answer builder.",
+    )
+    passages: int = Field(
+        default=12, ge=1,
+        description="Candidate passages whose sentences are scored for an answer (the best by fused rank, plus "
+        "any that dense or BM25 ranks near the top).",
+    )
+    rerank_top: int = Field(
+        default=30, ge=1, description="Best-scored sentences the optional cross-encoder (NEWSDESK_RERANKER) reorders."
+    )
     reranker: str | None = Field(
         default=None, description="Optional sentence-transformers CrossEncoder name or path for reranking."
     )
     quote_weight: float = Field(
         default=2.0, ge=0,
         description="Weight of each returned quote's own similarity to the question (the quote embedded alone) "
-        "when the results are put in order; 0 turns it off (it costs ~10 ms a question on one CPU thread).",
+        "when the results are put in order; 0 turns it off (saves one small embedding per question).",
     )
     fusion: str = Field(default="rrf", description="How dense and BM25 candidates are fused: rrf or convex.")
     lock_timeout: float = Field(default=10.0, ge=0, description="Seconds an index run waits for another writer.")
+    watch: bool = Field(
+        default=False,
+        description="Long-running front ends (the Discord bot) watch the corpus folder and index it at start and "
+        "whenever files change (`newsdesk watch` does the same alone).",
+    )
     progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")
     backend: str = Field(
-        default="auto",
+        default=DEFAULT_BACKEND,
         description="Embedding backend: onnx-int8 (int8 ONNX export of the model, built once into the model "
         "cache; CPU), torch (full precision, the reference; half precision on a CUDA GPU), or auto: torch on a "
         "CUDA GPU, else onnx-int8.",
@@ -63,7 +84,7 @@ class Settings(BaseSettings):
     model_cache: Path | None = Field(
         default=None, description="Folder for derived models (the int8 ONNX build); default <data>/models."
     )
-    gpu_batch_size: int = Field(default=512, ge=1, description="Chunks per batch when embedding on a CUDA GPU.")
+    gpu_batch_size: int = Field(default=DEFAULT_GPU_BATCH_SIZE, ge=1, description="Chunks per batch when embedding on a CUDA GPU.")
     exact_max_chunks: int = Field(
         default=200_000, ge=0,
         description="Up to this many chunks the vector index is exact (flat); above it, approximate (IVF).",

@@ -38,6 +38,7 @@ from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
+from .errors import IndexDamaged, IndexProblem, ModelMismatch
 from .records import Span
 
 log = logging.getLogger(__name__)
@@ -90,17 +91,9 @@ CREATE TABLE IF NOT EXISTS pending (   -- embeddings stored by a run that has no
 """
 
 
-class IndexError_(RuntimeError):
-    """A user-facing problem with the index (damaged, wrong model, locked)."""
+__all__ = ["IndexDamaged", "IndexError_", "IndexProblem", "ModelMismatch", "Snapshot", "Store"]
 
-
-class IndexDamaged(IndexError_):
-    pass
-
-
-class ModelMismatch(IndexError_):
-    pass
-
+IndexError_ = IndexProblem  # deprecated alias (the old name), kept while other branches still import it
 
 def rebuild_hint(data_dir: Path) -> str:
     return f"rebuild it with: newsdesk index --rebuild --data {data_dir}"

@@ -1,8 +1,8 @@
 """Token ids and per-token sentence indexes for the GPU feed, made by the tokenizing worker processes.
 
 The GPU outruns the host's tokenizer: Hugging Face's fast tokenizer with character offsets (which late
-chunking needs, to know which sentence each token belongs to) costs ~330 µs a 200-token chunk on one core
-here, most of it the BERT normalizer keeping its alignment map. For a BERT WordPiece tokenizer (all-MiniLM-L6-v2
+chunking needs, to know which sentence each token belongs to) is slow on the CPU (measured in docs/scaling.md,
+"GPU"), most of it the BERT normalizer keeping its alignment map. For a BERT WordPiece tokenizer (all-MiniLM-L6-v2
 and its kind) `SentenceTokens` gets the same ids and sentence indexes without offsets:
 
 - the BERT normalizer (control characters dropped, white space to " ", CJK characters spaced, accents

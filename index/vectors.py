@@ -91,8 +91,9 @@ def _ivf(index: faiss.Index):
         return None
 
 
-def load(path: Path, *, mmap: bool = True) -> faiss.Index:
-    """Read an index; memory-mapped (read-only) by default, `mmap=False` for an index to modify."""
+def load(path: Path, *, mmap: bool = True, gpu: bool = False) -> faiss.Index:
+    """Read an index; memory-mapped (read-only) by default, `mmap=False` for an index to modify. `gpu` (the
+    engine passes NEWSDESK_FAISS_GPU) moves an index to search to the GPU where there is one."""
     if mmap:
         # IVF: IO_FLAG_MMAP maps the inverted lists. Flat: IO_FLAG_MMAP copies the vectors into memory at load,
         # IO_FLAG_MMAP_IFC maps them in place (pages read as searches touch them).
@@ -103,14 +104,13 @@ def load(path: Path, *, mmap: bool = True) -> faiss.Index:
         _mapped[index] = str(path)
     else:
         index = faiss.read_index(str(path))
-    return _maybe_gpu(index)
+    return _maybe_gpu(index, gpu)
 
 
-def _maybe_gpu(index: faiss.Index) -> faiss.Index:
-    """Move the index to the GPU when this faiss build has GPU support, CUDA is up and NEWSDESK_FAISS_GPU
-    allows it; otherwise return it unchanged (always on faiss-cpu)."""
-    if not hasattr(faiss, "StandardGpuResources") or os.environ.get("NEWSDESK_FAISS_GPU", "1").lower() in (
-            "0", "false", "no"):
+def _maybe_gpu(index: faiss.Index, gpu: bool) -> faiss.Index:
+    """Move the index to the GPU when `gpu` asks for it, this faiss build has GPU support and CUDA is up;
+    otherwise return it unchanged (always on faiss-cpu)."""
+    if not gpu or not hasattr(faiss, "StandardGpuResources"):
         return index
     try:
         if faiss.get_num_gpus() < 1:

@@ -302,7 +302,7 @@ def full_index(work: Path, target_chunks: int, per_article: float) -> None:
     write_corpus(corpus, n)
     s = settings_for(corpus, data)
     t0 = time.perf_counter()
-    emb = Embedder(s.model, s.device)
+    emb = Embedder.from_settings(s)
     load = time.perf_counter() - t0
     ph = Phases()
     with ph.active():

@@ -51,19 +51,6 @@ def _no_user_state(tmp_path_factory):
 # --- Discord front end (tests/test_discord_*.py) -------------------------------------------------------------------
 
 
-@_pytest.fixture(scope="module")
-def discord_engine(tmp_path_factory):
-    """A real Engine over a private copy of the sample corpus, indexed once per test module."""
-    from newsdesk.index.engine import Engine
-    from newsdesk.index.settings import Settings
-
-    root = tmp_path_factory.mktemp("discord-engine")
-    _copy_samples(root / "corpus")
-    engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False))
-    engine.index(progress=False)
-    return engine
-
-
 @_pytest.fixture
 async def discord_fake():
     """The loopback Discord fake (tests/discord_fake.py), started on a random port."""
@@ -92,8 +79,7 @@ async def start_discord_bot(discord_fake):
     async def start(engine, **overrides):
         values = dict(discord_token=discord_fake.token, discord_api_base=discord_fake.api_base,
                       discord_gateway_url=discord_fake.gateway_url, discord_guild_id=GUILD_ID,
-                      discord_channels=[], discord_admin_role=None, discord_cooldown_seconds=0,
-                      newsdesk_watch=False)
+                      discord_channels=[], discord_admin_role=None, discord_cooldown_seconds=0)
         values.update(overrides)
         bot = create_bot(engine, BotSettings(_env_file=None, **values), guild_ready_timeout=0.05)
         await bot.login(discord_fake.token)
@@ -140,3 +126,18 @@ def sample_engine(tmp_path_factory, embedder):
     engine = Engine(Settings(corpus=root / "corpus", data=root / "data", progress=False), embedder=embedder)
     engine.index(progress=False)
     return engine
+
+
+@_pytest.fixture
+def engine_over(tmp_path, embedder):
+    """`engine_over(corpus, **settings)` → a real Engine with the shared model over `corpus`, its index in
+    `tmp_path / "data"`, no progress bar; keyword settings override those. Call it again for a second Engine
+    on the same index (a restart, another process's view)."""
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
+
+    def make(corpus, **overrides):
+        values = {"corpus": corpus, "data": tmp_path / "data", "progress": False, **overrides}
+        return Engine(Settings(**values), embedder=embedder)
+
+    return make

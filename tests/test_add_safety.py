@@ -24,8 +24,8 @@ grown pears for ninety years.</p>
 
 
 @pytest.fixture
-def corpus(discord_engine) -> Path:
-    return Path(discord_engine.settings.corpus)
+def corpus(sample_engine) -> Path:
+    return Path(sample_engine.settings.corpus)
 
 
 async def add(discord_fake, name: str, data: bytes, content_type: str = "text/html") -> str:
@@ -41,8 +41,8 @@ async def ask(discord_fake, question: str) -> str:
     return asked.text()
 
 
-async def test_two_sites_index_html_both_kept(discord_engine, discord_fake, start_discord_bot, corpus):
-    await start_discord_bot(discord_engine)
+async def test_two_sites_index_html_both_kept(sample_engine, discord_fake, start_discord_bot, corpus):
+    await start_discord_bot(sample_engine)
     first = await add(discord_fake, "index.html", SITE_A)
     assert "Added index.html" in first and "already" not in first
     second = await add(discord_fake, "index.html", SITE_B)
@@ -58,8 +58,8 @@ async def test_two_sites_index_html_both_kept(discord_engine, discord_fake, star
     assert not list(corpus.glob(".upload-*"))
 
 
-async def test_failed_reupload_keeps_the_old_article(discord_engine, discord_fake, start_discord_bot, corpus):
-    await start_discord_bot(discord_engine)
+async def test_failed_reupload_keeps_the_old_article(sample_engine, discord_fake, start_discord_bot, corpus):
+    await start_discord_bot(sample_engine)
     assert "Added ferry.html" in await add(discord_fake, "ferry.html", SITE_A)
     broken = b"<html><body>" + b"<b></b>" * 250_000 + b"</body></html>"  # a markup bomb: no document comes of it
     reply = await add(discord_fake, "ferry.html", broken)
@@ -71,13 +71,13 @@ async def test_failed_reupload_keeps_the_old_article(discord_engine, discord_fak
     assert "4,812 passengers" in text and "`ferry.html`" in text
 
 
-async def test_hostile_upload_is_refused_and_the_bot_keeps_answering(discord_engine, discord_fake, start_discord_bot,
+async def test_hostile_upload_is_refused_and_the_bot_keeps_answering(sample_engine, discord_fake, start_discord_bot,
                                                                      corpus):
     """A 400-byte YAML alias bomb used to grow the bot's own process to 23 GB: it is read in a bounded worker and
     refused with its reason."""
     from tests.test_hostile import YAML_BOMB
 
-    await start_discord_bot(discord_engine)
+    await start_discord_bot(sample_engine)
     reply = await add(discord_fake, "bomb.md", YAML_BOMB.encode(), "text/markdown")
     assert reply == ("Could not add `bomb.md`: bomb.md could not be indexed: front matter uses YAML aliases "
                      "(refused: a few aliases can expand to gigabytes)"), reply

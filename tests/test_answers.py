@@ -6,11 +6,9 @@ import datetime as dt
 import sqlite3
 
 from newsdesk.index.quotes import MAX_QUOTE_WORDS, clip_quote
-from newsdesk.index.engine import Engine
 from newsdesk.index.lexical import terms
 from newsdesk.index.questions import analyze
 from newsdesk.index.records import Span
-from newsdesk.index.settings import Settings
 from tests.samples import FIXTURES, copy_samples
 
 
@@ -59,12 +57,12 @@ def test_reader_comment_is_marked(sample_engine):
     assert not any(r.is_comment for r in sample_engine.ask("what did Pompeo say on April 7?").results)
 
 
-def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, embedder):
+def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, engine_over):
     corpus = tmp_path / "corpus"
     copy_samples(corpus)
     text = (FIXTURES / "004_563c2adb94c7b42a.txt").read_text(encoding="utf-8")
     (corpus / "syndicated-copy.txt").write_text("Syndicated: " + text, encoding="utf-8")
-    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng = engine_over(corpus)
     eng.index(progress=False)
     ans = eng.ask("Which militant group could exploit Libya's power vacuum?")
     hits = [r for r in ans.results if "Islamic State militants" in r.quote]
@@ -73,33 +71,32 @@ def test_syndicated_copy_collapses_into_one_result_with_both_sources(tmp_path, e
     assert paths == {"004_563c2adb94c7b42a.txt", "syndicated-copy.txt"}
 
 
-def test_tampered_index_text_is_never_quoted(tmp_path, embedder):
+def test_tampered_index_text_is_never_quoted(tmp_path, engine_over):
     corpus = tmp_path / "corpus"
     copy_samples(corpus)
-    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng = engine_over(corpus)
     eng.index(progress=False)
     assert any("Islamic State" in r.quote for r in eng.ask("Which militant group could exploit Libya's power vacuum?").results)
     with sqlite3.connect(tmp_path / "data" / "newsdesk.sqlite") as db:
         db.execute("UPDATE documents SET text = replace(text, 'Islamic State militants', 'Islamic Steak militants')")
-    fresh = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    fresh = engine_over(corpus)
     ans = fresh.ask("Which militant group could exploit Libya's power vacuum?")
     assert not any("Steak" in r.quote or "Steak" in r.passage for r in ans.results + ans.near_misses)
 
 
-def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
+def test_cross_encoder_setting_reorders_quotes(tmp_path, engine_over, monkeypatch):
     """NEWSDESK_RERANKER takes a CrossEncoder path; here one built from the bundled MiniLM folder, whose
     scores we also compute directly: the answer's order must follow them."""
     import numpy as np
     from sentence_transformers import CrossEncoder
 
-    from newsdesk.index.embedding import resolve_model
+    from newsdesk.index.models import resolve_model
 
     corpus = tmp_path / "corpus"
     copy_samples(corpus)
     ce_path = tmp_path / "ce"
     CrossEncoder(resolve_model("all-MiniLM-L6-v2"), num_labels=1).save(str(ce_path))
-    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False, reranker=str(ce_path)),
-                 embedder=embedder)
+    eng = engine_over(corpus, reranker=str(ce_path))
     eng.index(progress=False)
     q = "Which militant group could exploit Libya's power vacuum?"
     ans = eng.ask(q)
@@ -108,7 +105,7 @@ def test_cross_encoder_setting_reorders_quotes(tmp_path, embedder, monkeypatch):
     assert list(np.argsort(-np.asarray(scores))) == [0, 1, 2]
 
 
-def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, embedder):
+def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, engine_over):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     filler = ", ".join(f"the committee reviewed item {i} of the agenda without comment" for i in range(9))
@@ -116,7 +113,7 @@ def test_quote_cut_from_a_long_sentence_is_marked_clipped(tmp_path, embedder):
         "Harbour council meeting\n\nAt the long meeting " + filler
         + ", and the harbour toll was raised to 40 dollars by the council, which surprised the fishermen.\n\n"
         "The meeting ended at noon.\n", encoding="utf-8")
-    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder)
+    eng = engine_over(corpus)
     eng.index(progress=False)
     ans = eng.ask("How much was the harbour toll raised to?")
     hit = next(r for r in ans.results + ans.near_misses if "40 dollars" in r.quote)
@@ -186,15 +183,14 @@ def test_when_question_counts_a_month_day_without_a_year_as_a_date(sample_engine
     assert any("During a phone call on April 15" in r.quote for r in ans.results[:3])
 
 
-def test_quote_weight_reorders_the_same_quotes(tmp_path, embedder):
+def test_quote_weight_reorders_the_same_quotes(tmp_path, engine_over):
     """NEWSDESK_QUOTE_WEIGHT re-orders the returned quotes by their own similarity to the question; 0 keeps
     the reranker's order. Same quotes either way, scores descending."""
     copy_samples(tmp_path / "corpus")
     q, asked = "Who endorsed the attack on Tripoli?", dt.date(2019, 4, 22)
     got = {}
     for w in (0.0, 2.0):
-        s = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False, quote_weight=w)
-        eng = Engine(s, embedder=embedder)
+        eng = engine_over(tmp_path / "corpus", quote_weight=w)
         eng.index(progress=False)
         ans = eng.ask(q, asked_at=asked)
         assert [r.score for r in ans.results] == sorted((r.score for r in ans.results), reverse=True)

@@ -161,7 +161,8 @@ def test_a_backup_from_an_older_index_format_restores_and_the_next_run_rebuilds(
     the next index run rebuilds from the corpus (README "Upgrades")."""
     import sqlite3
 
-    from newsdesk.index.store import FORMAT_VERSION, IndexError_
+    from newsdesk.index.errors import IndexProblem
+    from newsdesk.index.store import FORMAT_VERSION
 
     corpus, data = copy_samples(tmp_path / "corpus"), tmp_path / "data"
     engine(corpus, data, embedder).index(progress=False)
@@ -172,7 +173,7 @@ def test_a_backup_from_an_older_index_format_restores_and_the_next_run_rebuilds(
     restore(tmp_path / "bk", tmp_path / "new")
     assert "the next `newsdesk index` rebuilds" in caplog.text
     eng = engine(corpus, tmp_path / "new", embedder)
-    with pytest.raises(IndexError_, match="newsdesk index --rebuild"):
+    with pytest.raises(IndexProblem, match="newsdesk index --rebuild"):
         eng.ask(POMPEO_Q)
     report = eng.index(progress=False)
     assert report.documents == 2 and report.chunks_embedded == 0  # the same text: vectors from the cache

@@ -21,13 +21,13 @@ The ferry was built at the Larchmont shipyard and is the first in the fleet to r
 
 
 @pytest.fixture
-def corpus(discord_engine) -> Path:
-    return Path(discord_engine.settings.corpus)
+def corpus(sample_engine) -> Path:
+    return Path(sample_engine.settings.corpus)
 
 
-async def test_reindex_refused_to_a_member_and_run_for_an_admin(discord_engine, discord_fake, start_discord_bot,
+async def test_reindex_refused_to_a_member_and_run_for_an_admin(sample_engine, discord_fake, start_discord_bot,
                                                                  corpus):
-    await start_discord_bot(discord_engine)
+    await start_discord_bot(sample_engine)
     refused = await discord_fake.send_slash("reindex", user=MEMBER)
     await discord_fake.wait_response(refused)
     assert refused.ephemeral and refused.callback["type"] == 4
@@ -48,8 +48,8 @@ async def test_reindex_refused_to_a_member_and_run_for_an_admin(discord_engine, 
     assert discord_fake.rejections == []
 
 
-async def test_add_attachment_then_ask_about_it(discord_engine, discord_fake, start_discord_bot, corpus):
-    await start_discord_bot(discord_engine)
+async def test_add_attachment_then_ask_about_it(sample_engine, discord_fake, start_discord_bot, corpus):
+    await start_discord_bot(sample_engine)
     attachment = discord_fake.attachment("marigold-star.txt", FERRY_ARTICLE)
 
     refused = await discord_fake.send_slash("add", {"file": attachment}, user=MEMBER)
@@ -74,10 +74,10 @@ async def test_add_attachment_then_ask_about_it(discord_engine, discord_fake, st
     assert discord_fake.rejections == []
 
 
-async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord_fake, start_discord_bot, corpus,
+async def test_add_from_a_url_and_by_the_configured_role(sample_engine, discord_fake, start_discord_bot, corpus,
                                                         monkeypatch):
-    monkeypatch.setattr(discord_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
-    await start_discord_bot(discord_engine, discord_admin_role=EDITOR_ROLE_NAME)
+    monkeypatch.setattr(sample_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
+    await start_discord_bot(sample_engine, discord_admin_role=EDITOR_ROLE_NAME)
     synced = {c["name"]: c for c in discord_fake.guild_commands[GUILD_ID]}
     assert synced["add"]["default_member_permissions"] is None  # visible to the role; the bot checks
     assert synced["reindex"]["default_member_permissions"] == str(1 << 5)
@@ -98,11 +98,11 @@ async def test_add_from_a_url_and_by_the_configured_role(discord_engine, discord
 
 
 @pytest.mark.parametrize("case", ["oversized", "unsupported", "bad-scheme", "both", "neither", "http-404"])
-async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, start_discord_bot, corpus, case,
+async def test_add_errors_are_clear_and_ephemeral(sample_engine, discord_fake, start_discord_bot, corpus, case,
                                                   monkeypatch):
-    monkeypatch.setattr(discord_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
-    await start_discord_bot(discord_engine)
-    limit = int(discord_engine.settings.max_file_mb * 1024 * 1024)
+    monkeypatch.setattr(sample_engine.settings, "fetch_allow_private", True)  # the fake serves on loopback
+    await start_discord_bot(sample_engine)
+    limit = int(sample_engine.settings.max_file_mb * 1024 * 1024)
     options: dict = {
         "oversized": {"file": discord_fake.attachment("huge.txt", b"tiny", size=limit + 1)},
         "unsupported": {"file": discord_fake.attachment("virus.exe", b"MZ\x90\x00")},
@@ -126,17 +126,18 @@ async def test_add_errors_are_clear_and_ephemeral(discord_engine, discord_fake, 
         assert not any(r.path == "/files/huge.txt" for r in discord_fake.requests)
 
 
-async def test_watch_indexes_new_files(discord_engine, discord_fake, start_discord_bot, corpus):
+async def test_watch_indexes_new_files(sample_engine, discord_fake, start_discord_bot, corpus, monkeypatch):
     """NEWSDESK_WATCH: files dropped into the corpus folder are indexed without /reindex."""
     import asyncio
 
-    bot = await start_discord_bot(discord_engine, newsdesk_watch=True)
+    monkeypatch.setattr(sample_engine.settings, "watch", True)
+    bot = await start_discord_bot(sample_engine)
     assert bot._watch is not None
-    before = (await asyncio.to_thread(discord_engine.status)).documents
+    before = (await asyncio.to_thread(sample_engine.status)).documents
     (corpus / "watched-ferry.txt").write_bytes(FERRY_ARTICLE.replace(b"Marigold", b"Goldcrest"))
     try:
         for _ in range(200):
-            if (await asyncio.to_thread(discord_engine.status)).documents == before + 1:
+            if (await asyncio.to_thread(sample_engine.status)).documents == before + 1:
                 break
             await asyncio.sleep(0.1)
         else:
@@ -151,10 +152,10 @@ async def test_watch_indexes_new_files(discord_engine, discord_fake, start_disco
     assert bot._watch is None
 
 
-async def test_reindex_while_another_writer_holds_the_lock(discord_engine, discord_fake, start_discord_bot):
-    from newsdesk.index.indexer import IndexLocked
+async def test_reindex_while_another_writer_holds_the_lock(sample_engine, discord_fake, start_discord_bot):
+    from newsdesk.index.errors import IndexLocked
 
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
 
     def locked(**kw):
         raise IndexLocked("another index run holds the lock")

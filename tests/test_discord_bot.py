@@ -28,8 +28,8 @@ def assert_pompeo(text: str) -> None:
     assert any(q in text for q in POMPEO_QUOTES), text[:3000]
 
 
-async def test_login_syncs_commands_to_the_guild(discord_engine, discord_fake, start_discord_bot):
-    bot = await start_discord_bot(discord_engine)
+async def test_login_syncs_commands_to_the_guild(sample_engine, discord_fake, start_discord_bot):
+    bot = await start_discord_bot(sample_engine)
     assert bot.user is not None and bot.user.id == int(discord_fake.bot_user["id"])
     assert discord_fake.intents & MESSAGE_CONTENT_INTENT
     puts = [r for r in discord_fake.requests if r.method == "PUT" and r.path.endswith("/commands")]
@@ -44,16 +44,16 @@ async def test_login_syncs_commands_to_the_guild(discord_engine, discord_fake, s
     assert commands["ask"]["options"][0]["name"] == "question"
 
 
-async def test_global_sync_without_guild_id(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine, discord_guild_id=None)
+async def test_global_sync_without_guild_id(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine, discord_guild_id=None)
     puts = [r.path for r in discord_fake.requests if r.method == "PUT"]
     assert puts == [f"/applications/{discord_fake.bot_user['id']}/commands"]
     assert discord_fake.command_names() == {"ask", "sources", "reindex", "add", "help", "follow", "unfollow",
                                             "feeds"}
 
 
-async def test_slash_ask_quotes_pompeo(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)
+async def test_slash_ask_quotes_pompeo(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)
     interaction = await discord_fake.send_slash("ask", {"question": POMPEO_QUESTION})
     await discord_fake.wait_response(interaction)
     assert interaction.deferred and not interaction.ephemeral  # deferred first, public answer
@@ -65,8 +65,8 @@ async def test_slash_ask_quotes_pompeo(discord_engine, discord_fake, start_disco
     assert discord_fake.rejections == []
 
 
-async def test_mention_quotes_pompeo_and_reply_asks_a_follow_up(discord_engine, discord_fake, start_discord_bot):
-    bot = await start_discord_bot(discord_engine)
+async def test_mention_quotes_pompeo_and_reply_asks_a_follow_up(sample_engine, discord_fake, start_discord_bot):
+    bot = await start_discord_bot(sample_engine)
     question = await discord_fake.send_message(POMPEO_QUESTION)
     replies = await discord_fake.wait_reply(question)
     text = "\n".join(message_text(m) for m in replies)
@@ -74,7 +74,7 @@ async def test_mention_quotes_pompeo_and_reply_asks_a_follow_up(discord_engine, 
     assert all(m["message_reference"]["message_id"] == question["id"] for m in replies)
     # A reply to the answer (no mention) is a follow-up: previous question + new text.
     asked: list[str] = []
-    real_ask = discord_engine.ask
+    real_ask = sample_engine.ask
 
     def spy(q, **kw):
         asked.append(q)
@@ -92,14 +92,14 @@ async def test_mention_quotes_pompeo_and_reply_asks_a_follow_up(discord_engine, 
     assert discord_fake.rejections == []
 
 
-async def test_follow_up_after_restart_reads_the_question_from_the_answer(discord_engine, discord_fake,
+async def test_follow_up_after_restart_reads_the_question_from_the_answer(sample_engine, discord_fake,
                                                                           start_discord_bot):
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
     question = await discord_fake.send_message(POMPEO_QUESTION)
     replies = await discord_fake.wait_reply(question)
-    bot._answers.clear()  # as after a restart: nothing remembered
+    bot.get_cog("newsdesk").state.answers.clear()  # as after a restart: nothing remembered
     asked: list[str] = []
-    real_ask = discord_engine.ask
+    real_ask = sample_engine.ask
     bot.engine.ask = lambda q, **kw: (asked.append(q), real_ask(q, **kw))[1]
     try:
         follow = await discord_fake.send_message("what else?", mention_bot=False, reply_to=replies[0])
@@ -109,15 +109,15 @@ async def test_follow_up_after_restart_reads_the_question_from_the_answer(discor
     assert asked == [f"{POMPEO_QUESTION} what else?"]
 
 
-async def test_plain_messages_are_ignored(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)
+async def test_plain_messages_are_ignored(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)
     message = await discord_fake.send_message(POMPEO_QUESTION, mention_bot=False)
     await asyncio.sleep(0.5)
     assert discord_fake.replies_to(message["id"]) == []
 
 
-async def test_abstains_on_a_question_the_sources_do_not_answer(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)
+async def test_abstains_on_a_question_the_sources_do_not_answer(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)
     interaction = await discord_fake.send_slash("ask", {"question": "What is the capital of Australia?"})
     await discord_fake.wait_response(interaction)
     text = interaction.text()
@@ -131,10 +131,10 @@ async def test_abstains_on_a_question_the_sources_do_not_answer(discord_engine, 
     assert "Canberra" not in text
 
 
-async def test_twenty_concurrent_asks_all_answered_while_heartbeats_continue(discord_engine, discord_fake,
+async def test_twenty_concurrent_asks_all_answered_while_heartbeats_continue(sample_engine, discord_fake,
                                                                            start_discord_bot):
     discord_fake.heartbeat_interval_ms = 150  # sent in HELLO
-    await start_discord_bot(discord_engine, discord_cooldown_seconds=5)
+    await start_discord_bot(sample_engine, discord_cooldown_seconds=5)
     await asyncio.sleep(0.4)
     before = discord_fake.heartbeats
     started = time.monotonic()
@@ -161,8 +161,8 @@ async def test_twenty_concurrent_asks_all_answered_while_heartbeats_continue(dis
     assert discord_fake.rejections == []
 
 
-async def test_cooldown_gives_a_friendly_ephemeral_message(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine, discord_cooldown_seconds=30)
+async def test_cooldown_gives_a_friendly_ephemeral_message(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine, discord_cooldown_seconds=30)
     first = await discord_fake.send_slash("ask", {"question": POMPEO_QUESTION})
     await discord_fake.wait_response(first)
     second = await discord_fake.send_slash("ask", {"question": "Who is Haftar?"})
@@ -181,8 +181,8 @@ async def test_cooldown_gives_a_friendly_ephemeral_message(discord_engine, disco
     assert "you can ask again in" in replies[0]["content"]
 
 
-async def test_channel_allow_list(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine, discord_channels=[CHANNEL_ID])
+async def test_channel_allow_list(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine, discord_channels=[CHANNEL_ID])
     elsewhere = await discord_fake.send_slash("ask", {"question": POMPEO_QUESTION}, channel_id=OTHER_CHANNEL_ID)
     await discord_fake.wait_response(elsewhere)
     assert elsewhere.ephemeral and f"I answer only in <#{CHANNEL_ID}>" in elsewhere.text()
@@ -196,8 +196,8 @@ async def test_channel_allow_list(discord_engine, discord_fake, start_discord_bo
     assert discord_fake.replies_to(mention["id"]) == []
 
 
-async def test_sources_and_help(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)
+async def test_sources_and_help(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)
     sources = await discord_fake.send_slash("sources")
     await discord_fake.wait_response(sources)
     text = sources.text()
@@ -208,12 +208,12 @@ async def test_sources_and_help(discord_engine, discord_fake, start_discord_bot)
     assert helped.ephemeral and "/reindex" in helped.text()
 
 
-async def test_long_answers_are_split_within_the_fakes_limits(discord_engine, discord_fake, start_discord_bot):
+async def test_long_answers_are_split_within_the_fakes_limits(sample_engine, discord_fake, start_discord_bot):
     """The fake rejects anything over Discord's limits; a long answer must arrive whole, in pages of one message
     (the "More" button turns them)."""
     from newsdesk.index.records import Answer, Result
 
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
     quote = " ".join(f"extraordinary{i:02d}" for i in range(60))  # the longest quote the contract allows
     passage = " ".join(f"pre{i}" for i in range(60)) + " " + quote + " " + " ".join(f"post{i}" for i in range(60))
     results = [Result(quote=quote.replace("extraordinary", f"r{n}x"), passage=passage, path="x/" + "p" * 200 +
@@ -237,9 +237,9 @@ async def test_long_answers_are_split_within_the_fakes_limits(discord_engine, di
         assert sum(page.count(f"“{escape_markdown(r.quote)}”") for page in pages) == 1
 
 
-async def test_an_engine_failure_replaces_the_thinking_message(discord_engine, discord_fake, start_discord_bot,
+async def test_an_engine_failure_replaces_the_thinking_message(sample_engine, discord_fake, start_discord_bot,
                                                                caplog):
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
 
     def broken(question, **kw):
         raise RuntimeError("index exploded")

@@ -15,11 +15,11 @@ QUESTION = "what did Pompeo say on April 7?"
 THUMBS_UP, THUMBS_DOWN = "\N{THUMBS UP SIGN}", "\N{THUMBS DOWN SIGN}"
 
 
-async def test_reactions_on_answers_are_recorded_and_others_are_not(discord_engine, discord_fake,
+async def test_reactions_on_answers_are_recorded_and_others_are_not(sample_engine, discord_fake,
                                                                      start_discord_bot, capsys, tmp_path):
-    data = Path(discord_engine.settings.data)
+    data = Path(sample_engine.settings.data)
     before = len(FeedbackStore(data).all())
-    await start_discord_bot(discord_engine)
+    await start_discord_bot(sample_engine)
     assert discord_fake.intents & GUILD_MESSAGE_REACTIONS_INTENT
     interaction = await discord_fake.send_slash("ask", {"question": QUESTION})
     await discord_fake.wait_response(interaction)

@@ -23,10 +23,10 @@ async def site():
     await s.stop()
 
 
-async def test_follow_is_admin_only_and_new_articles_are_announced_and_answered(discord_engine, discord_fake,
+async def test_follow_is_admin_only_and_new_articles_are_announced_and_answered(sample_engine, discord_fake,
                                                                                start_discord_bot, site, monkeypatch):
-    monkeypatch.setattr(discord_engine.settings, "fetch_allow_private", True)  # the news site is on loopback
-    await start_discord_bot(discord_engine, discord_news_channel=CHANNEL_ID)
+    monkeypatch.setattr(sample_engine.settings, "fetch_allow_private", True)  # the news site is on loopback
+    await start_discord_bot(sample_engine, discord_news_channel=CHANNEL_ID)
 
     for command, options in (("follow", {"url": site.url("/")}), ("feeds", {}),
                              ("unfollow", {"url": site.url("/")})):

@@ -9,11 +9,11 @@ from tests.discord_fake import ADMIN
 ARTICLE = b"The harbour authority's intranet password is hunter2, the memo said on Tuesday.\n"
 
 
-async def test_add_of_a_loopback_url_is_refused_with_the_generic_text(discord_engine, discord_fake,
+async def test_add_of_a_loopback_url_is_refused_with_the_generic_text(sample_engine, discord_fake,
                                                                        start_discord_bot):
-    corpus = Path(discord_engine.settings.corpus)
-    assert discord_engine.settings.fetch_allow_private is False
-    await start_discord_bot(discord_engine)
+    corpus = Path(sample_engine.settings.corpus)
+    assert sample_engine.settings.fetch_allow_private is False
+    await start_discord_bot(sample_engine)
     before = sorted(p.name for p in corpus.iterdir())
     url = discord_fake.serve_file("memo.txt", ARTICLE)  # http://127.0.0.1:<port>/files/memo.txt
     answers = []
@@ -28,10 +28,10 @@ async def test_add_of_a_loopback_url_is_refused_with_the_generic_text(discord_en
     assert sorted(p.name for p in corpus.iterdir()) == before
 
 
-async def test_an_attachment_larger_than_it_declares_is_stopped_at_the_cap(discord_engine, discord_fake,
+async def test_an_attachment_larger_than_it_declares_is_stopped_at_the_cap(sample_engine, discord_fake,
                                                                             start_discord_bot):
-    corpus = Path(discord_engine.settings.corpus)
-    await start_discord_bot(discord_engine)
+    corpus = Path(sample_engine.settings.corpus)
+    await start_discord_bot(sample_engine)
     before = sorted(p.name for p in corpus.iterdir())
     lying = discord_fake.attachment("tiny.txt", b"word " * (12 * 1024 * 1024), size=1024)  # 60 MB, says 1 KB
     interaction = await discord_fake.send_slash("add", {"file": lying}, user=ADMIN)

@@ -88,7 +88,7 @@ def test_settings_from_the_environment(monkeypatch, tmp_path):
     assert "from-dotenv" not in repr(s) and "from-dotenv" not in str(s)
     assert s.discord_channels == [111, 222, 333]
     assert s.discord_guild_id == 444 and s.discord_admin_role == "Editors"
-    assert s.discord_cooldown_seconds == 2.5 and s.newsdesk_watch is True
+    assert s.discord_cooldown_seconds == 2.5 and Settings().watch is True
     assert s.discord_api_base is None and s.discord_gateway_url is None
     monkeypatch.setenv("DISCORD_CHANNELS", "")
     assert BotSettings().discord_channels == []

@@ -23,18 +23,18 @@ NSC_FOLLOW_UP = "and what did the National Security Council say?"
 
 
 @pytest.fixture
-def asked(discord_engine):
+def asked(sample_engine):
     """The questions the engine is asked (the real `ask` still answers)."""
     questions: list[str] = []
-    real_ask = discord_engine.ask
+    real_ask = sample_engine.ask
 
     def spy(question, **kw):
         questions.append(question)
         return real_ask(question, **kw)
 
-    discord_engine.ask = spy
+    sample_engine.ask = spy
     yield questions
-    del discord_engine.ask
+    del sample_engine.ask
 
 
 async def ask_in_a_thread(discord_fake, question: str = POMPEO_QUESTION):
@@ -48,8 +48,8 @@ async def ask_in_a_thread(discord_fake, question: str = POMPEO_QUESTION):
 
 
 async def test_a_mention_opens_a_thread_named_after_the_question_and_answers_in_it(
-        discord_engine, discord_fake, start_discord_bot, asked):
-    await start_discord_bot(discord_engine, discord_threads=True)
+        sample_engine, discord_fake, start_discord_bot, asked):
+    await start_discord_bot(sample_engine, discord_threads=True)
     message, thread, answer = await ask_in_a_thread(discord_fake)
     create = [r for r in discord_fake.requests
               if r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages/{message['id']}/threads"]
@@ -67,8 +67,8 @@ async def test_a_mention_opens_a_thread_named_after_the_question_and_answers_in_
 
 
 async def test_a_plain_message_in_the_thread_is_a_follow_up_of_its_question(
-        discord_engine, discord_fake, start_discord_bot, asked):
-    await start_discord_bot(discord_engine, discord_threads=True)
+        sample_engine, discord_fake, start_discord_bot, asked):
+    await start_discord_bot(sample_engine, discord_threads=True)
     _message, thread, first = await ask_in_a_thread(discord_fake)
     follow = await discord_fake.send_message(NSC_FOLLOW_UP, mention_bot=False, channel_id=int(thread["id"]))
     replies = await discord_fake.wait_reply(follow)
@@ -84,9 +84,9 @@ async def test_a_plain_message_in_the_thread_is_a_follow_up_of_its_question(
     assert discord_fake.rejections == []
 
 
-async def test_a_long_question_names_the_thread_within_discords_limit(discord_engine, discord_fake,
+async def test_a_long_question_names_the_thread_within_discords_limit(sample_engine, discord_fake,
                                                                       start_discord_bot):
-    await start_discord_bot(discord_engine, discord_threads=True)
+    await start_discord_bot(sample_engine, discord_threads=True)
     question = "what did Pompeo say on April 7 about the military offensive on Tripoli " * 4
     _message, thread, _answer = await ask_in_a_thread(discord_fake, question)
     assert 1 <= len(thread["name"]) <= THREAD_NAME_LIMIT
@@ -94,8 +94,8 @@ async def test_a_long_question_names_the_thread_within_discords_limit(discord_en
     assert discord_fake.rejections == []
 
 
-async def test_with_threads_disabled_no_thread_is_opened(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)  # DISCORD_THREADS defaults to false
+async def test_with_threads_disabled_no_thread_is_opened(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)  # DISCORD_THREADS defaults to false
     message = await discord_fake.send_message(POMPEO_QUESTION)
     replies = await discord_fake.wait_reply(message)
     assert all(m["channel_id"] == str(CHANNEL_ID) for m in replies)  # answered in place, as a reply
@@ -103,9 +103,9 @@ async def test_with_threads_disabled_no_thread_is_opened(discord_engine, discord
     assert not any(r.path.endswith("/threads") for r in discord_fake.requests)
 
 
-async def test_messages_in_a_thread_the_bot_did_not_open_are_ignored(discord_engine, discord_fake,
+async def test_messages_in_a_thread_the_bot_did_not_open_are_ignored(sample_engine, discord_fake,
                                                                       start_discord_bot, asked):
-    await start_discord_bot(discord_engine, discord_threads=True)
+    await start_discord_bot(sample_engine, discord_threads=True)
     start = await discord_fake.send_message("Libya, anyone?", mention_bot=False)
     thread = await discord_fake.open_thread(start, "Libya chat")
     assert thread["owner_id"] != str(APP_ID)
@@ -123,11 +123,11 @@ async def test_messages_in_a_thread_the_bot_did_not_open_are_ignored(discord_eng
 
 
 async def test_after_a_restart_the_thread_is_known_by_its_owner_and_its_last_question_recovered(
-        discord_engine, discord_fake, start_discord_bot, asked):
-    bot = await start_discord_bot(discord_engine, discord_threads=True)
+        sample_engine, discord_fake, start_discord_bot, asked):
+    bot = await start_discord_bot(sample_engine, discord_threads=True)
     _message, thread, _answer = await ask_in_a_thread(discord_fake)
     await bot.close()  # a restart: a new bot with no memory and an empty message cache
-    await start_discord_bot(discord_engine, discord_threads=True)
+    await start_discord_bot(sample_engine, discord_threads=True)
     follow = await discord_fake.send_message(NSC_FOLLOW_UP, mention_bot=False, channel_id=int(thread["id"]))
     replies = await discord_fake.wait_reply(follow)
     assert all(m["channel_id"] == thread["id"] for m in replies)
@@ -136,8 +136,8 @@ async def test_after_a_restart_the_thread_is_known_by_its_owner_and_its_last_que
 
 
 async def test_without_the_message_content_intent_the_thread_says_once_that_mentions_work(
-        discord_engine, discord_fake, start_discord_bot, asked):
-    await start_discord_bot(discord_engine, discord_threads=True)
+        sample_engine, discord_fake, start_discord_bot, asked):
+    await start_discord_bot(sample_engine, discord_threads=True)
     _message, thread, _answer = await ask_in_a_thread(discord_fake)
     discord_fake.identify["intents"] &= ~MESSAGE_CONTENT_INTENT  # Discord stops sending message content
     first = await discord_fake.send_message(NSC_FOLLOW_UP, mention_bot=False, channel_id=int(thread["id"]))
@@ -154,11 +154,11 @@ async def test_without_the_message_content_intent_the_thread_says_once_that_ment
 
 
 async def test_an_uncached_thread_is_fetched_and_its_question_read_from_the_starter_message(
-        discord_engine, discord_fake, start_discord_bot, asked):
-    bot = await start_discord_bot(discord_engine, discord_threads=True)
+        sample_engine, discord_fake, start_discord_bot, asked):
+    bot = await start_discord_bot(sample_engine, discord_threads=True)
     _message, thread, answer = await ask_in_a_thread(discord_fake)
     await bot.close()
-    bot = await start_discord_bot(discord_engine, discord_threads=True)
+    bot = await start_discord_bot(sample_engine, discord_threads=True)
     guild = bot.get_guild(int(thread["guild_id"]))
     guild._remove_thread(guild.get_thread(int(thread["id"])))  # unknown to discord.py: a PartialMessageable
     for m in answer:  # and no answer of the bot's left in the thread to read the question from

@@ -38,8 +38,8 @@ async def press(fake, message: dict, label: str, user=MEMBER):
     return await fake.wait_pressed(interaction)
 
 
-async def test_pompeo_answer_is_one_message_led_by_both_statements(discord_engine, discord_fake, start_discord_bot):
-    await start_discord_bot(discord_engine)
+async def test_pompeo_answer_is_one_message_led_by_both_statements(sample_engine, discord_fake, start_discord_bot):
+    await start_discord_bot(sample_engine)
     answer = await ask(discord_fake, POMPEO_QUESTION)
     first_lines = description(answer).splitlines()[:2]
     for statement, line in zip(POMPEO_STATEMENTS, first_lines):
@@ -53,9 +53,9 @@ async def test_pompeo_answer_is_one_message_led_by_both_statements(discord_engin
     assert discord_fake.rejections == []
 
 
-async def test_more_and_context_turn_the_page_in_place_for_the_asker(discord_engine, discord_fake,
+async def test_more_and_context_turn_the_page_in_place_for_the_asker(sample_engine, discord_fake,
                                                                       start_discord_bot):
-    await start_discord_bot(discord_engine)
+    await start_discord_bot(sample_engine)
     answer = await ask(discord_fake, POMPEO_QUESTION)
     more = await press(discord_fake, answer, "More")
     assert more.callback["type"] == 6 and more.original["id"] == answer["id"]  # the same message, updated
@@ -75,9 +75,9 @@ async def test_more_and_context_turn_the_page_in_place_for_the_asker(discord_eng
     assert discord_fake.rejections == []
 
 
-async def test_someone_else_pressing_more_gets_their_own_ephemeral_view(discord_engine, discord_fake,
+async def test_someone_else_pressing_more_gets_their_own_ephemeral_view(sample_engine, discord_fake,
                                                                          start_discord_bot):
-    await start_discord_bot(discord_engine, discord_view_timeout_seconds=1.0)
+    await start_discord_bot(sample_engine, discord_view_timeout_seconds=1.0)
     answer = await ask(discord_fake, POMPEO_QUESTION)
     before = description(answer)
     other = await press(discord_fake, answer, "More", user=ADMIN)
@@ -96,9 +96,9 @@ async def test_someone_else_pressing_more_gets_their_own_ephemeral_view(discord_
     assert discord_fake.rejections == []
 
 
-async def test_an_engine_failure_on_a_press_says_so_and_leaves_the_answer(discord_engine, discord_fake,
+async def test_an_engine_failure_on_a_press_says_so_and_leaves_the_answer(sample_engine, discord_fake,
                                                                           start_discord_bot, caplog):
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
     answer = await ask(discord_fake, POMPEO_QUESTION)
     before = description(answer)
 
@@ -116,34 +116,34 @@ async def test_an_engine_failure_on_a_press_says_so_and_leaves_the_answer(discor
     assert "index exploded" in caplog.text
 
 
-async def test_buttons_keep_working_after_a_restart(discord_engine, discord_fake, start_discord_bot):
-    bot = await start_discord_bot(discord_engine)
+async def test_buttons_keep_working_after_a_restart(sample_engine, discord_fake, start_discord_bot):
+    bot = await start_discord_bot(sample_engine)
     question = await discord_fake.send_message(POMPEO_QUESTION)
     (answer,) = await discord_fake.wait_reply(question)
     assert labels(answer) == ["More", "Context"]
     await bot.close()
-    await start_discord_bot(discord_engine)  # a new client: nothing remembered, the message's buttons remain
+    await start_discord_bot(sample_engine)  # a new client: nothing remembered, the message's buttons remain
     more = await press(discord_fake, answer, "More")
     assert more.callback["type"] == 6
     assert NEXT_RESULT in description(discord_fake.messages[int(answer["id"])])
     assert discord_fake.rejections == []
 
 
-async def test_a_question_too_long_for_the_message_pages_until_a_restart_then_says_so(discord_engine, discord_fake,
+async def test_a_question_too_long_for_the_message_pages_until_a_restart_then_says_so(sample_engine, discord_fake,
                                                                                      start_discord_bot):
     from newsdesk.index.records import Answer, Result
 
     results = [Result(quote=f"Statement number {n} was made in the capital.", passage="", path=f"a{n}.txt",
                       start=0, end=0, title=None, source=None, date=None, score=1.0) for n in range(4)]
     long_question = "What was said, " + "and by whom, " * 30 + "?"  # over the 256 characters of an author line
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
     bot.engine.ask = lambda q, **kw: Answer(q, False, results)
     try:
         answer = await ask(discord_fake, long_question)
         await press(discord_fake, answer, "More")  # the bot remembers the whole question
         assert "Statement number 1" in description(answer)
         await bot.close()
-        restarted = await start_discord_bot(discord_engine)  # forgotten; the author line holds only part of it
+        restarted = await start_discord_bot(sample_engine)  # forgotten; the author line holds only part of it
         restarted.engine.ask = lambda q, **kw: Answer(q, False, results)
         lost = await press(discord_fake, answer, "Back")
     finally:
@@ -153,9 +153,9 @@ async def test_a_question_too_long_for_the_message_pages_until_a_restart_then_sa
     assert discord_fake.rejections == []
 
 
-async def test_abstention_is_one_line_with_the_closest_passages_behind_a_button(discord_engine, discord_fake,
+async def test_abstention_is_one_line_with_the_closest_passages_behind_a_button(sample_engine, discord_fake,
                                                                                start_discord_bot):
-    await start_discord_bot(discord_engine)
+    await start_discord_bot(sample_engine)
     answer = await ask(discord_fake, "What did Angela Merkel say?")
     assert description(answer) == f"{ABSTAIN_TEXT}: none of them mentions Angela Merkel."
     assert labels(answer) == ["Closest"]
@@ -169,11 +169,11 @@ async def test_abstention_is_one_line_with_the_closest_passages_behind_a_button(
     assert discord_fake.rejections == []
 
 
-async def test_five_articles_with_long_titles_stay_within_every_limit(discord_engine, discord_fake,
+async def test_five_articles_with_long_titles_stay_within_every_limit(sample_engine, discord_fake,
                                                                        start_discord_bot):
     from newsdesk.index.records import Answer, Result
 
-    bot = await start_discord_bot(discord_engine)
+    bot = await start_discord_bot(sample_engine)
     results = []
     for n in range(5):
         quote = " ".join(f"statement{n}w{i:02d}" for i in range(60))  # the longest quote the engine gives

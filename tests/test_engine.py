@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from newsdesk.index.chunking import chunk_spans
-from newsdesk.index.engine import Engine
-from newsdesk.index.settings import Settings
-from newsdesk.index.store import IndexError_
+from newsdesk.index.errors import IndexProblem
 from tests.samples import SAMPLE_FILES, child_env, copy_samples
 
 SAMPLES = SAMPLE_FILES
@@ -60,19 +58,16 @@ def test_an_unbalanced_quote_mark_does_not_swallow_the_paragraph():
     assert len(sents) == 6 and all(len(x.split()) <= LONG_WORDS for x in sents)
 
 
-def test_a_change_of_chunking_rechunks_every_document_and_embeds_only_new_chunks(tmp_path, embedder):
+def test_a_change_of_chunking_rechunks_every_document_and_embeds_only_new_chunks(tmp_path, engine_over):
     copy_samples(tmp_path / "corpus")
-    s = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False)
-    first = Engine(s, embedder=embedder).index(progress=False)
-    smaller = Settings(corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False, chunk_words=60,
-                       max_chunk_words=90)
-    eng = Engine(smaller, embedder=embedder)
+    first = engine_over(tmp_path / "corpus").index(progress=False)
+    eng = engine_over(tmp_path / "corpus", chunk_words=60, max_chunk_words=90)
     rep = eng.index(progress=False)
     assert rep.updated == 2 and rep.chunks > first.chunks and 0 < rep.chunks_embedded
     assert all(len(r.passage) > 0 for r in eng.ask("What did Pompeo say on April 7?").results)
     again = eng.index(progress=False)
     assert again.unchanged == 2 and again.chunks_embedded == 0
-    back = Engine(s, embedder=embedder).index(progress=False)  # the old chunks' vectors were forgotten: embedded
+    back = engine_over(tmp_path / "corpus").index(progress=False)  # the old chunks' vectors were forgotten: embedded
     assert back.updated == 2 and back.chunks == first.chunks and back.chunks_embedded > 0
 
 
@@ -121,7 +116,7 @@ def test_answer_json_shape(sample_engine):
     assert r["path"].endswith(".txt") and "/" not in r["path"]
 
 
-def test_bad_files_are_skipped_with_reasons(tmp_path, embedder):
+def test_bad_files_are_skipped_with_reasons(tmp_path, engine_over):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SAMPLES[0], corpus)
@@ -130,7 +125,7 @@ def test_bad_files_are_skipped_with_reasons(tmp_path, embedder):
     (corpus / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (corpus / "notes.docx").write_bytes(b"PK\x03\x04")
     (corpus / "big.txt").write_text("word " * 300_000)
-    eng = Engine(Settings(corpus=corpus, data=tmp_path / "data", max_file_mb=1, progress=False), embedder=embedder)
+    eng = engine_over(corpus, max_file_mb=1)
     rep = eng.index(progress=False)
     reasons = {s.path: s.reason for s in rep.skipped}
     assert set(reasons) == {"empty.txt", "image.txt", "broken.pdf", "notes.docx", "big.txt"}
@@ -142,13 +137,13 @@ def test_bad_files_are_skipped_with_reasons(tmp_path, embedder):
     assert rep.added == 1 and rep.documents == 1
 
 
-def test_other_model_index_gives_rebuild_message(tmp_path, embedder):
+def test_other_model_index_gives_rebuild_message(tmp_path, engine_over):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(SAMPLES[0], corpus)
-    Engine(Settings(corpus=corpus, data=tmp_path / "data", progress=False), embedder=embedder).index(progress=False)
-    other = Engine(Settings(corpus=corpus, data=tmp_path / "data", model="some/other-model"), embedder=embedder)
-    with pytest.raises(IndexError_, match="newsdesk index --rebuild"):
+    engine_over(corpus).index(progress=False)
+    other = engine_over(corpus, model="some/other-model")
+    with pytest.raises(IndexProblem, match="newsdesk index --rebuild"):
         other.ask("what did Pompeo say?")
 
 

@@ -275,7 +275,7 @@ async def test_watch_follows_the_feeds_of_the_setting(site, tmp_path):
 async def test_one_request_a_second_per_host_and_a_busy_index_catches_up(site, engine):
     """Default pacing (one request a second to a host), and files saved while the index was busy (another
     writer held the lock) are indexed by the next poll, though the feed did not change."""
-    from newsdesk.index.indexer import IndexLocked
+    from newsdesk.index.errors import IndexLocked
 
     calls: list[list[str]] = []
 

@@ -8,11 +8,13 @@ import asyncio
 import ipaddress
 import socket
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.abc import AbstractResolver
 
-from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, address_problem, fetch
+from newsdesk.index.fetching import (GENERIC_ERROR, FetchError, FetchPolicy, address_problem, fetch,
+                                       policy_session)
 from newsdesk.index.settings import Settings
 
 MB = 1024 * 1024
@@ -245,3 +247,31 @@ def test_allow_networks_setting_is_validated():
         Settings(_env_file=None, fetch_allow_networks="10.0.0.0/33")
     assert Settings(_env_file=None, fetch_allow_networks="10.0.0.0/8, fd00::/8").fetch_allow_networks == [
         "10.0.0.0/8", "fd00::/8"]
+
+
+async def test_a_shared_session_keeps_checking_every_address(server):
+    """One session from `policy_session` serves many fetches (the bot's /add) and still refuses what the policy
+    refuses; a session that does not check addresses under the same rules is not accepted at all."""
+    names = MapResolver({"news.example": ["127.0.0.1"], "inside.example": ["127.0.0.1"]})
+    allow_one = policy(allow_networks=(ipaddress.ip_network("127.0.0.1/32"),))
+    async with policy_session(allow_one, resolver=names) as session:
+        for _ in range(2):
+            got = await fetch(f"http://news.example:{server.port}/article", allow_one, session=session)
+            assert got.body.startswith(b"An article")
+        with pytest.raises(FetchError) as refused:  # literal address outside the allowed network
+            await fetch(server.url("/secret", host="127.0.0.2"), allow_one, session=session)
+        assert "127.0.0.2 is loopback" in refused.value.detail
+        assert not session.closed  # a session passed in is left open for the next fetch
+    assert server.hits == ["/article", "/article"]
+
+    strict = policy()
+    async with policy_session(strict, resolver=names) as session:
+        with pytest.raises(FetchError) as by_name:
+            await fetch(f"http://inside.example:{server.port}/secret", strict, session=session)
+        assert "inside.example resolves to 127.0.0.1 is loopback" in by_name.value.detail
+        with pytest.raises(ValueError, match="policy_session"):  # made for other address rules
+            await fetch(server.url("/secret"), policy(allow_private=True), session=session)
+    async with aiohttp.ClientSession() as plain:  # connects anywhere: refused before any request
+        with pytest.raises(ValueError, match="policy_session"):
+            await fetch(server.url("/secret"), policy(allow_private=True), session=plain)
+    assert server.hits == ["/article", "/article"]

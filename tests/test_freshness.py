@@ -26,9 +26,8 @@ import pytest
 from filelock import FileLock
 
 from newsdesk.index.engine import Engine
-from newsdesk.index.indexer import IndexLocked
+from newsdesk.index.errors import IndexDamaged, IndexLocked, ModelMismatch
 from newsdesk.index.settings import Settings
-from newsdesk.index.store import IndexDamaged, ModelMismatch
 from newsdesk.index.watch import WatchRun, start_watch_thread
 from tests.samples import SAMPLE_FILES, child_env, copy_samples
 

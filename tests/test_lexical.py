@@ -409,7 +409,7 @@ def test_index_runs_update_bm25_stat_skip_and_forget_dropped_embeddings(tmp_path
     import sqlite3
 
     import newsdesk.index.indexer as ix
-    from newsdesk.index.store import IndexDamaged
+    from newsdesk.index.errors import IndexDamaged
 
     # a file's ctime can't be set back, so trust even a just-written stat (the edits below are seconds apart)
     monkeypatch.setattr(ix, "MTIME_TRUST_NS", 0)

@@ -27,3 +27,36 @@ def test_settings_read_dotenv_and_environment(tmp_path, monkeypatch):
     assert s.corpus == Path("/srv/news") and s.top_k == 7
     monkeypatch.setenv("NEWSDESK_TOP_K", "3")
     assert Settings().top_k == 3
+
+
+def test_faiss_gpu_setting_from_dotenv_reaches_the_vector_index(tmp_path, monkeypatch):
+    """NEWSDESK_FAISS_GPU in .env decides whether the engine moves its vector index to the GPU (it once read
+    os.environ only, so .env did nothing). This machine's faiss has no GPU: a stand-in GPU records the moves."""
+    import faiss
+
+    import bench_index
+    from newsdesk.index.engine import Engine
+
+    moved: list[int] = []
+
+    def to_gpu(resources, device, index):
+        moved.append(index.ntotal)
+        return index  # searched on the CPU all the same
+
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: object(), raising=False)
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", to_gpu, raising=False)
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "ferry.txt").write_text("Harbour ferry\n\nThe harbour ferry runs every hour, "
+                                                   "the council said on Monday.\n")
+    monkeypatch.chdir(tmp_path)
+    for value, expect_moved in (("false", False), ("true", True)):
+        (tmp_path / ".env").write_text(f"NEWSDESK_CORPUS=corpus\nNEWSDESK_DATA=data\nNEWSDESK_PROGRESS=false\n"
+                                       f"NEWSDESK_FAISS_GPU={value}\n")
+        settings = Settings()
+        moved.clear()
+        engine = Engine(settings, embedder=bench_index.SyntheticEmbedder(384, settings.model))
+        engine.index(progress=False)
+        answer = engine.ask("how often does the ferry run?")  # a stand-in embedder: a near miss at least
+        assert "ferry runs every hour" in " ".join(r.quote for r in answer.results + answer.near_misses)
+        assert bool(moved) is expect_moved, value
