@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,10 +29,14 @@ from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches
 from .store import ChunkRow, DocRow, Snapshot
+from .speaker_index import SpeakerIndex, chunk_vectors
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
 SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
+CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
+CHANNEL_SCAN = 4000  # at most this many chunks a channel compares to the question
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
 FEATURES = [
@@ -109,7 +114,8 @@ class Sent:
 class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
                  weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30,
-                 embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0) -> None:
+                 embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0,
+                 conn_of: Callable[[], sqlite3.Connection] | None = None) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
         `rerank_top` sentences (abstention still uses the calibrated linear score).
@@ -117,7 +123,11 @@ class AnswerBuilder:
         returned quotes are put in order by their score plus that weight times their own cosine to the
         question. A sentence vector from the chunk's pass carries its neighbours' context, so the sentence
         next to the answer, restating the question, scores close to it; the quote alone tells them apart
-        (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point)."""
+        (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point).
+        `conn_of()`: this thread's SQLite connection to the index, for the publication dates of chunks."""
+        self.conn_of = conn_of
+        self._timeline: Timeline | None = None
+        self._speakers: SpeakerIndex | None = None
         self.embed_quotes = embed_quotes
         self.quote_weight = quote_weight
         self.cross_encoder = cross_encoder
@@ -130,6 +140,73 @@ class AnswerBuilder:
         self.w = self.model.weights
         self._docinfo: dict[tuple[str, str], DocInfo] = {}
         self._lock = threading.Lock()
+
+    # --- time ------------------------------------------------------------------------------------
+    @property
+    def timeline(self) -> Timeline | None:
+        """Publication days of this generation's chunks, read once on first use."""
+        if self._timeline is None and self.conn_of is not None:
+            tl = Timeline.load(self.conn_of())
+            with self._lock:
+                self._timeline = tl
+        return self._timeline
+
+    def allow_for(self, q: QuestionInfo) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The as-of filter for retrieval: only chunks published by the day the question was asked (None when
+        nothing indexed is later, so retrieval is unchanged)."""
+        tl = self.timeline
+        if q.asked_at is None or tl is None or not tl.any_after(q.asked_at):
+            return None
+        day = q.asked_at
+        return lambda ids: tl.published_by(ids, day)
+
+    @property
+    def speaker_index(self) -> SpeakerIndex | None:
+        """This generation's quotations by speaker, read once on the first question that names someone."""
+        if self._speakers is None and self.conn_of is not None:
+            si = SpeakerIndex.load(self.conn_of())
+            with self._lock:
+                self._speakers = si
+        return self._speakers
+
+    # --- retrieval channels -------------------------------------------------------------------------
+    def channels(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Candidate]:
+        """Passages the question's speaker or pinned days reach directly, beyond what the retrievers found:
+        the chunks holding quotations of the person asked about (on the pinned days first), else, for a
+        question pinned to days, the chunks published on them; the best CHANNEL_TAKE of each by cosine to
+        the question. Only chunks published by the time it was asked."""
+        if self.conn_of is None:
+            return []
+        have = {c.chunk_id for c in cands}
+        ids: list[int] = []
+        if q.names and (q.asks_said or q.dates):
+            si = self.speaker_index
+            for name in q.names:
+                for entry in si.matching(name) if si else []:
+                    ids.extend(entry.chunks)
+        spoken = bool(ids)
+        tl = self.timeline
+        if not spoken and q.dates and tl is not None:
+            for rng in q.dates:
+                ids.extend(int(i) for i in tl.in_range(rng)[:CHANNEL_SCAN])
+        ids = [i for i in dict.fromkeys(ids) if i not in have]
+        if not ids:
+            return []
+        arr = np.asarray(ids, dtype=np.int64)
+        if tl is not None and q.asked_at is not None:
+            arr = arr[tl.published_by(arr, q.asked_at)]
+        found, vecs = chunk_vectors(self.conn_of(), [int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
+        if not len(found):
+            return []
+        cos = vecs @ qvec
+        on_day = np.zeros(len(found), dtype=bool)
+        if q.dates and tl is not None:
+            days = tl.day_of(found)
+            for rng in q.dates:
+                # a statement reported the next morning is still that day's
+                on_day |= (days >= rng.start.toordinal()) & (days <= rng.end.toordinal() + 1)
+        order = np.lexsort((-cos, ~on_day))[:CHANNEL_TAKE]
+        return [Candidate(int(found[i]), 0.0, float(cos[i]), 0.0, None, None) for i in order]
 
     # --- per-document facts ---------------------------------------------------------------------
     def docinfo(self, doc: DocRow) -> DocInfo:
@@ -181,7 +258,7 @@ class AnswerBuilder:
         q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
         top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
-        pool = self.pool(cands)
+        pool = self.pool(cands) + self.channels(q, qvec, cands)
         found = self.snap.chunks(c.chunk_id for c in pool)
         use = [(i, c) for i, c in enumerate(pool) if c.chunk_id in found]
         rows = [found[c.chunk_id] for _, c in use]

@@ -153,7 +153,8 @@ class Engine:
         return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
-                                   quote_weight=self.settings.quote_weight))
+                                   quote_weight=self.settings.quote_weight,
+                                   conn_of=lambda: self._store().conn))
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=max(1, len(texts)))
@@ -184,7 +185,7 @@ class Engine:
             return Answer(question, True, [])
         info = analyze(question, asked_at or dt.datetime.now())
         qvec = self.embedder.encode_query(question)
-        candidates = view.retriever.search(qvec, question, k=30)
+        candidates = view.retriever.search(qvec, question, k=30, allow=view.builder.allow_for(info))
         return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:

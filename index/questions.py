@@ -34,6 +34,7 @@ class QuestionInfo:
     names: list[str] = field(default_factory=list)
     asks_said: bool = False
     dates: list[DateRange] = field(default_factory=list)
+    asked_at: dt.date | None = None  # the day it was asked: nothing published later is an answer
 
 
 def names_in(question: str) -> list[str]:
@@ -62,4 +63,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         names=names_in(question),
         asks_said=bool(_SAY.search(question)),
         dates=dates,
+        asked_at=asked,
     )
