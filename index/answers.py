@@ -7,6 +7,7 @@ spans inside a document are `quotes.py`'s.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import sqlite3
@@ -27,7 +28,7 @@ from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verif
 from .records import Answer, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
-from .speakers import name_matches
+from .speakers import name_matches, says_who
 from .store import ChunkRow, DocRow, Snapshot
 from .speaker_index import SpeakerIndex, chunk_vectors
 from .timeline import Timeline
@@ -109,6 +110,9 @@ class Sent:
     score: float = 0.0
     speaker: str | None = None
     when: str | None = None  # the date phrase, matching the question, that dates this sentence
+    said_on: dt.date | None = None  # the day the words were said (see `_said_on`)
+    said_exact: bool = False  # said_on comes from the text, not from the publication date
+    indirect: bool = False  # reported speech of the person asked about ("Turner said that ..."), not a quotation
 
 
 class AnswerBuilder:
@@ -142,14 +146,18 @@ class AnswerBuilder:
         self._lock = threading.Lock()
 
     # --- time ------------------------------------------------------------------------------------
+    def _once(self, attr: str, load: Callable[[sqlite3.Connection], object]):
+        """A per-generation table read from the index on first use (None without a connection)."""
+        if getattr(self, attr) is None and self.conn_of is not None:
+            value = load(self.conn_of())
+            with self._lock:
+                setattr(self, attr, value)
+        return getattr(self, attr)
+
     @property
     def timeline(self) -> Timeline | None:
         """Publication days of this generation's chunks, read once on first use."""
-        if self._timeline is None and self.conn_of is not None:
-            tl = Timeline.load(self.conn_of())
-            with self._lock:
-                self._timeline = tl
-        return self._timeline
+        return self._once("_timeline", Timeline.load)
 
     def allow_for(self, q: QuestionInfo) -> Callable[[np.ndarray], np.ndarray] | None:
         """The as-of filter for retrieval: only chunks published by the day the question was asked (None when
@@ -163,11 +171,7 @@ class AnswerBuilder:
     @property
     def speaker_index(self) -> SpeakerIndex | None:
         """This generation's quotations by speaker, read once on the first question that names someone."""
-        if self._speakers is None and self.conn_of is not None:
-            si = SpeakerIndex.load(self.conn_of())
-            with self._lock:
-                self._speakers = si
-        return self._speakers
+        return self._once("_speakers", SpeakerIndex.load)
 
     # --- retrieval channels -------------------------------------------------------------------------
     def channels(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Candidate]:
@@ -179,9 +183,9 @@ class AnswerBuilder:
             return []
         have = {c.chunk_id for c in cands}
         ids: list[int] = []
-        if q.names and (q.asks_said or q.dates):
+        if asked_speakers(q):
             si = self.speaker_index
-            for name in q.names:
+            for name in asked_speakers(q):
                 for entry in si.matching(name) if si else []:
                     ids.extend(entry.chunks)
         spoken = bool(ids)
@@ -265,6 +269,7 @@ class AnswerBuilder:
         sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
+        who = asked_speakers(q)
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
             path = row.path
@@ -281,7 +286,15 @@ class AnswerBuilder:
                 sent = text[span.start : span.end]
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
                 speaker = self._speaker(info, span)
+                asked_by = bool(speaker and who and any(name_matches(n, speaker) for n in who))
+                indirect = False
+                if not asked_by and who:
+                    # indirect speech: "Turner said Tuesday that the balloon's journey ..."
+                    sayer = says_who(sent)
+                    indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
+                    speaker = speaker or (_expand(sayer, info) if indirect else None)
                 when = self._date_fit(q, span, info, row.doc)
+                said_on, exact = _said_on(info, span, row.doc.date)
                 marks = _marks(sent)
                 nwords = len(sent.split())
                 f = {
@@ -291,7 +304,7 @@ class AnswerBuilder:
                     "retrieval": cand.score / top,
                     "dense_chunk": cand.dense,
                     **self._type_fit(q, sent, span, info),
-                    "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
+                    "speaker": 1.0 if asked_by else 0.0,
                     "date": 1.0 if when else 0.0,
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
                     "short": 1.0 if nwords < 6 else 0.0,
@@ -305,7 +318,8 @@ class AnswerBuilder:
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
-                out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None))
+                out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None,
+                                said_on=said_on, said_exact=exact, indirect=indirect))
         if not out:
             return out, {}
         _relative(out)
@@ -395,9 +409,12 @@ class AnswerBuilder:
             order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
             sents = [head[i] for i in order] + sents[self.rerank_top :]
         # "What did <name> say": the person's own attributed words first, then what others wrote about it.
-        said_by = q.asks_said and bool(q.names)
-        if said_by:
-            sents.sort(key=lambda s: 0 if s.feats.get("speaker") else 1)
+        said_by = bool(asked_speakers(q))
+        if said_by or q.dates:
+            # the asked person's own quoted words first, then their reported speech, then the rest; within
+            # each, what was said on the pinned days before other days
+            sents.sort(key=lambda s: (0 if s.feats.get("speaker") or not said_by else 1 if s.indirect else 2,
+                                      0 if not q.dates or _on_days(s, q.dates) else 1))
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
         covered: list[tuple[str, int, int]] = []
@@ -415,7 +432,9 @@ class AnswerBuilder:
                 break
         unknown = self.unknown_names(q)
         if not results or unknown or self.abstains(abst):
-            return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown)
+            reason = (f"no indexed article mentions {' or '.join(unknown)}" if unknown else
+                      "nothing indexed answers this closely enough")
+            return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown, reason=reason)
         if not said_by:  # there a sentence *about* the statement resembles the question more than it does
             self._order_by_quote(results, qvec)
         return Answer(q.text, False, results)
@@ -479,6 +498,7 @@ class AnswerBuilder:
             passage_end=passage.end,
             speaker=s.speaker or self._speaker(self.docinfo(doc), qs),
             when=s.when,
+            said_on=s.said_on.isoformat() if s.said_on else None,
             clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
         )
@@ -507,6 +527,50 @@ def _relative(sents: list[Sent]) -> None:
         ranks[order] = np.arange(len(vals))
         for s, r in zip(sents, ranks):
             s.feats[rk] = 1.0 / (1 + float(r))
+
+
+def asked_speakers(q: QuestionInfo) -> list[str]:
+    """Whose words the question asks for: its subject ("what did X say"), else, for any question asking what was
+    said, every name in it."""
+    return q.speakers or (q.names if q.asks_said else [])
+
+
+def _said_on(info: DocInfo, span: Span, published: str | None) -> tuple[dt.date | None, bool]:
+    """When the sentence's words were said: a single day the sentence itself gives ("..., White said Monday.",
+    resolved against the article's date at index time), else the publication day. A date further away (a
+    "Monday" paragraphs earlier) does not date these words."""
+    pub = _day(published)
+    for d in info.dates:
+        if span.start <= d.start < span.end and d.range.start == d.range.end and (pub is None or d.range.end <= pub):
+            if pub is None or (pub - d.range.start).days <= 7:
+                return d.range.start, True
+    return pub, False
+
+
+def _on_days(s: Sent, ranges: list) -> bool:
+    """Were the sentence's words said on one of the question's days? A publication date also counts for the
+    day before it (a statement reported the next morning)."""
+    if s.said_on is None:  # an undated document: its time is unknown, not another day
+        return True
+    slack = 0 if s.said_exact else 1
+    return any(r.start <= s.said_on <= r.end + dt.timedelta(days=slack) for r in ranges) or bool(s.feats.get("date"))
+
+
+def _day(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _expand(name: str | None, info: DocInfo) -> str | None:
+    """A surname to the full name the document's quotations give it ("Turner" -> "Mike Turner")."""
+    if not name or " " in name:
+        return name
+    for qt in info.quotations:
+        if qt.speaker and qt.speaker.split()[-1].lower() == name.lower():
+            return qt.speaker
+    return name
 
 
 def _norm(text: str) -> str:

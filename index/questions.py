@@ -35,6 +35,8 @@ class QuestionInfo:
     asks_said: bool = False
     dates: list[DateRange] = field(default_factory=list)
     asked_at: dt.date | None = None  # the day it was asked: nothing published later is an answer
+    # whose words are asked for: the subject of "what did X say", "how did X react", "X's response" (else [])
+    speakers: list[str] = field(default_factory=list)
 
 
 def names_in(question: str) -> list[str]:
@@ -46,6 +48,43 @@ def names_in(question: str) -> list[str]:
         if words:
             out.append(" ".join(w.rstrip("?.,'\u2019").removesuffix("'s").removesuffix("\u2019s") for w in words))
     return [n for n in out if n]
+
+
+_SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
+              r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
+              r"state|stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
+              r"think|thinks|mean|admit|admitted|deny|denied|pitch|pitching|defend|defended")
+_SUBJECT = re.compile(rf"\b(?:did|does|do|has|have|had)\s+(?P<who>.+?)\s+(?:really\s+|just\s+|first\s+)?(?:{_SAY_VERBS})\b")
+_POSSESSIVE = re.compile(r"\b(?:was|is|were|are)\s+(?P<who>.+?)['\u2019]s?\s+(?:\w+\s+)?"
+                         r"(?:response|reaction|reply|statement|comment|comments|message|answer|explanation|view|take)\b",
+                         re.I)
+_ACCORDING = re.compile(r"\baccording to\s+(?P<who>.+?)[?.,]*$", re.I)
+
+
+def speakers_in(question: str) -> list[str]:
+    """Whose words a question asks for: the names in the subject of "what did X say / how did X react / what
+    was X's response", or after "according to"; [] when it asks for no one's words."""
+    for rx in (_SUBJECT, _POSSESSIVE, _ACCORDING):
+        m = rx.search(question)
+        if m:
+            who = _subject_name(m.group("who"))
+            if who:
+                return [who]
+    return []
+
+
+def _subject_name(who: str) -> str | None:
+    """The one name a subject phrase is about: "Jeff Stein, Rite Aid's new CEO" -> Jeff Stein (appositive);
+    "the Red Cross's Jenelle Eli" -> Jenelle Eli; "UAW president Shawn Fain" -> Shawn Fain (the last name);
+    "Robert Muir-Wood of Moody's RMS" -> Robert Muir-Wood; "Bank of England" stays whole."""
+    if "," in who:
+        who = who.split(",")[0]
+    m = re.match(r"(.+?)\s+of\s+(.+)", who)
+    if m and len(re.findall(r"\b[A-Z]", m.group(1))) >= 2:
+        who = m.group(1)
+    who = re.split(r"['\u2019]s\s+(?=[A-Z])", who)[-1]
+    names = names_in(who)
+    return names[-1] if names else None
 
 
 def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> QuestionInfo:
@@ -64,4 +103,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         asks_said=bool(_SAY.search(question)),
         dates=dates,
         asked_at=asked,
+        speakers=speakers_in(question),
     )

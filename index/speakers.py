@@ -513,6 +513,26 @@ def extract_quotations(text: str) -> list[Quotation]:
     return results
 
 
+def says_who(sentence: str) -> str | None:
+    """The named person or organisation a sentence reports as speaking, quoted or not ("Turner said Tuesday
+    that ...", "..., said Robert Muir-Wood, chief ...", "according to the FAA"); None for pronouns and common
+    nouns. Used for indirect speech, which `extract_quotations` (double-quoted spans) does not cover."""
+    toks = _tokens(sentence)
+    for i, tok in enumerate(toks):
+        who: _Who | None = None
+        if _according(toks, i):
+            who = _parse_who(sentence, _subject_after(toks, i + 2))
+        elif _is_verb(tok):
+            subject = _subject_before(sentence, toks, i)
+            who = _parse_who(sentence, subject) if subject else None
+            if who is None or not who.speaker:
+                after = _subject_after(toks, i + 1)
+                who = _parse_who(sentence, after) if after and after[0].capitalised else None
+        if who is not None and who.speaker:
+            return who.speaker
+    return None
+
+
 def _resolve_pronoun(pronoun: str, earlier: list[Quotation], names: list[NameMention], pos: int) -> str | None:
     """The person "he"/"she" most likely refers to: the last person quoted, else the last full name."""
     if pronoun not in _PRONOUNS:
