@@ -20,7 +20,7 @@ import numpy as np
 
 from .chunking import chunk_hash
 from . import facts
-from .dates import DateMention, text_dates
+from .dates import DateMention, question_date_mentions, text_dates
 from .facts import DocFacts as DocInfo
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
@@ -85,6 +85,12 @@ def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
     return _load_model(path)
 
 
+# verbs of saying and their helpers: in "what did X say about Y" only Y is the topic
+_SAY_TERMS = set(terms("say says said saying tell told tweet tweeted post posted react reaction respond response "
+                       "reply replied comment comments statement state stated announce announced warn warned argue "
+                       "argued claim claimed think thought explain explained describe described call called what did "
+                       "does do has have had was were is are how why about when after before on the a an his her "
+                       "their its last night yesterday today week"))
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 # A time expression whether or not it resolves to a date (a month-day in an undated article has no year).
@@ -174,31 +180,23 @@ class AnswerBuilder:
         return self._once("_speakers", SpeakerIndex.load)
 
     # --- retrieval channels -------------------------------------------------------------------------
-    def channels(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Candidate]:
+    def channels(self, q: QuestionInfo, qvec: np.ndarray, pool: list[Candidate]) -> list[Candidate]:
         """Passages the question's speaker or pinned days reach directly, beyond what the retrievers found:
         the chunks holding quotations of the person asked about (on the pinned days first), else, for a
         question pinned to days, the chunks published on them; the best CHANNEL_TAKE of each by cosine to
         the question. Only chunks published by the time it was asked."""
         if self.conn_of is None:
             return []
-        have = {c.chunk_id for c in cands}
-        ids: list[int] = []
-        if asked_speakers(q):
-            si = self.speaker_index
-            for name in asked_speakers(q):
-                for entry in si.matching(name) if si else []:
-                    ids.extend(entry.chunks)
-        spoken = bool(ids)
+        have = np.asarray([c.chunk_id for c in pool], dtype=np.int64)
+        arr = self._speaker_chunks(asked_speakers(q), q.asked_at) if asked_speakers(q) else np.zeros(0, np.int64)
         tl = self.timeline
-        if not spoken and q.dates and tl is not None:
-            for rng in q.dates:
-                ids.extend(int(i) for i in tl.in_range(rng)[:CHANNEL_SCAN])
-        ids = [i for i in dict.fromkeys(ids) if i not in have]
-        if not ids:
+        if not len(arr) and q.dates and tl is not None:
+            arr = np.concatenate([tl.in_range(rng)[:CHANNEL_SCAN] for rng in q.dates])
+            if q.asked_at is not None:
+                arr = arr[tl.published_by(arr, q.asked_at)]
+        arr = arr[~np.isin(arr, have)]
+        if not len(arr):
             return []
-        arr = np.asarray(ids, dtype=np.int64)
-        if tl is not None and q.asked_at is not None:
-            arr = arr[tl.published_by(arr, q.asked_at)]
         found, vecs = chunk_vectors(self.conn_of(), [int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
         if not len(found):
             return []
@@ -206,9 +204,8 @@ class AnswerBuilder:
         on_day = np.zeros(len(found), dtype=bool)
         if q.dates and tl is not None:
             days = tl.day_of(found)
-            for rng in q.dates:
-                # a statement reported the next morning is still that day's
-                on_day |= (days >= rng.start.toordinal()) & (days <= rng.end.toordinal() + 1)
+            for rng in q.dates:  # published up to two days later (as `_on_days`)
+                on_day |= (days >= rng.start.toordinal()) & (days <= rng.end.toordinal() + 2)
         order = np.lexsort((-cos, ~on_day))[:CHANNEL_TAKE]
         return [Candidate(int(found[i]), 0.0, float(cos[i]), 0.0, None, None) for i in order]
 
@@ -231,6 +228,13 @@ class AnswerBuilder:
         """Every sentence of the top passages, with its features and score."""
         sents, _ = self._candidates(q, qvec, cands)
         return sents
+
+    def topic_terms(self, q: QuestionInfo, who: list[str]) -> dict[str, float]:
+        """The question's terms (IDF-weighted) without the asked person's name, verbs of saying, question words
+        and date phrases: what the words asked for should be about ({} when nothing is left)."""
+        drop = set(terms(" ".join(who))) | _SAY_TERMS
+        drop |= set(terms(" ".join(m.text for m in question_date_mentions(q.text, q.asked_at or dt.date.today()))))
+        return {t: self.lexical.idf(t) for t in set(terms(q.text)) - drop}
 
     def unknown_names(self, q: QuestionInfo) -> list[str]:
         """Names in the question no indexed chunk contains a word of: a person or body of two words or more
@@ -262,7 +266,8 @@ class AnswerBuilder:
         q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
         top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
-        pool = self.pool(cands) + self.channels(q, qvec, cands)
+        pool = self.pool(cands)
+        pool += self.channels(q, qvec, pool)
         found = self.snap.chunks(c.chunk_id for c in pool)
         use = [(i, c) for i, c in enumerate(pool) if c.chunk_id in found]
         rows = [found[c.chunk_id] for _, c in use]
@@ -270,6 +275,7 @@ class AnswerBuilder:
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
         who = asked_speakers(q)
+        topic = self.topic_terms(q, who)
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
             path = row.path
@@ -280,6 +286,8 @@ class AnswerBuilder:
                 continue
             sims = svecs @ qvec if svecs is not None else np.zeros(len(spans))
             toks = [set(terms(text[c0 + a : c0 + b])) for a, b in spans]
+            chunk_toks = set().union(*toks)
+            topic_chunk = coverage(topic, chunk_toks) if topic else 1.0
             info = self.docinfo(row.doc)
             for i, (a, b) in enumerate(spans):
                 span = Span(c0 + int(a), c0 + int(b))
@@ -314,6 +322,9 @@ class AnswerBuilder:
                     "rare": 1.0 if rare is not None and rare in toks[i] else 0.0,
                     "length": float(np.log1p(nwords)),
                     **qkind,
+                    # not ranker inputs: how far the passage is on the question's topic, names and dates aside
+                    "topic_ctx": coverage(topic, ctx) if topic else 1.0,
+                    "topic_chunk": topic_chunk,
                 }
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
@@ -435,9 +446,56 @@ class AnswerBuilder:
             reason = (f"no indexed article mentions {' or '.join(unknown)}" if unknown else
                       "nothing indexed answers this closely enough")
             return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown, reason=reason)
+        reason = self.speaker_gap(q, sents)
+        if reason:
+            return Answer(q.text, True, [], near_misses=results[:3], reason=reason)
         if not said_by:  # there a sentence *about* the statement resembles the question more than it does
             self._order_by_quote(results, qvec)
         return Answer(q.text, False, results)
+
+    def speaker_gap(self, q: QuestionInfo, sents: list[Sent]) -> str | None:
+        """Why a question asking for someone's words cannot be answered, or None: the archive holds no words
+        of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
+        reason then names the nearest days they were quoted)."""
+        if not q.speakers:
+            return None
+        who = q.speakers[0]
+        mine = [s for s in sents if s.feats.get("speaker") or s.indirect]
+        if not mine:
+            n = self._quoted_docs(q)
+            if n:
+                return f"{who} is quoted in {n} indexed article{'s' if n > 1 else ''}, none about this"
+            return f"no words of {who} in the indexed articles"
+        if q.dates and not any(_on_days(s, q.dates) for s in mine):
+            asked = ", ".join(str(r) for r in q.dates)
+            near = self._nearest_days(q)
+            tail = f"; nearest: {', '.join(d.isoformat() for d in near)}" if near else ""
+            return f"nothing from {who} on {asked}{tail}"
+        return None
+
+    def _speaker_chunks(self, names: list[str], asked_at: dt.date | None) -> np.ndarray:
+        """Chunk ids holding quotations of these speakers, published by `asked_at`."""
+        si = self.speaker_index
+        ids = [c for name in names for e in (si.matching(name) if si else []) for c in e.chunks]
+        arr = np.asarray(sorted(set(ids)), dtype=np.int64)
+        tl = self.timeline
+        if tl is not None and asked_at is not None and len(arr):
+            arr = arr[tl.published_by(arr, asked_at)]
+        return arr
+
+    def _quoted_docs(self, q: QuestionInfo) -> int:
+        tl = self.timeline
+        return len(tl.paths_of(self._speaker_chunks(q.speakers, q.asked_at))) if tl is not None else 0
+
+    def _nearest_days(self, q: QuestionInfo, n: int = 3) -> list[dt.date]:
+        """The publication days of the speaker's quotations closest to the question's days."""
+        tl = self.timeline
+        ids = self._speaker_chunks(q.speakers, q.asked_at)
+        if tl is None or not len(ids) or not q.dates:
+            return []
+        days = sorted({int(d) for d in tl.day_of(ids) if d})
+        mid = q.dates[0].start.toordinal()
+        return [dt.date.fromordinal(d) for d in sorted(days, key=lambda d: (abs(d - mid), d))[:n]]
 
     def _order_by_quote(self, results: list[Result], qvec: np.ndarray) -> None:
         """Put the results in order by score + quote_weight x the cosine of each quote, embedded alone, to the
@@ -548,11 +606,11 @@ def _said_on(info: DocInfo, span: Span, published: str | None) -> tuple[dt.date 
 
 
 def _on_days(s: Sent, ranges: list) -> bool:
-    """Were the sentence's words said on one of the question's days? A publication date also counts for the
-    day before it (a statement reported the next morning)."""
+    """Were the sentence's words said on one of the question's days? A publication date also counts for the two
+    days before it (news reports what was said the day before, or over a weekend)."""
     if s.said_on is None:  # an undated document: its time is unknown, not another day
         return True
-    slack = 0 if s.said_exact else 1
+    slack = 0 if s.said_exact else 2  # a Saturday signing reported on Monday
     return any(r.start <= s.said_on <= r.end + dt.timedelta(days=slack) for r in ranges) or bool(s.feats.get("date"))
 
 

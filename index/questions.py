@@ -52,7 +52,7 @@ def names_in(question: str) -> list[str]:
 
 _SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
               r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
-              r"state|stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
+              r"stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
               r"think|thinks|mean|admit|admitted|deny|denied|pitch|pitching|defend|defended")
 _SUBJECT = re.compile(rf"\b(?:did|does|do|has|have|had)\s+(?P<who>.+?)\s+(?:really\s+|just\s+|first\s+)?(?:{_SAY_VERBS})\b")
 _POSSESSIVE = re.compile(r"\b(?:was|is|were|are)\s+(?P<who>.+?)['\u2019]s?\s+(?:\w+\s+)?"
@@ -79,6 +79,9 @@ def _subject_name(who: str) -> str | None:
     "Robert Muir-Wood of Moody's RMS" -> Robert Muir-Wood; "Bank of England" stays whole."""
     if "," in who:
         who = who.split(",")[0]
+    who = who.strip()
+    if re.search(r"\b[a-z]+$", who) or re.match(r"^(?:the\s+)?[a-z][a-z\s]*\bof\s+[A-Z]", who):
+        return None  # a role, not a name: "Tennessee's governor", "the mayor of Dimmitt"
     m = re.match(r"(.+?)\s+of\s+(.+)", who)
     if m and len(re.findall(r"\b[A-Z]", m.group(1))) >= 2:
         who = m.group(1)

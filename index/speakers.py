@@ -72,7 +72,9 @@ _VERBS = frozenset(
     argues claimed continued replied responded recalled acknowledged admitted confirmed testified
     urged cautioned posted commented remarked observed suggested concluded conceded complained
     predicted promised vowed pledged stressed emphasized emphasised described called denied agreed
-    boasted joked quipped shouted yelled countered retorted reiterated alleged charged""".split()
+    boasted joked quipped shouted yelled countered retorted reiterated alleged charged shot fired snapped texted
+    lamented recounted mused wondered laughed pleaded demanded exclaimed reflected elaborated clarified
+    maintained assured""".split()
 )
 _BE = frozenset("is are was were be been being".split())
 _ADVERBS = frozenset(
@@ -245,6 +247,9 @@ def _subject_after(toks: list[_Tok], start: int) -> list[_Tok]:
             inside_name = tok.low in _CONNECTORS and out and out[-1].capitalised
             if not (inside_name and n + 1 < len(window) and window[n + 1].capitalised):
                 break
+        if len(out) >= 2 and out[-1].capitalised and out[-2].capitalised and not tok.capitalised \
+                and tok.low not in _CONNECTORS:
+            break  # "said member Dr. Camille Kotton an infectious disease specialist": the name ends here
         out.append(tok)
     return out
 
@@ -293,12 +298,20 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
     else:
         for j in range(i, min(len(toks), i + 12)):
             if not toks[j].is_word:
-                return None
+                aside = _after_aside(toks, i, j)  # "Stevenson, who has been endorsed by ..., told USA TODAY."
+                if aside is None:
+                    return None
+                who, verb_tok = _parse_who(text, toks[i:j]), toks[aside]
+                end_tok = aside + 1
+                verb = toks[aside].low
+                break
             if _is_verb(toks[j]) and j > i:
                 subject = _subject_before(text, toks[: j + 1], j)
-                if not subject or subject[0] is not toks[i]:
+                if not subject:
                     return None
                 who, verb_tok = _parse_who(text, subject), toks[j]
+                if subject[0] is not toks[i] and not (who and who.speaker and " " in who.speaker):
+                    return None  # only a full name may follow a description ("his friend and fellow comic X Y")
                 end_tok = j + 1
                 verb = toks[j].low
                 break
@@ -312,6 +325,22 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
     quote = min((q for q in (text.find(c, pos, limit) for c in _QUOTE_CHARS) if q >= 0), default=limit)
     end = min(stop.end() if stop else limit, quote)
     return _Attribution(who, verb, end)
+
+
+def _after_aside(toks: list[_Tok], i: int, j: int) -> int | None:
+    """For a name toks[i:j] followed by a comma, an aside and another comma, then a verb of saying: the verb's
+    index ("Stevenson, who has been endorsed by Collective PAC, told ..."); else None."""
+    if toks[j].text != "," or not 0 < j - i <= 4 or not all(t.capitalised for t in toks[i:j]):
+        return None
+    for k in range(j + 1, min(len(toks) - 1, j + 20)):
+        if toks[k].text == ",":
+            v = k + 1
+            while v < len(toks) and toks[v].low in _ADVERBS:
+                v += 1
+            return v if v < len(toks) and _is_verb(toks[v]) else None
+        if not toks[k].is_word and toks[k].text not in "-'’":
+            return None
+    return None
 
 
 def _before_attribution(text: str, open_: int, para_start: int) -> _Attribution | None:
@@ -505,12 +534,30 @@ def extract_quotations(text: str) -> list[Quotation]:
                 speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
             elif who.speaker:
                 speaker = _expand_surname(who.speaker, names, sp.open)
+            elif _role_only(who.role):
+                # "the governor said": the person the text has been quoting or naming, as for "he"
+                speaker = _resolve_pronoun("he", results, names, sp.open)
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
     results = _carry_back(text, results)
     log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
     return results
+
+
+def _role_only(role: str | None) -> bool:
+    """"the governor", "the former senator": a title standing for a person named earlier."""
+    if not role:
+        return False
+    words = role.split()
+    last = _bare_word(words[-1].lower())
+    return (len(words) <= 3 and not any(w[:1].isupper() for w in words) and last in _TITLES | _ROLE_NOUNS
+            and last not in _NOT_ONE_PERSON)
+
+
+_ROLE_NOUNS = frozenset("coach manager owner quarterback star actor actress singer rapper host comedian".split())
+# titles that, alone, stand for someone not yet named ("a spokeswoman said", "an official said")
+_NOT_ONE_PERSON = frozenset("spokesman spokeswoman spokesperson officer analyst correspondent editor".split())
 
 
 def says_who(sentence: str) -> str | None:

@@ -43,6 +43,14 @@ class Timeline:
         pos = np.clip(np.searchsorted(self.ids, chunk_ids), 0, len(self.ids) - 1)
         return np.where(self.ids[pos] == chunk_ids, self.days[pos], 0)
 
+    def paths_of(self, chunk_ids: np.ndarray) -> set[str]:
+        """The documents these chunks belong to."""
+        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        if not len(self.ids) or not len(chunk_ids):
+            return set()
+        pos = np.clip(np.searchsorted(self.ids, chunk_ids), 0, len(self.ids) - 1)
+        return {self.paths[int(p)] for p, c in zip(pos, chunk_ids) if self.ids[p] == c}
+
     def published_by(self, chunk_ids: np.ndarray, day: dt.date) -> np.ndarray:
         """A mask: which of these chunks were published on or before `day` (undated ones count as published)."""
         d = self.day_of(chunk_ids)
