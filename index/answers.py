@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
 CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
+# A question's topic (its words besides the speaker and dates) must be this much mentioned, IDF-weighted, in an
+# article quoting the speaker for the speaker's words to answer it (said_2023: see README "News questions").
+TOPIC_MIN = 0.4
+TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
 CHANNEL_SCAN = 4000  # at most this many chunks a channel compares to the question
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
@@ -90,7 +94,7 @@ _SAY_TERMS = set(terms("say says said saying tell told tweet tweeted post posted
                        "reply replied comment comments statement state stated announce announced warn warned argue "
                        "argued claim claimed think thought explain explained describe described call called what did "
                        "does do has have had was were is are how why about when after before on the a an his her "
-                       "their its last night yesterday today week"))
+                       "their its last night yesterday today week he she they him them s"))
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 # A time expression whether or not it resolves to a date (a month-day in an undated article has no year).
@@ -149,6 +153,7 @@ class AnswerBuilder:
         self.model = load_model() if weights is None else RerankModel({"weights": weights})
         self.w = self.model.weights
         self._docinfo: dict[tuple[str, str], DocInfo] = {}
+        self._terms: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
 
     # --- time ------------------------------------------------------------------------------------
@@ -232,7 +237,7 @@ class AnswerBuilder:
     def topic_terms(self, q: QuestionInfo, who: list[str]) -> dict[str, float]:
         """The question's terms (IDF-weighted) without the asked person's name, verbs of saying, question words
         and date phrases: what the words asked for should be about ({} when nothing is left)."""
-        drop = set(terms(" ".join(who))) | _SAY_TERMS
+        drop = set(terms(" ".join(who) + " " + q.subject)) | _SAY_TERMS
         drop |= set(terms(" ".join(m.text for m in question_date_mentions(q.text, q.asked_at or dt.date.today()))))
         return {t: self.lexical.idf(t) for t in set(terms(q.text)) - drop}
 
@@ -466,12 +471,37 @@ class AnswerBuilder:
             if n:
                 return f"{who} is quoted in {n} indexed article{'s' if n > 1 else ''}, none about this"
             return f"no words of {who} in the indexed articles"
-        if q.dates and not any(_on_days(s, q.dates) for s in mine):
-            asked = ", ".join(str(r) for r in q.dates)
-            near = self._nearest_days(q)
-            tail = f"; nearest: {', '.join(d.isoformat() for d in near)}" if near else ""
-            return f"nothing from {who} on {asked}{tail}"
+        if q.dates:
+            mine = [s for s in mine if _on_days(s, q.dates)]
+            if not mine:
+                asked = ", ".join(str(r) for r in q.dates)
+                near = self._nearest_days(q)
+                tail = f"; nearest: {', '.join(d.isoformat() for d in near)}" if near else ""
+                return f"nothing from {who} on {asked}{tail}"
+        if self.topic_in_docs(q, mine) < TOPIC_MIN and max(s.feats["dense_sent"] for s in mine) < TOPIC_DENSE:
+            n = self._quoted_docs(q)
+            return f"{who} is quoted in {n} indexed article{'s' if n != 1 else ''}, none about this"
         return None
+
+    def topic_in_docs(self, q: QuestionInfo, sents: list[Sent]) -> float:
+        """How much of the question's topic (IDF-weighted share of `topic_terms`) the best of these sentences'
+        documents mention anywhere; 1.0 when the question has no topic beyond its speaker and dates."""
+        topic = self.topic_terms(q, asked_speakers(q))
+        if not topic:
+            return 1.0
+        return max((coverage(topic, self._doc_terms(s.chunk.doc)) for s in sents), default=0.0)
+
+    def _doc_terms(self, doc: DocRow) -> set[str]:
+        key = (doc.path, doc.content_hash)
+        with self._lock:
+            found = self._terms.get(key)
+        if found is None:
+            found = set(terms(doc.text))
+            with self._lock:
+                if len(self._terms) >= 1024:
+                    self._terms.clear()
+                self._terms[key] = found
+        return found
 
     def _speaker_chunks(self, names: list[str], asked_at: dt.date | None) -> np.ndarray:
         """Chunk ids holding quotations of these speakers, published by `asked_at`."""

@@ -37,6 +37,7 @@ class QuestionInfo:
     asked_at: dt.date | None = None  # the day it was asked: nothing published later is an answer
     # whose words are asked for: the subject of "what did X say", "how did X react", "X's response" (else [])
     speakers: list[str] = field(default_factory=list)
+    subject: str = ""  # the words naming and describing them ("UCLA climate scientist Daniel Swain")
 
 
 def names_in(question: str) -> list[str]:
@@ -64,13 +65,18 @@ _ACCORDING = re.compile(r"\baccording to\s+(?P<who>.+?)[?.,]*$", re.I)
 def speakers_in(question: str) -> list[str]:
     """Whose words a question asks for: the names in the subject of "what did X say / how did X react / what
     was X's response", or after "according to"; [] when it asks for no one's words."""
+    return subject_of(question)[0]
+
+
+def subject_of(question: str) -> tuple[list[str], str]:
+    """`speakers_in` and the whole subject phrase it was read from ("" when none)."""
     for rx in (_SUBJECT, _POSSESSIVE, _ACCORDING):
         m = rx.search(question)
         if m:
             who = _subject_name(m.group("who"))
             if who:
-                return [who]
-    return []
+                return [who], m.group("who")
+    return [], ""
 
 
 def _subject_name(who: str) -> str | None:
@@ -95,6 +101,7 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         asked_at = asked_at.date()
     asked = asked_at or dt.date.today()
     kind = next((k for k, rx in _WH if rx.search(question)), None)
+    speakers, subject = subject_of(question)
     try:
         dates = question_dates(question, asked)
     except Exception:  # a date parser problem must never break an answer
@@ -106,5 +113,6 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         asks_said=bool(_SAY.search(question)),
         dates=dates,
         asked_at=asked,
-        speakers=speakers_in(question),
+        speakers=speakers,
+        subject=subject,
     )

@@ -248,7 +248,7 @@ def _subject_after(toks: list[_Tok], start: int) -> list[_Tok]:
             if not (inside_name and n + 1 < len(window) and window[n + 1].capitalised):
                 break
         if len(out) >= 2 and out[-1].capitalised and out[-2].capitalised and not tok.capitalised \
-                and tok.low not in _CONNECTORS:
+                and tok.low not in _CONNECTORS and not (n + 1 < len(window) and window[n + 1].capitalised):
             break  # "said member Dr. Camille Kotton an infectious disease specialist": the name ends here
         out.append(tok)
     return out
@@ -325,6 +325,23 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
     quote = min((q for q in (text.find(c, pos, limit) for c in _QUOTE_CHARS) if q >= 0), default=limit)
     end = min(stop.end() if stop else limit, quote)
     return _Attribution(who, verb, end)
+
+
+_DASH = re.compile(r"[ \t]*[—–][ \t]*")
+
+
+def _dash_attribution(text: str, close: int) -> _Attribution | None:
+    """`"…" — former NBA coach Stan Van Gundy, now an analyst.`: a dash and a name after the closing mark."""
+    m = _DASH.match(text, close)
+    if not m:
+        return None
+    line_end = text.find("\n", m.end())
+    toks = _tokens(text, m.end(), min(len(text), m.end() + 160, line_end if line_end >= 0 else len(text)))
+    subject = _subject_after(toks, 0)
+    who = _parse_who(text, subject) if subject else None
+    if who is None or not who.speaker:
+        return None
+    return _Attribution(who, "said", subject[-1].end)
 
 
 def _after_aside(toks: list[_Tok], i: int, j: int) -> int | None:
@@ -512,6 +529,8 @@ def extract_quotations(text: str) -> list[Quotation]:
         after_char = text[sp.close] if sp.close < len(text) else ""
         if sp.closed and (inner_last in ",?!—–-…" or after_char == ","):
             attribution = _after_attribution(text, sp.close)
+        if attribution is None and sp.closed:
+            attribution = _dash_attribution(text, sp.close)
         inherited: Quotation | None = None
         if attribution is None and idx > 0 and results:
             prev, prev_end = results[-1], attr_end[-1]
@@ -532,17 +551,30 @@ def extract_quotations(text: str) -> list[Quotation]:
             verb, role, s_start, s_end = attribution.verb, who.role, who.start, who.end
             if who.pronoun:
                 speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
+            elif who.speaker and _titles_only(who.speaker):
+                # "the Home Secretary said": the person the text last named
+                speaker = _last_named(names, sp.open) or who.speaker
             elif who.speaker:
                 speaker = _expand_surname(who.speaker, names, sp.open)
             elif _role_only(who.role):
-                # "the governor said": the person the text has been quoting or naming, as for "he"
-                speaker = _resolve_pronoun("he", results, names, sp.open)
+                # "the governor said": the person the text last named
+                speaker = _last_named(names, sp.open)
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
     results = _carry_back(text, results)
     log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
     return results
+
+
+def _last_named(names: list[NameMention], pos: int) -> str | None:
+    before = [n for n in names if n.end <= pos]
+    return before[-1].name if before else None
+
+
+def _titles_only(name: str) -> bool:
+    words = [_bare_word(w.lower().strip(".")) for w in name.split()]
+    return all(w in _TITLES or w in {"home", "the"} for w in words) and not any(w in _ORGS for w in words)
 
 
 def _role_only(role: str | None) -> bool:
