@@ -123,6 +123,7 @@ class Sent:
     said_on: dt.date | None = None  # the day the words were said (see `_said_on`)
     said_exact: bool = False  # said_on comes from the text, not from the publication date
     indirect: bool = False  # reported speech of the person asked about ("Turner said that ..."), not a quotation
+    direct: bool = False  # mostly the asked person's quoted words (not a sentence about them quoting a phrase)
 
 
 class AnswerBuilder:
@@ -300,6 +301,7 @@ class AnswerBuilder:
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
                 speaker = self._speaker(info, span)
                 asked_by = bool(speaker and who and any(name_matches(n, speaker) for n in who))
+                direct = asked_by and _quoted_share(info, span) >= 0.5
                 indirect = False
                 if not asked_by and who:
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
@@ -335,7 +337,7 @@ class AnswerBuilder:
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
                 out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None,
-                                said_on=said_on, said_exact=exact, indirect=indirect))
+                                said_on=said_on, said_exact=exact, indirect=indirect, direct=direct))
         if not out:
             return out, {}
         _relative(out)
@@ -429,7 +431,7 @@ class AnswerBuilder:
         if said_by or q.dates:
             # the asked person's own quoted words first, then their reported speech, then the rest; within
             # each, what was said on the pinned days before other days
-            sents.sort(key=lambda s: (0 if s.feats.get("speaker") or not said_by else 1 if s.indirect else 2,
+            sents.sort(key=lambda s: (_said_tier(s) if said_by else 0,
                                       0 if not q.dates or _on_days(s, q.dates) else 1))
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
@@ -550,7 +552,8 @@ class AnswerBuilder:
 
     def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
         info = self.docinfo(s.chunk.doc)
-        return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)))
+        return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)),
+                          _same_speaker(info, s.span))
 
     def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
@@ -615,6 +618,27 @@ def _relative(sents: list[Sent]) -> None:
         ranks[order] = np.arange(len(vals))
         for s, r in zip(sents, ranks):
             s.feats[rk] = 1.0 / (1 + float(r))
+
+
+def _said_tier(s: Sent) -> int:
+    """0: the asked person's quoted words; 1: a sentence quoting a phrase of theirs; 2: their reported speech;
+    3: anything else."""
+    if s.feats.get("speaker"):
+        return 0 if s.direct else 1
+    return 2 if s.indirect else 3
+
+
+def _quoted_share(info: DocInfo, span: Span) -> float:
+    """The share of the sentence's characters inside attributed quotation marks."""
+    inside = sum(max(0, min(span.end, qt.end) - max(span.start, qt.start)) for qt in info.quotations if qt.speaker)
+    return inside / max(1, span.end - span.start)
+
+
+def _same_speaker(info: DocInfo, span: Span) -> list[Span]:
+    """The quotations of whoever is quoted in this sentence, in text order ([] when no one is)."""
+    who = next((qt.speaker for qt in info.quotations if qt.speaker and qt.start < span.end and span.start < qt.end),
+               None)
+    return [Span(qt.start, qt.end) for qt in info.quotations if who and qt.speaker == who]
 
 
 def asked_speakers(q: QuestionInfo) -> list[str]:
