@@ -194,7 +194,7 @@ class AnswerBuilder:
         if self.conn_of is None:
             return []
         have = np.asarray([c.chunk_id for c in pool], dtype=np.int64)
-        arr = self._speaker_chunks(asked_speakers(q), q.asked_at) if asked_speakers(q) else np.zeros(0, np.int64)
+        arr = self._speaker_chunks(q.speakers, q.asked_at) if q.speakers else np.zeros(0, np.int64)
         tl = self.timeline
         if not len(arr) and q.dates and tl is not None:
             arr = np.concatenate([tl.in_range(rng)[:CHANNEL_SCAN] for rng in q.dates])
@@ -303,7 +303,7 @@ class AnswerBuilder:
                 asked_by = bool(speaker and who and any(name_matches(n, speaker) for n in who))
                 direct = asked_by and _quoted_share(info, span) >= 0.5
                 indirect = False
-                if not asked_by and who:
+                if not asked_by and q.speakers:
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
                     sayer = says_who(sent)
                     indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
@@ -428,10 +428,11 @@ class AnswerBuilder:
             sents = [head[i] for i in order] + sents[self.rerank_top :]
         # "What did <name> say": the person's own attributed words first, then what others wrote about it.
         said_by = bool(asked_speakers(q))
-        if said_by or q.dates:
+        if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
             # the asked person's own quoted words first, then their reported speech, then the rest; within
-            # each, what was said on the pinned days before other days
-            sents.sort(key=lambda s: (_said_tier(s) if said_by else 0,
+            # each, what was said on the pinned days before other days (a pinned week or month, "this week"
+            # in a quiz, stays a soft feature unless someone's words are asked for)
+            sents.sort(key=lambda s: (_said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 1,
                                       0 if not q.dates or _on_days(s, q.dates) else 1))
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
@@ -464,8 +465,8 @@ class AnswerBuilder:
         """Why a question asking for someone's words cannot be answered, or None: the archive holds no words
         of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
         reason then names the nearest days they were quoted)."""
-        if not q.speakers:
-            return None
+        if not q.speakers or q.subject.startswith("according to "):
+            return None  # a study or agency cited "according to" may be paraphrased, never quoted
         who = q.speakers[0]
         mine = [s for s in sents if s.feats.get("speaker") or s.indirect]
         if not mine:

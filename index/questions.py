@@ -69,13 +69,14 @@ def speakers_in(question: str) -> list[str]:
 
 
 def subject_of(question: str) -> tuple[list[str], str]:
-    """`speakers_in` and the whole subject phrase it was read from ("" when none)."""
+    """`speakers_in` and the whole subject phrase it was read from ("" when none; "according to X" gives X
+    with the phrase "according to": a source cited, not necessarily someone quoted)."""
     for rx in (_SUBJECT, _POSSESSIVE, _ACCORDING):
         m = rx.search(question)
         if m:
             who = _subject_name(m.group("who"))
             if who:
-                return [who], m.group("who")
+                return [who], ("according to " if rx is _ACCORDING else "") + m.group("who")
     return [], ""
 
 
