@@ -22,6 +22,7 @@ from .chunking import chunk_hash
 from . import facts
 from .dates import DateMention, question_date_mentions, text_dates
 from .facts import DocFacts as DocInfo
+from .junk import junk_reason, line_at
 from .lexical import LexicalIndex, terms
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
@@ -440,6 +441,8 @@ class AnswerBuilder:
         for s in sents:
             if any(p == s.path and a < s.span.end and s.span.start < b for p, a, b in covered):
                 continue  # overlapping chunks give the same sentence twice
+            if _junk(s):
+                continue  # captions, credits, link lines: context, never the quote
             r = self._result(s, q_terms)
             if r is None or any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 continue
@@ -619,6 +622,13 @@ def _relative(sents: list[Sent]) -> None:
         ranks[order] = np.arange(len(vals))
         for s, r in zip(sents, ranks):
             s.feats[rk] = 1.0 / (1 + float(r))
+
+
+def _junk(s: Sent) -> bool:
+    """The sentence's line is never quoted (`junk.junk_reason`); the headline (first line) always may be."""
+    text = s.chunk.doc.text
+    line = line_at(text, s.span.start, s.span.end)
+    return bool(text.find("\n") < s.span.start and junk_reason(line))
 
 
 def _said_tier(s: Sent) -> int:
