@@ -42,7 +42,8 @@ CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
 # article quoting the speaker for the speaker's words to answer it (said_2023: see README "News questions").
 TOPIC_MIN = 0.4
 TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
-CHANNEL_SCAN = 4000  # at most this many chunks a channel compares to the question
+CHANNEL_SCAN = 4000
+RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question  # at most this many chunks a channel compares to the question
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
 FEATURES = [
@@ -420,6 +421,8 @@ class AnswerBuilder:
     # --- the answer -----------------------------------------------------------------------------
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
         sents, abst = self._candidates(q, qvec, cands)
+        if q.latest and q.asked_at is not None:
+            _prefer_recent(sents, q.asked_at)
         sents.sort(key=lambda s: -s.score)
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
@@ -468,8 +471,10 @@ class AnswerBuilder:
         """Why a question asking for someone's words cannot be answered, or None: the archive holds no words
         of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
         reason then names the nearest days they were quoted)."""
-        if not q.speakers or q.subject.startswith("according to "):
-            return None  # a study or agency cited "according to" may be paraphrased, never quoted
+        if not q.speakers or q.subject.startswith("according to ") or q.speakers[0].split()[-1][:1].islower():
+            # a study or agency cited "according to" may be paraphrased, never quoted; a body described
+            # ("Florida's emergency management agency") is named in too many ways to be sure it is absent
+            return None
         who = q.speakers[0]
         mine = [s for s in sents if s.feats.get("speaker") or s.indirect]
         if not mine:
@@ -622,6 +627,18 @@ def _relative(sents: list[Sent]) -> None:
         ranks[order] = np.arange(len(vals))
         for s, r in zip(sents, ranks):
             s.feats[rk] = 1.0 / (1 + float(r))
+
+
+def _prefer_recent(sents: list[Sent], asked_at: dt.date) -> None:
+    """"The new prime minister", "latest": newer evidence first. Each score gains up to one standard deviation of
+    the question's scores, halving with every RECENT_HALF_LIFE days of age at the question's time."""
+    if len(sents) < 2:
+        return
+    spread = float(np.std([s.score for s in sents])) or 1.0
+    for s in sents:
+        if s.said_on is not None:
+            age = max(0, (asked_at - s.said_on).days)
+            s.score += spread * 0.5 ** (age / RECENT_HALF_LIFE)
 
 
 def _junk(s: Sent) -> bool:

@@ -38,6 +38,7 @@ class QuestionInfo:
     # whose words are asked for: the subject of "what did X say", "how did X react", "X's response" (else [])
     speakers: list[str] = field(default_factory=list)
     subject: str = ""  # the words naming and describing them ("UCLA climate scientist Daniel Swain")
+    latest: bool = False  # asks for the newest state of things ("the new UK prime minister", "latest", "now")
 
 
 def names_in(question: str) -> list[str]:
@@ -51,6 +52,9 @@ def names_in(question: str) -> list[str]:
     return [n for n in out if n]
 
 
+_BODIES = frozenset("ministry department office agency government administration embassy police army military "
+                    "company team club league union council committee commission court party campaign".split())
+_LATEST = re.compile(r"\b(?:latest|newest|new|current|currently|now|most recent|recently|these days)\b", re.I)
 _SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
               r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
               r"stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
@@ -87,7 +91,10 @@ def _subject_name(who: str) -> str | None:
     if "," in who:
         who = who.split(",")[0]
     who = who.strip()
-    if re.search(r"\b[a-z]+$", who) or re.match(r"^(?:the\s+)?[a-z][a-z\s]*\bof\s+[A-Z]", who):
+    last = re.search(r"\b([a-z]+)$", who)
+    if last and last.group(1) in _BODIES and re.search(r"\b[A-Z]", who):
+        return re.sub(r"^(?:the|a|an)\s+", "", who)  # a named body: "China's foreign ministry"
+    if last or re.match(r"^(?:the\s+)?[a-z][a-z\s]*\bof\s+[A-Z]", who):
         return None  # a role, not a name: "Tennessee's governor", "the mayor of Dimmitt"
     m = re.match(r"(.+?)\s+of\s+(.+)", who)
     if m and len(re.findall(r"\b[A-Z]", m.group(1))) >= 2:
@@ -116,4 +123,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         asked_at=asked,
         speakers=speakers,
         subject=subject,
+        latest=bool(_LATEST.search(question)),
     )

@@ -112,6 +112,7 @@ _ORGS = frozenset(
     insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
     agency police parliament assembly cabinet""".split()
 )
+_SPOKES = frozenset("spokesman spokeswoman spokesperson spokespeople representative".split())
 _COMMON_SUBJECTS = frozenset(
     """officials critics analysts experts sources authorities residents witnesses diplomats protesters
     lawmakers observers police others some many most both several aides advisers supporters
@@ -199,6 +200,8 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     # the name is what follows the last title/organisation word, unless the run ends with one
     cut = 0
     for k, tok in enumerate(run[:-1]):
+        if tok.bare in _ORGS and run[k + 1].low in _CONNECTORS:
+            continue  # "Bank of England", "University of Michigan": the organisation's own name goes on
         if tok.bare in _TITLES or tok.bare in _ORGS:
             cut = k + 1
     if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
@@ -227,7 +230,9 @@ def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] 
             break
         if prev.text[0].isdigit():
             break
-        if prev.low in _TAIL_STOP and not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
+        spokes = prev.low == "for" and k - 2 >= 0 and toks[k - 2].bare in _SPOKES  # "a spokesperson for X"
+        if prev.low in _TAIL_STOP and not spokes and \
+                not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
             break
         k -= 1
     subject = toks[k : j + 1]
@@ -485,11 +490,13 @@ def speaker_mentions(text: str) -> list[NameMention]:
             j -= 1
         run = toks[i : j + 1]
         i = j + 1
-        if len(run) > 7 or any(t.bare in _ORGS for t in run):
+        if len(run) > 7:
             continue
         who = _parse_who(text, run)
         if who and who.speaker and who.start is not None and who.end is not None:
             words = [t for t in run if who.start <= t.start and t.end <= who.end]
+            if any(t.bare in _ORGS for t in words):
+                continue  # an organisation, not a person ("Police Chief Marcus Reed" is a person)
             plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
                         for t in words)
             if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
@@ -559,12 +566,23 @@ def extract_quotations(text: str) -> list[Quotation]:
             elif _role_only(who.role):
                 # "the governor said": the person the text last named
                 speaker = _last_named(names, sp.open)
+            elif _named_body(who.role):
+                # "a spokesperson for China's foreign ministry said": the body speaks
+                speaker = who.role
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
     results = _carry_back(text, results)
     log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
     return results
+
+
+def _named_body(role: str | None) -> bool:
+    """A spokesperson of a named body ("a spokesperson for China's foreign ministry")."""
+    if not role:
+        return False
+    words = role.split()
+    return len(words) <= 8 and _bare_word(words[0].lower()) in _SPOKES and any(w[:1].isupper() for w in words)
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:
