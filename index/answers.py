@@ -456,13 +456,11 @@ class AnswerBuilder:
             if len(results) >= k:
                 break
         unknown = self.unknown_names(q)
-        if not results or unknown or self.abstains(abst):
+        gap = None if unknown else self.speaker_gap(q, sents)
+        if not results or unknown or gap or self.abstains(abst):
             reason = (f"no indexed article mentions {' or '.join(unknown)}" if unknown else
-                      "nothing indexed answers this closely enough")
+                      gap or "nothing indexed answers this closely enough")
             return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown, reason=reason)
-        reason = self.speaker_gap(q, sents)
-        if reason:
-            return Answer(q.text, True, [], near_misses=results[:3], reason=reason)
         if not said_by:  # there a sentence *about* the statement resembles the question more than it does
             self._order_by_quote(results, qvec)
         return Answer(q.text, False, results)

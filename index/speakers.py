@@ -102,7 +102,8 @@ _TITLES = frozenset(
     chief director ambassador spokesman spokeswoman spokesperson king queen prince princess crown
     pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
     envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
-    officer ceo founder editor correspondent analyst""".split()
+    officer ceo founder editor correspondent analyst councillor councilor councilman councilwoman
+    councilmember alderman""".split()
 )
 _ORGS = frozenset(
     """house department council ministry office agency army navy party government administration
