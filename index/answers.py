@@ -31,7 +31,8 @@ from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches, says_who
 from .store import ChunkRow, DocRow, Snapshot
-from .speaker_index import SpeakerIndex, chunk_vectors
+from .speaker_index import SpeakerIndex, chunk_vectors, speaks_for
+from .speakers import Quotation
 from .timeline import Timeline
 
 log = logging.getLogger(__name__)
@@ -301,8 +302,10 @@ class AnswerBuilder:
                 span = Span(c0 + int(a), c0 + int(b))
                 sent = text[span.start : span.end]
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
-                speaker = self._speaker(info, span)
-                asked_by = bool(speaker and who and any(name_matches(n, speaker) for n in who))
+                quoted = _quotation_at(info, span)
+                speaker = quoted.speaker if quoted else None
+                asked_by = bool(quoted and who and any(name_matches(n, quoted.speaker) or speaks_for(n, quoted.role)
+                                                       for n in who))
                 direct = asked_by and _quoted_share(info, span) >= 0.5
                 indirect = False
                 if not asked_by and q.speakers:
@@ -375,10 +378,8 @@ class AnswerBuilder:
 
     @staticmethod
     def _speaker(info: DocInfo, span: Span) -> str | None:
-        for qt in info.quotations:
-            if qt.speaker and qt.start < span.end and span.start < qt.end:
-                return qt.speaker
-        return None
+        quoted = _quotation_at(info, span)
+        return quoted.speaker if quoted else None
 
     @staticmethod
     def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> dict[str, float]:
@@ -660,11 +661,15 @@ def _quoted_share(info: DocInfo, span: Span) -> float:
     return inside / max(1, span.end - span.start)
 
 
+def _quotation_at(info: DocInfo, span: Span) -> Quotation | None:
+    """The first attributed quotation overlapping the span."""
+    return next((qt for qt in info.quotations if qt.speaker and qt.start < span.end and span.start < qt.end), None)
+
+
 def _same_speaker(info: DocInfo, span: Span) -> list[Span]:
     """The quotations of whoever is quoted in this sentence, in text order ([] when no one is)."""
-    who = next((qt.speaker for qt in info.quotations if qt.speaker and qt.start < span.end and span.start < qt.end),
-               None)
-    return [Span(qt.start, qt.end) for qt in info.quotations if who and qt.speaker == who]
+    quoted = _quotation_at(info, span)
+    return [Span(qt.start, qt.end) for qt in info.quotations if quoted and qt.speaker == quoted.speaker]
 
 
 def asked_speakers(q: QuestionInfo) -> list[str]:

@@ -81,12 +81,14 @@ class SpeakerIndex:
                         self._by_role_token[t].add(speaker)
 
     def matching(self, name: str) -> list[SpokenIn]:
-        """The speakers a name in a question refers to (by name, never by a shared first name alone)."""
+        """The speakers a name in a question refers to (by name, never by a shared first name alone), and those
+        speaking for it ("the National Security Council" -> its spokesman Garrett Marquis)."""
         toks = _norm_tokens(name)
         cands: set[str] = set()
         for t in toks:
-            cands |= self._by_token.get(t, set())
-        return [self.speakers[s] for s in sorted(cands) if name_matches(name, s)]
+            cands |= self._by_token.get(t, set()) | self._by_role_token.get(t, set())
+        return [self.speakers[s] for s in sorted(cands)
+                if name_matches(name, s) or any(speaks_for(name, r) for r in self.speakers[s].roles)]
 
     def by_role(self, phrase: str) -> list[SpokenIn]:
         """Speakers the text describes with every word of `phrase` ("Fed chair", "foreign ministry")."""
@@ -97,6 +99,16 @@ class SpeakerIndex:
         found = set.intersection(*sets) if sets else set()
         return [self.speakers[s] for s in sorted(found)
                 if any(set(toks) <= set(r.split()) for r in self.speakers[s].roles)]
+
+
+def speaks_for(name: str, role: str | None) -> bool:
+    """Does a speaker described as `role` speak for `name`? Every word of a name of two words or more is in the
+    role ("National Security Council" in "National Security Council spokesman"; "China's foreign ministry" in
+    "spokesperson for China's foreign ministry"). One-word names never match a role (too loose)."""
+    if not role:
+        return False
+    want = [t for t in _norm_tokens(name) if t not in _ROLE_NOISE]
+    return len(want) >= 2 and set(want) <= set(_norm_tokens(role))
 
 
 def chunk_vectors(conn: sqlite3.Connection, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
