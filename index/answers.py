@@ -480,7 +480,8 @@ class AnswerBuilder:
             n = self._quoted_docs(q)
             if n:
                 return f"{who} is quoted in {n} indexed article{'s' if n > 1 else ''}, none about this"
-            return f"no words of {who} in the indexed articles"
+            by = f" published by {q.asked_at.isoformat()}" if q.asked_at else ""
+            return f"no words of {who} in the indexed articles{by}"
         if q.dates:
             mine = [s for s in mine if _on_days(s, q.dates)]
             if not mine:
