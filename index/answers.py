@@ -41,7 +41,7 @@ SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
 CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
 # A question's topic (its words besides the speaker and dates) must be this much mentioned, IDF-weighted, in an
 # article quoting the speaker for the speaker's words to answer it (said_2023: see README "News questions").
-TOPIC_MIN = 0.4
+TOPIC_MIN = 0.5
 TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
 CHANNEL_SCAN = 4000
 RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question  # at most this many chunks a channel compares to the question
