@@ -434,11 +434,15 @@ class AnswerBuilder:
         # "What did <name> say": the person's own attributed words first, then what others wrote about it.
         said_by = bool(asked_speakers(q))
         if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
-            # the asked person's own quoted words first, then their reported speech, then the rest; within
-            # each, what was said on the pinned days before other days (a pinned week or month, "this week"
-            # in a quiz, stays a soft feature unless someone's words are asked for)
-            sents.sort(key=lambda s: (_said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 1,
-                                      0 if not q.dates or _on_days(s, q.dates) else 1))
+            # the asked person's words first (then the rest); among them what was said on the pinned days;
+            # then their quoted words before a phrase of theirs quoted in a sentence, before their reported
+            # speech (a pinned week or month, "this week" in a quiz, stays a soft feature unless someone's
+            # words are asked for)
+            def key(s: Sent) -> tuple[int, int, int]:
+                tier = _said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 3
+                return (0 if tier < 3 else 1, 0 if not q.dates or _on_days(s, q.dates) else 1, tier)
+
+            sents.sort(key=key)
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
         covered: list[tuple[str, int, int]] = []
@@ -697,7 +701,7 @@ def _on_days(s: Sent, ranges: list) -> bool:
     if s.said_on is None:  # an undated document: its time is unknown, not another day
         return True
     slack = 0 if s.said_exact else 2  # a Saturday signing reported on Monday
-    return any(r.start <= s.said_on <= r.end + dt.timedelta(days=slack) for r in ranges) or bool(s.feats.get("date"))
+    return any(r.start <= s.said_on <= r.end + dt.timedelta(days=slack) for r in ranges)
 
 
 def _day(value: str | None) -> dt.date | None:
