@@ -23,7 +23,7 @@ from . import facts
 from .dates import DateMention, question_date_mentions, text_dates
 from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
-from .lexical import LexicalIndex, terms
+from .lexical import LexicalIndex, terms, tokenize
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, Result, Span
@@ -285,18 +285,22 @@ class AnswerBuilder:
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
         who = asked_speakers(q)
         topic = self.topic_terms(q, who)
+        # the asked people's last names, to try reported speech only in sentences that name them
+        surnames = re.compile("|".join(re.escape(n.split()[-1]) for n in q.speakers) or "(?!)", re.I)
+        # every sentence's terms in one tokenizer call (a call has a fixed cost that dominated per sentence)
+        pieces = [row.doc.text[row.start + int(a) : row.start + int(b)]
+                  for row in rows for a, b in sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))[0]]
+        all_toks = iter([set(t) for t in tokenize(pieces)] if pieces else [])
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
             path = row.path
             text = row.doc.text
             c0 = row.start
             spans, svecs = sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))
+            toks = [next(all_toks) for _ in range(len(spans))]
             if not len(spans):
                 continue
             sims = svecs @ qvec if svecs is not None else np.zeros(len(spans))
-            toks = [set(terms(text[c0 + a : c0 + b])) for a, b in spans]
-            chunk_toks = set().union(*toks)
-            topic_chunk = coverage(topic, chunk_toks) if topic else 1.0
             info = self.docinfo(row.doc)
             for i, (a, b) in enumerate(spans):
                 span = Span(c0 + int(a), c0 + int(b))
@@ -308,7 +312,7 @@ class AnswerBuilder:
                                                        for n in who))
                 direct = asked_by and _quoted_share(info, span) >= 0.5
                 indirect = False
-                if not asked_by and q.speakers:
+                if not asked_by and q.speakers and surnames.search(sent):
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
                     sayer = says_who(sent)
                     indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
@@ -336,7 +340,6 @@ class AnswerBuilder:
                     **qkind,
                     # not ranker inputs: how far the passage is on the question's topic, names and dates aside
                     "topic_ctx": coverage(topic, ctx) if topic else 1.0,
-                    "topic_chunk": topic_chunk,
                 }
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
