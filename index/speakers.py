@@ -567,6 +567,9 @@ def extract_quotations(text: str) -> list[Quotation]:
             elif _role_only(who.role):
                 # "the governor said": the person the text last named
                 speaker = _last_named(names, sp.open)
+            elif _body_only(who.role):
+                # "the agency said": the organisation the text last named ("FAA", "Kaiser Permanente")
+                speaker = _last_body(text, sp.open)
             elif _named_body(who.role):
                 # "a spokesperson for China's foreign ministry said": the body speaks
                 speaker = who.role
@@ -576,6 +579,32 @@ def extract_quotations(text: str) -> list[Quotation]:
     results = _carry_back(text, results)
     log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
     return results
+
+
+# public bodies a text names once and then calls "the agency" (companies are too often another company)
+_BODY_NOUNS = frozenset("""agency department ministry administration council commission office bureau service
+    authority""".split())
+_ACRONYM_OR_BODY = re.compile(
+    r"\b(?:[A-Z]{2,6}s?\b(?![.-]\w)|(?:[A-Z][\w&'’.-]*\s+){0,4}(?:" + "|".join(
+        w.capitalize() for w in sorted(_ORGS | _BODY_NOUNS) if w.isalpha()) + r")\b)")
+
+
+def _body_only(role: str | None) -> bool:
+    """"the agency", "the company": a body named earlier."""
+    if not role:
+        return False
+    words = role.lower().split()
+    return len(words) <= 2 and _bare_word(words[-1]) in _BODY_NOUNS
+
+
+def _last_body(text: str, pos: int) -> str | None:
+    """The organisation named last before `pos` (within 800 characters): an acronym ("FAA") or a capitalised name
+    ending in an organisation word ("Federal Aviation Administration")."""
+    found = None
+    for m in _ACRONYM_OR_BODY.finditer(text, max(0, pos - 800), pos):
+        if m.group() not in {"I", "TV", "OK", "AM", "PM"}:
+            found = m.group().strip()
+    return found
 
 
 def _named_body(role: str | None) -> bool:
