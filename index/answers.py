@@ -44,6 +44,7 @@ CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
 TOPIC_MIN = 0.5
 TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
 CHANNEL_SCAN = 4000
+QUOTED_WEIGHT = 1.0
 RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question  # at most this many chunks a channel compares to the question
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
@@ -127,6 +128,7 @@ class Sent:
     said_exact: bool = False  # said_on comes from the text, not from the publication date
     indirect: bool = False  # reported speech of the person asked about ("Turner said that ..."), not a quotation
     direct: bool = False  # mostly the asked person's quoted words (not a sentence about them quoting a phrase)
+    quoted_share: float = 0.0  # share of the sentence inside attributed quotation marks (anyone's)
 
 
 class AnswerBuilder:
@@ -310,7 +312,8 @@ class AnswerBuilder:
                 speaker = quoted.speaker if quoted else None
                 asked_by = bool(quoted and who and any(name_matches(n, quoted.speaker) or speaks_for(n, quoted.role)
                                                        for n in who))
-                direct = asked_by and _quoted_share(info, span) >= 0.5
+                share = _quoted_share(info, span)
+                direct = asked_by and share >= 0.5
                 indirect = False
                 if not asked_by and q.speakers and surnames.search(sent):
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
@@ -345,7 +348,8 @@ class AnswerBuilder:
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
                 out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None,
-                                said_on=said_on, said_exact=exact, indirect=indirect, direct=direct))
+                                said_on=said_on, said_exact=exact, indirect=indirect, direct=direct,
+                                quoted_share=share))
         if not out:
             return out, {}
         _relative(out)
@@ -427,6 +431,8 @@ class AnswerBuilder:
         sents, abst = self._candidates(q, qvec, cands)
         if q.latest and q.asked_at is not None:
             _prefer_recent(sents, q.asked_at)
+        if q.wants_words:
+            _prefer_quoted(sents)
         sents.sort(key=lambda s: -s.score)
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
@@ -646,6 +652,18 @@ def _prefer_recent(sents: list[Sent], asked_at: dt.date) -> None:
         if s.said_on is not None:
             age = max(0, (asked_at - s.said_on).days)
             s.score += spread * 0.5 ** (age / RECENT_HALF_LIFE)
+
+
+def _prefer_quoted(sents: list[Sent]) -> None:
+    """"How did X react", "why ..., according to the company": someone's own quoted words answer it better than
+    the narrative around them. Sentences mostly inside attributed quotation marks gain QUOTED_WEIGHT standard
+    deviations of the question's scores."""
+    if len(sents) < 2:
+        return
+    spread = float(np.std([s.score for s in sents])) or 1.0
+    for s in sents:
+        if s.quoted_share >= 0.5:
+            s.score += QUOTED_WEIGHT * spread
 
 
 def _junk(s: Sent) -> bool:

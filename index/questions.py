@@ -39,6 +39,8 @@ class QuestionInfo:
     speakers: list[str] = field(default_factory=list)
     subject: str = ""  # the words naming and describing them ("UCLA climate scientist Daniel Swain")
     latest: bool = False  # asks for the newest state of things ("the new UK prime minister", "latest", "now")
+    # asks for someone's own words, named or not: "how did X react", "why ..., according to the company"
+    wants_words: bool = False
 
 
 def names_in(question: str) -> list[str]:
@@ -54,6 +56,8 @@ def names_in(question: str) -> list[str]:
 
 _BODIES = frozenset("ministry department office agency government administration embassy police army military "
                     "company team club league union council committee commission court party campaign".split())
+_WORDS = re.compile(r"\b(?:according to|react(?:ed|ion)?|respond(?:ed)?|response|justif(?:y|ied)|describe[d]?|"
+                    r"hit back|reply|replied|statement|explain(?:ed)?)\b", re.I)
 _LATEST = re.compile(r"\b(?:latest|newest|new|current|currently|now|most recent|recently|these days)\b", re.I)
 _SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
               r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
@@ -124,4 +128,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         speakers=speakers,
         subject=subject,
         latest=bool(_LATEST.search(question)),
+        wants_words=bool(speakers or _WORDS.search(question)),
     )
