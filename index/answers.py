@@ -442,18 +442,18 @@ class AnswerBuilder:
             sents = [head[i] for i in order] + sents[self.rerank_top :]
         # "What did <name> say": the person's own attributed words first, then what others wrote about it.
         said_by = bool(asked_speakers(q))
-        if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
-            # the asked person's words first (then the rest); among them what was said on the pinned days;
-            # then their quoted words before a phrase of theirs quoted in a sentence, before their reported
-            # speech (a pinned week or month, "this week" in a quiz, stays a soft feature unless someone's
-            # words are asked for)
-            def key(s: Sent) -> tuple[int, int, int]:
-                tier = _said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 3
-                return (0 if tier < 3 else 1, 0 if not q.dates or _on_days(s, q.dates) else 1, tier)
+        # the asked person's words first (then the rest); among them what was said on the pinned days; then
+        # their quoted words before a phrase of theirs quoted in a sentence, before their reported speech (a
+        # pinned week or month, "this week" in a quiz, stays a soft feature unless someone's words are asked for)
+        def key(s: Sent) -> tuple[int, int, int]:
+            tier = _said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 3
+            return (0 if tier < 3 else 1, 0 if not q.dates or _on_days(s, q.dates) else 1, tier)
 
+        if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
             sents.sort(key=key)
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
+        groups: list[tuple] = []  # each result's ordering group (speaker tier, pinned day) when someone is asked for
         covered: list[tuple[str, int, int]] = []
         for s in sents:
             if any(p == s.path and a < s.span.end and s.span.start < b for p, a, b in covered):
@@ -467,6 +467,7 @@ class AnswerBuilder:
                 continue
             covered.append((s.path, r.start, r.end))
             results.append(r)
+            groups.append(key(s) if said_by else ())
             if len(results) >= k:
                 break
         unknown = self.unknown_names(q)
@@ -475,8 +476,9 @@ class AnswerBuilder:
             reason = (f"no indexed article mentions {' or '.join(unknown)}" if unknown else
                       gap or "nothing indexed answers this closely enough")
             return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown, reason=reason)
-        if not said_by:  # there a sentence *about* the statement resembles the question more than it does
-            self._order_by_quote(results, qvec)
+        # the quote alone against the question: across all results, or, when someone's words are asked for, only
+        # within each group (a sentence *about* their statement resembles the question more than it does)
+        self._order_by_quote(results, qvec, groups)
         return Answer(q.text, False, results)
 
     def speaker_gap(self, q: QuestionInfo, sents: list[Sent]) -> str | None:
@@ -551,15 +553,16 @@ class AnswerBuilder:
         mid = q.dates[0].start.toordinal()
         return [dt.date.fromordinal(d) for d in sorted(days, key=lambda d: (abs(d - mid), d))[:n]]
 
-    def _order_by_quote(self, results: list[Result], qvec: np.ndarray) -> None:
+    def _order_by_quote(self, results: list[Result], qvec: np.ndarray, groups: list[tuple]) -> None:
         """Put the results in order by score + quote_weight x the cosine of each quote, embedded alone, to the
-        question (in place; not when a cross-encoder already ordered them)."""
+        question, within their `groups` (in place; not when a cross-encoder already ordered them)."""
         if self.embed_quotes is None or self.quote_weight <= 0 or self.cross_encoder is not None or len(results) < 2:
             return
         cos = self.embed_quotes([r.quote for r in results]) @ qvec
         for r, c in zip(results, cos):
             r.score = float(r.score + self.quote_weight * c)
-        results.sort(key=lambda r: -r.score)
+        order = sorted(range(len(results)), key=lambda i: (groups[i], -results[i].score))
+        results[:] = [results[i] for i in order]
 
     def _merge_duplicate(self, results: list[Result], r: Result) -> bool:
         """The same words in another document (a syndicated copy): list it as another source."""
