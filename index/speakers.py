@@ -98,7 +98,7 @@ _TITLES = frozenset(
     security treasury commerce energy interior health education labor labour transportation
     agriculture justice foreign affairs national adviser advisor attorney general gen gen. sen sen.
     senator rep rep. representative gov gov. governor mayor lt lt. col col. colonel sgt sgt. capt
-    capt. captain adm adm. admiral mr mr. mrs mrs. ms ms. miss dr dr. prof prof. professor judge
+    capt. captain adm adm. admiral brig brig. maj maj. mr mr. mrs mrs. ms ms. miss dr dr. prof prof. professor judge
     chief director ambassador spokesman spokeswoman spokesperson king queen prince princess crown
     pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
     envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
@@ -124,7 +124,8 @@ _COMMON_SUBJECTS = frozenset(
 
 _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
-    r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc)\.(?=\s)"
+    r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc|Brig|Maj|Cpl|Cmdr|Det|Supt)"
+    r"\.(?=\s)"
     r"|[^\W_](?:[\w'’\-]*[^\W_])?(?:['’]s?)?"  # words, hyphenated and possessive
     r"|[^\w\s]",  # a punctuation mark
 )
@@ -353,7 +354,7 @@ def _dash_attribution(text: str, close: int) -> _Attribution | None:
 def _after_aside(toks: list[_Tok], i: int, j: int) -> int | None:
     """For a name toks[i:j] followed by a comma, an aside and another comma, then a verb of saying: the verb's
     index ("Stevenson, who has been endorsed by Collective PAC, told ..."); else None."""
-    if toks[j].text != "," or not 0 < j - i <= 4 or not all(t.capitalised for t in toks[i:j]):
+    if toks[j].text != "," or not 0 < j - i <= 7 or not all(t.capitalised for t in toks[i:j]):
         return None
     for k in range(j + 1, min(len(toks) - 1, j + 20)):
         if toks[k].text == ",":
