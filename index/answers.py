@@ -485,7 +485,9 @@ class AnswerBuilder:
         """Why a question asking for someone's words cannot be answered, or None: the archive holds no words
         of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
         reason then names the nearest days they were quoted)."""
-        if not q.speakers or q.subject.startswith("according to ") or q.speakers[0].split()[-1][:1].islower():
+        if not q.speakers or q.kind in ("when", "number", "where", "who") or q.subject.startswith("according to ") \
+                or q.speakers[0].split()[-1][:1].islower():
+            # "when did X announce ..." asks for a fact, which narrative may give without X's words;
             # a study or agency cited "according to" may be paraphrased, never quoted; a body described
             # ("Florida's emergency management agency") is named in too many ways to be sure it is absent
             return None

@@ -62,7 +62,7 @@ _LATEST = re.compile(r"\b(?:latest|newest|new|current|currently|now|most recent|
 _SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
               r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
               r"stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
-              r"think|thinks|mean|admit|admitted|deny|denied|pitch|pitching|defend|defended")
+              r"think|thinks|admit|admitted|deny|denied|pitch|pitching|defend|defended")
 _SUBJECT = re.compile(rf"\b(?:did|does|do|has|have|had)\s+(?P<who>.+?)\s+(?:really\s+|just\s+|first\s+)?(?:{_SAY_VERBS})\b")
 _POSSESSIVE = re.compile(r"\b(?:was|is|were|are)\s+(?P<who>.+?)['\u2019]s?\s+(?:\w+\s+)?"
                          r"(?:response|reaction|reply|statement|comment|comments|message|answer|explanation|view|take)\b",
