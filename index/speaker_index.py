@@ -90,16 +90,6 @@ class SpeakerIndex:
         return [self.speakers[s] for s in sorted(cands)
                 if name_matches(name, s) or any(speaks_for(name, r) for r in self.speakers[s].roles)]
 
-    def by_role(self, phrase: str) -> list[SpokenIn]:
-        """Speakers the text describes with every word of `phrase` ("Fed chair", "foreign ministry")."""
-        toks = [t for t in _norm_tokens(phrase) if t not in _ROLE_NOISE]
-        if not toks:
-            return []
-        sets = [self._by_role_token.get(t, set()) for t in toks]
-        found = set.intersection(*sets) if sets else set()
-        return [self.speakers[s] for s in sorted(found)
-                if any(set(toks) <= set(r.split()) for r in self.speakers[s].roles)]
-
 
 def speaks_for(name: str, role: str | None) -> bool:
     """Does a speaker described as `role` speak for `name`? Every word of a name of two words or more is in the
