@@ -7,8 +7,10 @@ spans inside a document are `quotes.py`'s.
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,20 +20,32 @@ import numpy as np
 
 from .chunking import chunk_hash
 from . import facts
-from .dates import DateMention, text_dates
+from .dates import DateMention, question_date_mentions, text_dates
 from .facts import DocFacts as DocInfo
-from .lexical import LexicalIndex, terms
+from .junk import junk_reason, line_at
+from .lexical import LexicalIndex, terms, tokenize
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, OtherSource, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
-from .speakers import name_matches
+from .speakers import name_matches, says_who
 from .store import ChunkRow, DocRow, Snapshot
+from .speaker_index import SpeakerIndex, chunk_vectors, speaks_for
+from .speakers import Quotation
+from .timeline import Timeline
 
 log = logging.getLogger(__name__)
 
 SURE_RANK = 3  # a passage ranked this high by either retriever is always scored
+CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
+# A question's topic (its words besides the speaker and dates) must be this much mentioned, IDF-weighted, in an
+# article quoting the speaker for the speaker's words to answer it (said_2023: see README "News questions").
+TOPIC_MIN = 0.5
+TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
+CHANNEL_SCAN = 4000
+QUOTED_WEIGHT = 1.0
+RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question  # at most this many chunks a channel compares to the question
 WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
 
 FEATURES = [
@@ -79,6 +93,12 @@ def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
     return _load_model(path)
 
 
+# verbs of saying and their helpers: in "what did X say about Y" only Y is the topic
+_SAY_TERMS = set(terms("say says said saying tell told tweet tweeted post posted react reaction respond response "
+                       "reply replied comment comments statement state stated announce announced warn warned argue "
+                       "argued claim claimed think thought explain explained describe described call called what did "
+                       "does do has have had was were is are how why about when after before on the a an his her "
+                       "their its last night yesterday today week he she they him them s"))
 _NUMBER = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen)\b", re.I)
 _YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 # A time expression whether or not it resolves to a date (a month-day in an undated article has no year).
@@ -104,12 +124,18 @@ class Sent:
     score: float = 0.0
     speaker: str | None = None
     when: str | None = None  # the date phrase, matching the question, that dates this sentence
+    said_on: dt.date | None = None  # the day the words were said (see `_said_on`)
+    said_exact: bool = False  # said_on comes from the text, not from the publication date
+    indirect: bool = False  # reported speech of the person asked about ("Turner said that ..."), not a quotation
+    direct: bool = False  # mostly the asked person's quoted words (not a sentence about them quoting a phrase)
+    quoted_share: float = 0.0  # share of the sentence inside attributed quotation marks (anyone's)
 
 
 class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
                  weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30,
-                 embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0) -> None:
+                 embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0,
+                 conn_of: Callable[[], sqlite3.Connection] | None = None) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
         `rerank_top` sentences (abstention still uses the calibrated linear score).
@@ -117,7 +143,11 @@ class AnswerBuilder:
         returned quotes are put in order by their score plus that weight times their own cosine to the
         question. A sentence vector from the chunk's pass carries its neighbours' context, so the sentence
         next to the answer, restating the question, scores close to it; the quote alone tells them apart
-        (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point)."""
+        (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point).
+        `conn_of()`: this thread's SQLite connection to the index, for the publication dates of chunks."""
+        self.conn_of = conn_of
+        self._timeline: Timeline | None = None
+        self._speakers: SpeakerIndex | None = None
         self.embed_quotes = embed_quotes
         self.quote_weight = quote_weight
         self.cross_encoder = cross_encoder
@@ -129,7 +159,66 @@ class AnswerBuilder:
         self.model = load_model() if weights is None else RerankModel({"weights": weights})
         self.w = self.model.weights
         self._docinfo: dict[tuple[str, str], DocInfo] = {}
+        self._terms: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
+
+    # --- time ------------------------------------------------------------------------------------
+    def _once(self, attr: str, load: Callable[[sqlite3.Connection], object]):
+        """A per-generation table read from the index on first use (None without a connection)."""
+        if getattr(self, attr) is None and self.conn_of is not None:
+            value = load(self.conn_of())
+            with self._lock:
+                setattr(self, attr, value)
+        return getattr(self, attr)
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """Publication days of this generation's chunks, read once on first use."""
+        return self._once("_timeline", Timeline.load)
+
+    def allow_for(self, q: QuestionInfo) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The as-of filter for retrieval: only chunks published by the day the question was asked (None when
+        nothing indexed is later, so retrieval is unchanged)."""
+        tl = self.timeline
+        if q.asked_at is None or tl is None or not tl.any_after(q.asked_at):
+            return None
+        day = q.asked_at
+        return lambda ids: tl.published_by(ids, day)
+
+    @property
+    def speaker_index(self) -> SpeakerIndex | None:
+        """This generation's quotations by speaker, read once on the first question that names someone."""
+        return self._once("_speakers", SpeakerIndex.load)
+
+    # --- retrieval channels -------------------------------------------------------------------------
+    def channels(self, q: QuestionInfo, qvec: np.ndarray, pool: list[Candidate]) -> list[Candidate]:
+        """Passages the question's speaker or pinned days reach directly, beyond what the retrievers found:
+        the chunks holding quotations of the person asked about (on the pinned days first), else, for a
+        question pinned to days, the chunks published on them; the best CHANNEL_TAKE of each by cosine to
+        the question. Only chunks published by the time it was asked."""
+        if self.conn_of is None:
+            return []
+        have = np.asarray([c.chunk_id for c in pool], dtype=np.int64)
+        arr = self._speaker_chunks(q.speakers, q.asked_at) if q.speakers else np.zeros(0, np.int64)
+        tl = self.timeline
+        if not len(arr) and q.dates and tl is not None:
+            arr = np.concatenate([tl.in_range(rng)[:CHANNEL_SCAN] for rng in q.dates])
+            if q.asked_at is not None:
+                arr = arr[tl.published_by(arr, q.asked_at)]
+        arr = arr[~np.isin(arr, have)]
+        if not len(arr):
+            return []
+        found, vecs = chunk_vectors(self.conn_of(), [int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
+        if not len(found):
+            return []
+        cos = vecs @ qvec
+        on_day = np.zeros(len(found), dtype=bool)
+        if q.dates and tl is not None:
+            days = tl.day_of(found)
+            for rng in q.dates:  # published up to two days later (as `_on_days`)
+                on_day |= (days >= rng.start.toordinal()) & (days <= rng.end.toordinal() + 2)
+        order = np.lexsort((-cos, ~on_day))[:CHANNEL_TAKE]
+        return [Candidate(int(found[i]), 0.0, float(cos[i]), 0.0, None, None) for i in order]
 
     # --- per-document facts ---------------------------------------------------------------------
     def docinfo(self, doc: DocRow) -> DocInfo:
@@ -150,6 +239,13 @@ class AnswerBuilder:
         """Every sentence of the top passages, with its features and score."""
         sents, _ = self._candidates(q, qvec, cands)
         return sents
+
+    def topic_terms(self, q: QuestionInfo, who: list[str]) -> dict[str, float]:
+        """The question's terms (IDF-weighted) without the asked person's name, verbs of saying, question words
+        and date phrases: what the words asked for should be about ({} when nothing is left)."""
+        drop = set(terms(" ".join(who) + " " + q.subject)) | _SAY_TERMS
+        drop |= set(terms(" ".join(m.text for m in question_date_mentions(q.text, q.asked_at or dt.date.today()))))
+        return {t: self.lexical.idf(t) for t in set(terms(q.text)) - drop}
 
     def unknown_names(self, q: QuestionInfo) -> list[str]:
         """Names in the question no indexed chunk contains a word of: a person or body of two words or more
@@ -182,29 +278,50 @@ class AnswerBuilder:
         top = max((c.score for c in cands), default=0.0) or 1.0
         top_bm25 = max((c.bm25 for c in cands), default=0.0) or 1.0
         pool = self.pool(cands)
+        pool += self.channels(q, qvec, pool)
         found = self.snap.chunks(c.chunk_id for c in pool)
         use = [(i, c) for i, c in enumerate(pool) if c.chunk_id in found]
         rows = [found[c.chunk_id] for _, c in use]
         sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
+        who = asked_speakers(q)
+        topic = self.topic_terms(q, who)
+        # the asked people's last names, to try reported speech only in sentences that name them
+        surnames = re.compile("|".join(re.escape(n.split()[-1]) for n in q.speakers) or "(?!)", re.I)
+        # every sentence's terms in one tokenizer call (a call has a fixed cost that dominated per sentence)
+        pieces = [row.doc.text[row.start + int(a) : row.start + int(b)]
+                  for row in rows for a, b in sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))[0]]
+        all_toks = iter([set(t) for t in tokenize(pieces)] if pieces else [])
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
             path = row.path
             text = row.doc.text
             c0 = row.start
             spans, svecs = sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))
+            toks = [next(all_toks) for _ in range(len(spans))]
             if not len(spans):
                 continue
             sims = svecs @ qvec if svecs is not None else np.zeros(len(spans))
-            toks = [set(terms(text[c0 + a : c0 + b])) for a, b in spans]
             info = self.docinfo(row.doc)
             for i, (a, b) in enumerate(spans):
                 span = Span(c0 + int(a), c0 + int(b))
                 sent = text[span.start : span.end]
                 ctx = toks[i] | (toks[i - 1] if i else set()) | (toks[i + 1] if i + 1 < len(toks) else set())
-                speaker = self._speaker(info, span)
+                quoted = _quotation_at(info, span)
+                speaker = quoted.speaker if quoted else None
+                asked_by = bool(quoted and who and any(name_matches(n, quoted.speaker) or speaks_for(n, quoted.role)
+                                                       for n in who))
+                share = _quoted_share(info, span)
+                direct = asked_by and share >= 0.5
+                indirect = False
+                if not asked_by and q.speakers and surnames.search(sent):
+                    # indirect speech: "Turner said Tuesday that the balloon's journey ..."
+                    sayer = says_who(sent)
+                    indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
+                    speaker = speaker or (_expand(sayer, info) if indirect else None)
                 when = self._date_fit(q, span, info, row.doc)
+                said_on, exact = _said_on(info, span, row.doc.date)
                 marks = _marks(sent)
                 nwords = len(sent.split())
                 f = {
@@ -214,7 +331,7 @@ class AnswerBuilder:
                     "retrieval": cand.score / top,
                     "dense_chunk": cand.dense,
                     **self._type_fit(q, sent, span, info),
-                    "speaker": 1.0 if speaker and q.names and any(name_matches(n, speaker) for n in q.names) else 0.0,
+                    "speaker": 1.0 if asked_by else 0.0,
                     "date": 1.0 if when else 0.0,
                     "quoted": 1.0 if q.asks_said and _QUOTE_CHARS.search(sent) else 0.0,
                     "short": 1.0 if nwords < 6 else 0.0,
@@ -224,11 +341,15 @@ class AnswerBuilder:
                     "rare": 1.0 if rare is not None and rare in toks[i] else 0.0,
                     "length": float(np.log1p(nwords)),
                     **qkind,
+                    # not ranker inputs: how far the passage is on the question's topic, names and dates aside
+                    "topic_ctx": coverage(topic, ctx) if topic else 1.0,
                 }
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
-                out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None))
+                out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None,
+                                said_on=said_on, said_exact=exact, indirect=indirect, direct=direct,
+                                quoted_share=share))
         if not out:
             return out, {}
         _relative(out)
@@ -264,10 +385,8 @@ class AnswerBuilder:
 
     @staticmethod
     def _speaker(info: DocInfo, span: Span) -> str | None:
-        for qt in info.quotations:
-            if qt.speaker and qt.start < span.end and span.start < qt.end:
-                return qt.speaker
-        return None
+        quoted = _quotation_at(info, span)
+        return quoted.speaker if quoted else None
 
     @staticmethod
     def _type_fit(q: QuestionInfo, sent: str, span: Span, info: DocInfo) -> dict[str, float]:
@@ -310,6 +429,10 @@ class AnswerBuilder:
     # --- the answer -----------------------------------------------------------------------------
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
         sents, abst = self._candidates(q, qvec, cands)
+        if q.latest and q.asked_at is not None:
+            _prefer_recent(sents, q.asked_at)
+        if q.wants_words:
+            _prefer_quoted(sents)
         sents.sort(key=lambda s: -s.score)
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
@@ -318,15 +441,24 @@ class AnswerBuilder:
             order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
             sents = [head[i] for i in order] + sents[self.rerank_top :]
         # "What did <name> say": the person's own attributed words first, then what others wrote about it.
-        said_by = q.asks_said and bool(q.names)
-        if said_by:
-            sents.sort(key=lambda s: 0 if s.feats.get("speaker") else 1)
+        said_by = bool(asked_speakers(q))
+        # the asked person's words first (then the rest); among them what was said on the pinned days; then
+        # their quoted words before a phrase of theirs quoted in a sentence, before their reported speech (a
+        # pinned week or month, "this week" in a quiz, stays a soft feature unless someone's words are asked for)
+        def key(s: Sent) -> tuple[int, int, int]:
+            tier = _said_tier(s) if q.speakers else 0 if s.feats.get("speaker") else 3
+            return (0 if tier < 3 else 1, 0 if not q.dates or _on_days(s, q.dates) else 1, tier)
+
+        if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
+            sents.sort(key=key)
         q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
         covered: list[tuple[str, int, int]] = []
         for s in sents:
             if any(p == s.path and a < s.span.end and s.span.start < b for p, a, b in covered):
                 continue  # overlapping chunks give the same sentence twice
+            if _junk(s):
+                continue  # captions, credits, link lines: context, never the quote
             r = self._result(s, q_terms)
             if r is None or any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 continue
@@ -337,11 +469,91 @@ class AnswerBuilder:
             if len(results) >= k:
                 break
         unknown = self.unknown_names(q)
-        if not results or unknown or self.abstains(abst):
-            return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown)
-        if not said_by:  # there a sentence *about* the statement resembles the question more than it does
+        gap = None if unknown else self.speaker_gap(q, sents)
+        if not results or unknown or gap or self.abstains(abst):
+            reason = (f"no indexed article mentions {' or '.join(unknown)}" if unknown else
+                      gap or "nothing indexed answers this closely enough")
+            return Answer(q.text, True, [], near_misses=results[:3], unknown_names=unknown, reason=reason)
+        # the quote alone against the question (not when someone's words are asked for: there a sentence *about*
+        # their statement resembles the question more than it does; ordering within each speaker group gained
+        # one question of 150 on said_2023 for one more model call an ask, so it is not done)
+        if not said_by:
             self._order_by_quote(results, qvec)
         return Answer(q.text, False, results)
+
+    def speaker_gap(self, q: QuestionInfo, sents: list[Sent]) -> str | None:
+        """Why a question asking for someone's words cannot be answered, or None: the archive holds no words
+        of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
+        reason then names the nearest days they were quoted)."""
+        if not q.speakers or q.kind in ("when", "number", "where", "who") or q.subject.startswith("according to ") \
+                or q.speakers[0].split()[-1][:1].islower():
+            # "when did X announce ..." asks for a fact, which narrative may give without X's words;
+            # a study or agency cited "according to" may be paraphrased, never quoted; a body described
+            # ("Florida's emergency management agency") is named in too many ways to be sure it is absent
+            return None
+        who = q.speakers[0]
+        mine = [s for s in sents if s.feats.get("speaker") or s.indirect]
+        if not mine:
+            n = self._quoted_docs(q)
+            if n:
+                return f"{who} is quoted in {n} indexed article{'s' if n > 1 else ''}, none about this"
+            by = f" published by {q.asked_at.isoformat()}" if q.asked_at else ""
+            return f"no words of {who} in the indexed articles{by}"
+        if q.dates:
+            mine = [s for s in mine if _on_days(s, q.dates)]
+            if not mine:
+                asked = ", ".join(str(r) for r in q.dates)
+                near = self._nearest_days(q)
+                tail = f"; nearest: {', '.join(d.isoformat() for d in near)}" if near else ""
+                return f"nothing from {who} on {asked}{tail}"
+        if self.topic_in_docs(q, mine) < TOPIC_MIN and max(s.feats["dense_sent"] for s in mine) < TOPIC_DENSE:
+            n = self._quoted_docs(q)
+            return f"{who} is quoted in {n} indexed article{'s' if n != 1 else ''}, none about this"
+        return None
+
+    def topic_in_docs(self, q: QuestionInfo, sents: list[Sent]) -> float:
+        """How much of the question's topic (IDF-weighted share of `topic_terms`) the best of these sentences'
+        documents mention anywhere; 1.0 when the question has no topic beyond its speaker and dates."""
+        topic = self.topic_terms(q, asked_speakers(q))
+        if not topic:
+            return 1.0
+        return max((coverage(topic, self._doc_terms(s.chunk.doc)) for s in sents), default=0.0)
+
+    def _doc_terms(self, doc: DocRow) -> set[str]:
+        key = (doc.path, doc.content_hash)
+        with self._lock:
+            found = self._terms.get(key)
+        if found is None:
+            found = set(terms(doc.text))
+            with self._lock:
+                if len(self._terms) >= 1024:
+                    self._terms.clear()
+                self._terms[key] = found
+        return found
+
+    def _speaker_chunks(self, names: list[str], asked_at: dt.date | None) -> np.ndarray:
+        """Chunk ids holding quotations of these speakers, published by `asked_at`."""
+        si = self.speaker_index
+        ids = [c for name in names for e in (si.matching(name) if si else []) for c in e.chunks]
+        arr = np.asarray(sorted(set(ids)), dtype=np.int64)
+        tl = self.timeline
+        if tl is not None and asked_at is not None and len(arr):
+            arr = arr[tl.published_by(arr, asked_at)]
+        return arr
+
+    def _quoted_docs(self, q: QuestionInfo) -> int:
+        tl = self.timeline
+        return len(tl.paths_of(self._speaker_chunks(q.speakers, q.asked_at))) if tl is not None else 0
+
+    def _nearest_days(self, q: QuestionInfo, n: int = 3) -> list[dt.date]:
+        """The publication days of the speaker's quotations closest to the question's days."""
+        tl = self.timeline
+        ids = self._speaker_chunks(q.speakers, q.asked_at)
+        if tl is None or not len(ids) or not q.dates:
+            return []
+        days = sorted({int(d) for d in tl.day_of(ids) if d})
+        mid = q.dates[0].start.toordinal()
+        return [dt.date.fromordinal(d) for d in sorted(days, key=lambda d: (abs(d - mid), d))[:n]]
 
     def _order_by_quote(self, results: list[Result], qvec: np.ndarray) -> None:
         """Put the results in order by score + quote_weight x the cosine of each quote, embedded alone, to the
@@ -365,7 +577,8 @@ class AnswerBuilder:
 
     def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
         info = self.docinfo(s.chunk.doc)
-        return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)))
+        return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)),
+                          _same_speaker(info, s.span))
 
     def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
@@ -401,6 +614,7 @@ class AnswerBuilder:
             passage_end=passage.end,
             speaker=s.speaker or self._speaker(self.docinfo(doc), qs),
             when=s.when,
+            said_on=s.said_on.isoformat() if s.said_on else None,
             clipped=len(quote) < s.span.end - s.span.start and not (qs.start <= s.span.start and s.span.end <= qs.end),
             is_comment=any(c.start <= qs.start < c.end for c in doc.comments),
             author=doc.author,
@@ -431,6 +645,106 @@ def _relative(sents: list[Sent]) -> None:
         ranks[order] = np.arange(len(vals))
         for s, r in zip(sents, ranks):
             s.feats[rk] = 1.0 / (1 + float(r))
+
+
+def _prefer_recent(sents: list[Sent], asked_at: dt.date) -> None:
+    """"The new prime minister", "latest": newer evidence first. Each score gains up to one standard deviation of
+    the question's scores, halving with every RECENT_HALF_LIFE days of age at the question's time."""
+    if len(sents) < 2:
+        return
+    spread = float(np.std([s.score for s in sents])) or 1.0
+    for s in sents:
+        if s.said_on is not None:
+            age = max(0, (asked_at - s.said_on).days)
+            s.score += spread * 0.5 ** (age / RECENT_HALF_LIFE)
+
+
+def _prefer_quoted(sents: list[Sent]) -> None:
+    """"How did X react", "why ..., according to the company": someone's own quoted words answer it better than
+    the narrative around them. Sentences mostly inside attributed quotation marks gain QUOTED_WEIGHT standard
+    deviations of the question's scores."""
+    if len(sents) < 2:
+        return
+    spread = float(np.std([s.score for s in sents])) or 1.0
+    for s in sents:
+        if s.quoted_share >= 0.5:
+            s.score += QUOTED_WEIGHT * spread
+
+
+def _junk(s: Sent) -> bool:
+    """The sentence's line is never quoted (`junk.junk_reason`); the headline (first line) always may be."""
+    text = s.chunk.doc.text
+    line = line_at(text, s.span.start, s.span.end)
+    return bool(text.find("\n") < s.span.start and junk_reason(line))
+
+
+def _said_tier(s: Sent) -> int:
+    """0: the asked person's quoted words; 1: a sentence quoting a phrase of theirs; 2: their reported speech;
+    3: anything else."""
+    if s.feats.get("speaker"):
+        return 0 if s.direct else 1
+    return 2 if s.indirect else 3
+
+
+def _quoted_share(info: DocInfo, span: Span) -> float:
+    """The share of the sentence's characters inside attributed quotation marks."""
+    inside = sum(max(0, min(span.end, qt.end) - max(span.start, qt.start)) for qt in info.quotations if qt.speaker)
+    return inside / max(1, span.end - span.start)
+
+
+def _quotation_at(info: DocInfo, span: Span) -> Quotation | None:
+    """The first attributed quotation overlapping the span."""
+    return next((qt for qt in info.quotations if qt.speaker and qt.start < span.end and span.start < qt.end), None)
+
+
+def _same_speaker(info: DocInfo, span: Span) -> list[Span]:
+    """The quotations of whoever is quoted in this sentence, in text order ([] when no one is)."""
+    quoted = _quotation_at(info, span)
+    return [Span(qt.start, qt.end) for qt in info.quotations if quoted and qt.speaker == quoted.speaker]
+
+
+def asked_speakers(q: QuestionInfo) -> list[str]:
+    """Whose words the question asks for: its subject ("what did X say"), else, for any question asking what was
+    said, every name in it."""
+    return q.speakers or (q.names if q.asks_said else [])
+
+
+def _said_on(info: DocInfo, span: Span, published: str | None) -> tuple[dt.date | None, bool]:
+    """When the sentence's words were said: a single day the sentence itself gives ("..., White said Monday.",
+    resolved against the article's date at index time), else the publication day. A date further away (a
+    "Monday" paragraphs earlier) does not date these words."""
+    pub = _day(published)
+    for d in info.dates:
+        if span.start <= d.start < span.end and d.range.start == d.range.end and (pub is None or d.range.end <= pub):
+            if pub is None or (pub - d.range.start).days <= 7:
+                return d.range.start, True
+    return pub, False
+
+
+def _on_days(s: Sent, ranges: list) -> bool:
+    """Were the sentence's words said on one of the question's days? A publication date also counts for the two
+    days before it (news reports what was said the day before, or over a weekend)."""
+    if s.said_on is None:  # an undated document: its time is unknown, not another day
+        return True
+    slack = 0 if s.said_exact else 2  # a Saturday signing reported on Monday
+    return any(r.start <= s.said_on <= r.end + dt.timedelta(days=slack) for r in ranges)
+
+
+def _day(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _expand(name: str | None, info: DocInfo) -> str | None:
+    """A surname to the full name the document's quotations give it ("Turner" -> "Mike Turner")."""
+    if not name or " " in name:
+        return name
+    for qt in info.quotations:
+        if qt.speaker and qt.speaker.split()[-1].lower() == name.lower():
+            return qt.speaker
+    return name
 
 
 def _norm(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+from .facts import FACTS_VERSION
 from .records import Span
 from .sentences import split_sentences, word_count
 
@@ -17,8 +18,9 @@ _WORD = re.compile(r"\S+")
 
 
 def chunking_key(target_words: int, max_words: int) -> str:
-    """What the index's chunk spans depend on besides the text (kept in the manifest)."""
-    return f"v{CHUNKING_VERSION}/{target_words}/{max_words}"
+    """What the index's chunk spans (and the facts stored with each document) depend on besides the text (kept in
+    the manifest): a change re-prepares every document; unchanged chunks keep their vectors."""
+    return f"v{CHUNKING_VERSION}/f{FACTS_VERSION}/{target_words}/{max_words}"
 
 
 def chunk_hash(text: str) -> str:

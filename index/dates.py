@@ -340,6 +340,8 @@ def question_dates(question: str, asked_at: datetime.date) -> list[DateRange]:
     mode = _Mode(reference=asked_at, strict_case=False, weekday_inclusive=False)
     ranges: list[DateRange] = []
     for mention in _scan(question, mode):
+        if mention.text.isupper():
+            continue  # a name in capitals, not a date: "USA TODAY"
         if mention.range not in ranges:
             ranges.append(mention.range)
     log.debug("question dates %r -> %s", question, [str(r) for r in ranges])

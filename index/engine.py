@@ -236,7 +236,8 @@ class Engine:
                      AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
                                    cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
                                    quote_weight=self.settings.quote_weight, passages=self.settings.passages,
-                                   rerank_top=self.settings.rerank_top))
+                                   rerank_top=self.settings.rerank_top,
+                                   conn_of=lambda: self._store().conn))
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=max(1, len(texts)))
@@ -271,7 +272,8 @@ class Engine:
                 return by_author  # "who wrote the X article?": from the bylines, not from passages
             info = analyze(question, asked_at or dt.datetime.now())
             qvec = self.embedder.encode_query(question)
-            candidates = view.retriever.search(qvec, question, k=self.settings.candidates)
+            candidates = view.retriever.search(qvec, question, k=self.settings.candidates,
+                                                  allow=view.builder.allow_for(info))
             return view.builder.build(info, qvec, candidates, k)
 
     def status(self) -> IndexStatus:

@@ -24,6 +24,7 @@ class Question:
     gold: list[str]
     docs: list[str] = field(default_factory=list)
     asked_at: dt.date | None = None
+    kind: str | None = None  # the question file's `kind` (speaker+date, unanswerable, ...), for per-kind figures
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -34,7 +35,8 @@ def load_questions(path: Path) -> list[Question]:
         try:
             d = json.loads(line)
             asked = dt.date.fromisoformat(d["asked_at"]) if d.get("asked_at") else None
-            out.append(Question(str(d["qid"]), d["question"], list(d.get("gold", [])), list(d.get("docs") or []), asked))
+            out.append(Question(str(d["qid"]), d["question"], list(d.get("gold", [])), list(d.get("docs") or []), asked,
+                                d.get("kind")))
         except (KeyError, ValueError, TypeError) as exc:
             raise ValueError(f"{path}:{n}: not a question line ({exc})") from None
     return out
@@ -52,6 +54,23 @@ def _first_hit(answer: Answer, q: Question, field_: str, strict: bool) -> int | 
 
 
 def metrics(pairs: list[tuple[Question, Answer]], verbatim: Callable[[Any], bool]) -> dict[str, float]:
+    """The overall figures, then, when the file names kinds, `KIND/...` figures per kind: quote hit@1 and
+    hit@3 (strict when the file gives `docs`) and the share abstained."""
+    out = _metrics(pairs, verbatim)
+    kinds = sorted({q.kind for q, _ in pairs if q.kind})
+    for kind in kinds:
+        sub = [(q, a) for q, a in pairs if q.kind == kind]
+        m = _metrics(sub, verbatim)
+        pre = "quote_strict" if "quote_strict_hit@1" in m else "quote"
+        if any(q.gold for q, _ in sub):
+            out[f"{kind}/{pre}_hit@1"] = m[f"{pre}_hit@1"]
+            out[f"{kind}/{pre}_hit@3"] = m[f"{pre}_hit@3"]
+        out[f"{kind}/abstained"] = sum(1 for _, a in sub if a.abstained) / len(sub)
+        out[f"{kind}/questions"] = len(sub)
+    return out
+
+
+def _metrics(pairs: list[tuple[Question, Answer]], verbatim: Callable[[Any], bool]) -> dict[str, float]:
     answerable = [(q, a) for q, a in pairs if q.gold]
     out: dict[str, float] = {}
     kinds = [("quote", "quote", False), ("passage", "passage", False)]
@@ -71,6 +90,9 @@ def metrics(pairs: list[tuple[Question, Answer]], verbatim: Callable[[Any], bool
     quotes = [r for _, a in pairs for r in a.results]
     out["verbatim"] = sum(1 for r in quotes if verbatim(r)) / len(quotes) if quotes else 1.0
     out["max_quote_words"] = max((len(r.quote.split()) for r in quotes), default=0)
+    # quotes (and near misses) from documents published after the question was asked: must be 0
+    out["after_asked_at"] = sum(1 for q, a in pairs if q.asked_at for r in a.results + a.near_misses
+                                if r.date and r.date > q.asked_at.isoformat())
     out["questions"] = len(pairs)
     out["answerable"] = len(answerable)
     return out

@@ -100,8 +100,11 @@ class QuoteView:
 
     @property
     def attribution(self) -> str | None:
-        """"Mike Pompeo, April 7", "Mike Pompeo", the day alone ("April 7"), or None when neither is known."""
-        return ", ".join(x for x in (self.speaker, self.when) if x) or None
+        """"Mike Pompeo, April 7", "Mike Pompeo", or None when the speaker is not known (a day alone would label
+        a sentence that only reports a statement as if it were one)."""
+        if not self.speaker:
+            return None
+        return self.speaker + (f", {self.when}" if self.when else "")
 
     @property
     def words(self) -> str:

@@ -34,6 +34,13 @@ class QuestionInfo:
     names: list[str] = field(default_factory=list)
     asks_said: bool = False
     dates: list[DateRange] = field(default_factory=list)
+    asked_at: dt.date | None = None  # the day it was asked: nothing published later is an answer
+    # whose words are asked for: the subject of "what did X say", "how did X react", "X's response" (else [])
+    speakers: list[str] = field(default_factory=list)
+    subject: str = ""  # the words naming and describing them ("UCLA climate scientist Daniel Swain")
+    latest: bool = False  # asks for the newest state of things ("the new UK prime minister", "latest", "now")
+    # asks for someone's own words, named or not: "how did X react", "why ..., according to the company"
+    wants_words: bool = False
 
 
 def names_in(question: str) -> list[str]:
@@ -47,11 +54,66 @@ def names_in(question: str) -> list[str]:
     return [n for n in out if n]
 
 
+_BODIES = frozenset("ministry department office agency government administration embassy police army military "
+                    "company team club league union council committee commission court party campaign".split())
+_WORDS = re.compile(r"\b(?:according to|react(?:ed|ion)?|respond(?:ed)?|response|justif(?:y|ied)|describe[d]?|"
+                    r"hit back|reply|replied|statement|explain(?:ed)?)\b", re.I)
+_LATEST = re.compile(r"\b(?:latest|newest|new|current|currently|now|most recent|recently|these days)\b", re.I)
+_SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
+              r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
+              r"stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
+              r"think|thinks|admit|admitted|deny|denied|pitch|pitching|defend|defended")
+_SUBJECT = re.compile(rf"\b(?:did|does|do|has|have|had)\s+(?P<who>.+?)\s+(?:really\s+|just\s+|first\s+)?(?:{_SAY_VERBS})\b")
+_POSSESSIVE = re.compile(r"\b(?:was|is|were|are)\s+(?P<who>.+?)['\u2019]s?\s+(?:\w+\s+)?"
+                         r"(?:response|reaction|reply|statement|comment|comments|message|answer|explanation|view|take)\b",
+                         re.I)
+_ACCORDING = re.compile(r"\baccording to\s+(?P<who>.+?)[?.,]*$", re.I)
+
+
+def speakers_in(question: str) -> list[str]:
+    """Whose words a question asks for: the names in the subject of "what did X say / how did X react / what
+    was X's response", or after "according to"; [] when it asks for no one's words."""
+    return subject_of(question)[0]
+
+
+def subject_of(question: str) -> tuple[list[str], str]:
+    """`speakers_in` and the whole subject phrase it was read from ("" when none; "according to X" gives X
+    with the phrase "according to": a source cited, not necessarily someone quoted)."""
+    for rx in (_SUBJECT, _POSSESSIVE, _ACCORDING):
+        m = rx.search(question)
+        if m:
+            who = _subject_name(m.group("who"))
+            if who:
+                return [who], ("according to " if rx is _ACCORDING else "") + m.group("who")
+    return [], ""
+
+
+def _subject_name(who: str) -> str | None:
+    """The one name a subject phrase is about: "Jeff Stein, Rite Aid's new CEO" -> Jeff Stein (appositive);
+    "the Red Cross's Jenelle Eli" -> Jenelle Eli; "UAW president Shawn Fain" -> Shawn Fain (the last name);
+    "Robert Muir-Wood of Moody's RMS" -> Robert Muir-Wood; "Bank of England" stays whole."""
+    if "," in who:
+        who = who.split(",")[0]
+    who = who.strip()
+    last = re.search(r"\b([a-z]+)$", who)
+    if last and last.group(1) in _BODIES and re.search(r"\b[A-Z]", who):
+        return re.sub(r"^(?:the|a|an)\s+", "", who)  # a named body: "China's foreign ministry"
+    if last or re.match(r"^(?:the\s+)?[a-z][a-z\s]*\bof\s+[A-Z]", who):
+        return None  # a role, not a name: "Tennessee's governor", "the mayor of Dimmitt"
+    m = re.match(r"(.+?)\s+of\s+(.+)", who)
+    if m and len(re.findall(r"\b[A-Z]", m.group(1))) >= 2:
+        who = m.group(1)
+    who = re.split(r"['\u2019]s\s+(?=[A-Z])", who)[-1]
+    names = names_in(who)
+    return names[-1] if names else None
+
+
 def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> QuestionInfo:
     if isinstance(asked_at, dt.datetime):
         asked_at = asked_at.date()
     asked = asked_at or dt.date.today()
     kind = next((k for k, rx in _WH if rx.search(question)), None)
+    speakers, subject = subject_of(question)
     try:
         dates = question_dates(question, asked)
     except Exception:  # a date parser problem must never break an answer
@@ -62,4 +124,9 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         names=names_in(question),
         asks_said=bool(_SAY.search(question)),
         dates=dates,
+        asked_at=asked,
+        speakers=speakers,
+        subject=subject,
+        latest=bool(_LATEST.search(question)),
+        wants_words=bool(speakers or _WORDS.search(question)),
     )

@@ -126,11 +126,51 @@ def _word_window(text: str, within: Span, quote: Span, limit: int) -> Span:
     return Span(min(start, quote.start), max(end, quote.end))
 
 
-def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool]) -> Span:
+def statement_span(text: str, span: Span, quotations: list[Span], limit: int = MAX_QUOTE_WORDS) -> Span | None:
+    """The whole statement a sentence belongs to: the sentences covering the run of one speaker's quotations
+    (`quotations`, in text order, within one paragraph) that the sentence overlaps, attribution included,
+    when that is more than the sentence and within `limit` words; else None. Quotations are added one at a
+    time outwards from the sentence's own, so a long run keeps the part around the sentence."""
+    sents = doc_sentences(text)
+    mine = [i for i, q in enumerate(quotations) if q.start < span.end and span.start < q.end]
+    if not mine:
+        return None
+
+    def cover(a: int, b: int) -> Span:
+        inside = [x for x in sents if x.start < b and a < x.end]
+        return Span(min([a] + [x.start for x in inside]), max([b] + [x.end for x in inside]))
+
+    lo = hi = mine[0]
+    best = cover(min(span.start, quotations[lo].start), max(span.end, quotations[hi].end))
+    if len(text[best.start : best.end].split()) > limit:
+        return None
+    grew = True
+    while grew:
+        grew = False
+        for nlo, nhi in ((lo, hi + 1), (lo - 1, hi)):
+            if not (0 <= nlo and nhi < len(quotations)):
+                continue
+            gap = (text[quotations[hi].end : quotations[nhi].start] if nhi > hi
+                   else text[quotations[nlo].end : quotations[lo].start])
+            if "\n" in gap:
+                continue
+            cand = cover(min(best.start, quotations[nlo].start), max(best.end, quotations[nhi].end))
+            if len(text[cand.start : cand.end].split()) <= limit:
+                lo, hi, best, grew = nlo, nhi, cand, True
+                break
+    return best if (best.start < span.start or best.end > span.end) else None
+
+
+def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool],
+               quotations: list[Span] | None = None) -> Span:
     """The sentence at `span`, extended to a neighbour when it only introduces a quotation (ends with ':'),
     opens with a pronoun whose person is named in the sentence before (same paragraph), or is a bare
     quotation whose attribution (a sentence `has_speaker` accepts) is the sentence before, while it stays
-    within the word limit; then cut to the answering clause if it is still too long."""
+    within the word limit; then cut to the answering clause if it is still too long. A sentence inside a
+    speaker's `quotations` is first widened to the whole statement (`statement_span`)."""
+    whole = statement_span(text, span, quotations) if quotations else None
+    if whole is not None:
+        return whole
     sent = text[span.start : span.end]
     if sent.rstrip().endswith(":"):
         nxt = next_sentence(text, span.end)

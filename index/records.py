@@ -60,6 +60,7 @@ class Result:
     passage_end: int = 0
     speaker: str | None = None  # who said the quote, when known
     when: str | None = None  # the date phrase near the quote that matches a date the question pins
+    said_on: str | None = None  # YYYY-MM-DD the words were said: a day the text gives for them, else publication
     clipped: bool = False  # the quote is the answering clause of a longer sentence (show an ellipsis)
     is_comment: bool = False  # the quote is from a reader comment, not the article
     also_in: list[OtherSource] = field(default_factory=list)  # the same words in other documents
@@ -78,6 +79,9 @@ class Result:
             "source": self.source,
             "date": self.date,
             "score": round(float(self.score), 4),
+            "speaker": self.speaker,
+            "said_on": self.said_on,
+            "also_in": [a.path for a in self.also_in],
         }
 
 
@@ -90,13 +94,18 @@ class Answer:
     near_misses: list[Result] = field(default_factory=list)
     # Names in the question that no indexed article mentions (why it abstained, when that is why).
     unknown_names: list[str] = field(default_factory=list)
+    # Why it abstained, in words for the asker ("nothing from X on 2023-07-04; nearest: 2023-06-21").
+    reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "question": self.question,
             "abstained": self.abstained,
             "results": [r.to_json() for r in self.results],
         }
+        if self.abstained:
+            out["reason"] = self.reason
+        return out
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 import faiss
 import numpy as np
@@ -84,9 +84,17 @@ class Retriever:
         self.lexical = lexical
         self.fusion = fusion
 
-    def search(self, query_vec: np.ndarray, query_text: str, k: int = 30) -> list[Candidate]:
-        dense = vectors.search(self.index, query_vec, k)
-        lex = self.lexical.search(query_text, k)
+    def search(self, query_vec: np.ndarray, query_text: str, k: int = 30,
+               allow: Callable[[np.ndarray], np.ndarray] | None = None, oversample: int = 8) -> list[Candidate]:
+        """The best `k` chunks by fused rank. `allow(ids)` (a boolean mask) keeps only some chunks (those
+        published by the time a question was asked): each retriever then looks `oversample` times deeper
+        and the others are dropped before fusion, so ranks count allowed chunks only."""
+        depth = k * oversample if allow is not None else k
+        dense = vectors.search(self.index, query_vec, depth)
+        lex = self.lexical.search(query_text, depth)
+        if allow is not None:
+            dense = _keep(dense, allow, k)
+            lex = _keep(lex, allow, k)
         fused = self.fusion.fuse(dense, lex)
         dense_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*dense))}
         lex_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*lex))}
@@ -97,3 +105,12 @@ class Retriever:
             out.append(Candidate(cid, score, d[0] if d else 0.0, b[0] if b else 0.0,
                                  d[1] if d else None, b[1] if b else None))
         return out
+
+
+def _keep(found: tuple[np.ndarray, np.ndarray], allow: Callable[[np.ndarray], np.ndarray],
+          k: int) -> tuple[np.ndarray, np.ndarray]:
+    ids, scores = found
+    if not len(ids):
+        return found
+    m = allow(ids)
+    return ids[m][:k], scores[m][:k]

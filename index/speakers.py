@@ -72,7 +72,9 @@ _VERBS = frozenset(
     argues claimed continued replied responded recalled acknowledged admitted confirmed testified
     urged cautioned posted commented remarked observed suggested concluded conceded complained
     predicted promised vowed pledged stressed emphasized emphasised described called denied agreed
-    boasted joked quipped shouted yelled countered retorted reiterated alleged charged""".split()
+    boasted joked quipped shouted yelled countered retorted reiterated alleged charged shot fired snapped texted
+    lamented recounted mused wondered laughed pleaded demanded exclaimed reflected elaborated clarified
+    maintained assured""".split()
 )
 _BE = frozenset("is are was were be been being".split())
 _ADVERBS = frozenset(
@@ -96,11 +98,12 @@ _TITLES = frozenset(
     security treasury commerce energy interior health education labor labour transportation
     agriculture justice foreign affairs national adviser advisor attorney general gen gen. sen sen.
     senator rep rep. representative gov gov. governor mayor lt lt. col col. colonel sgt sgt. capt
-    capt. captain adm adm. admiral mr mr. mrs mrs. ms ms. miss dr dr. prof prof. professor judge
+    capt. captain adm adm. admiral brig brig. maj maj. mr mr. mrs mrs. ms ms. miss dr dr. prof prof. professor judge
     chief director ambassador spokesman spokeswoman spokesperson king queen prince princess crown
     pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
     envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
-    officer ceo founder editor correspondent analyst""".split()
+    officer ceo founder editor correspondent analyst councillor councilor councilman councilwoman
+    councilmember alderman""".split()
 )
 _ORGS = frozenset(
     """house department council ministry office agency army navy party government administration
@@ -110,6 +113,7 @@ _ORGS = frozenset(
     insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
     agency police parliament assembly cabinet""".split()
 )
+_SPOKES = frozenset("spokesman spokeswoman spokesperson spokespeople representative".split())
 _COMMON_SUBJECTS = frozenset(
     """officials critics analysts experts sources authorities residents witnesses diplomats protesters
     lawmakers observers police others some many most both several aides advisers supporters
@@ -120,7 +124,8 @@ _COMMON_SUBJECTS = frozenset(
 
 _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
-    r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc)\.(?=\s)"
+    r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc|Brig|Maj|Cpl|Cmdr|Det|Supt)"
+    r"\.(?=\s)"
     r"|[^\W_](?:[\w'’\-]*[^\W_])?(?:['’]s?)?"  # words, hyphenated and possessive
     r"|[^\w\s]",  # a punctuation mark
 )
@@ -197,6 +202,8 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     # the name is what follows the last title/organisation word, unless the run ends with one
     cut = 0
     for k, tok in enumerate(run[:-1]):
+        if tok.bare in _ORGS and run[k + 1].low in _CONNECTORS:
+            continue  # "Bank of England", "University of Michigan": the organisation's own name goes on
         if tok.bare in _TITLES or tok.bare in _ORGS:
             cut = k + 1
     if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
@@ -225,7 +232,9 @@ def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] 
             break
         if prev.text[0].isdigit():
             break
-        if prev.low in _TAIL_STOP and not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
+        spokes = prev.low == "for" and k - 2 >= 0 and toks[k - 2].bare in _SPOKES  # "a spokesperson for X"
+        if prev.low in _TAIL_STOP and not spokes and \
+                not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
             break
         k -= 1
     subject = toks[k : j + 1]
@@ -245,6 +254,9 @@ def _subject_after(toks: list[_Tok], start: int) -> list[_Tok]:
             inside_name = tok.low in _CONNECTORS and out and out[-1].capitalised
             if not (inside_name and n + 1 < len(window) and window[n + 1].capitalised):
                 break
+        if len(out) >= 2 and out[-1].capitalised and out[-2].capitalised and not tok.capitalised \
+                and tok.low not in _CONNECTORS and not (n + 1 < len(window) and window[n + 1].capitalised):
+            break  # "said member Dr. Camille Kotton an infectious disease specialist": the name ends here
         out.append(tok)
     return out
 
@@ -293,12 +305,20 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
     else:
         for j in range(i, min(len(toks), i + 12)):
             if not toks[j].is_word:
-                return None
+                aside = _after_aside(toks, i, j)  # "Stevenson, who has been endorsed by ..., told USA TODAY."
+                if aside is None:
+                    return None
+                who, verb_tok = _parse_who(text, toks[i:j]), toks[aside]
+                end_tok = aside + 1
+                verb = toks[aside].low
+                break
             if _is_verb(toks[j]) and j > i:
                 subject = _subject_before(text, toks[: j + 1], j)
-                if not subject or subject[0] is not toks[i]:
+                if not subject:
                     return None
                 who, verb_tok = _parse_who(text, subject), toks[j]
+                if subject[0] is not toks[i] and not (who and who.speaker and " " in who.speaker):
+                    return None  # only a full name may follow a description ("his friend and fellow comic X Y")
                 end_tok = j + 1
                 verb = toks[j].low
                 break
@@ -312,6 +332,39 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
     quote = min((q for q in (text.find(c, pos, limit) for c in _QUOTE_CHARS) if q >= 0), default=limit)
     end = min(stop.end() if stop else limit, quote)
     return _Attribution(who, verb, end)
+
+
+_DASH = re.compile(r"[ \t]*[—–][ \t]*")
+
+
+def _dash_attribution(text: str, close: int) -> _Attribution | None:
+    """`"…" — former NBA coach Stan Van Gundy, now an analyst.`: a dash and a name after the closing mark."""
+    m = _DASH.match(text, close)
+    if not m:
+        return None
+    line_end = text.find("\n", m.end())
+    toks = _tokens(text, m.end(), min(len(text), m.end() + 160, line_end if line_end >= 0 else len(text)))
+    subject = _subject_after(toks, 0)
+    who = _parse_who(text, subject) if subject else None
+    if who is None or not who.speaker:
+        return None
+    return _Attribution(who, "said", subject[-1].end)
+
+
+def _after_aside(toks: list[_Tok], i: int, j: int) -> int | None:
+    """For a name toks[i:j] followed by a comma, an aside and another comma, then a verb of saying: the verb's
+    index ("Stevenson, who has been endorsed by Collective PAC, told ..."); else None."""
+    if toks[j].text != "," or not 0 < j - i <= 7 or not all(t.capitalised for t in toks[i:j]):
+        return None
+    for k in range(j + 1, min(len(toks) - 1, j + 20)):
+        if toks[k].text == ",":
+            v = k + 1
+            while v < len(toks) and toks[v].low in _ADVERBS:
+                v += 1
+            return v if v < len(toks) and _is_verb(toks[v]) else None
+        if not toks[k].is_word and toks[k].text not in "-'’":
+            return None
+    return None
 
 
 def _before_attribution(text: str, open_: int, para_start: int) -> _Attribution | None:
@@ -439,11 +492,13 @@ def speaker_mentions(text: str) -> list[NameMention]:
             j -= 1
         run = toks[i : j + 1]
         i = j + 1
-        if len(run) > 7 or any(t.bare in _ORGS for t in run):
+        if len(run) > 7:
             continue
         who = _parse_who(text, run)
         if who and who.speaker and who.start is not None and who.end is not None:
             words = [t for t in run if who.start <= t.start and t.end <= who.end]
+            if any(t.bare in _ORGS for t in words):
+                continue  # an organisation, not a person ("Police Chief Marcus Reed" is a person)
             plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
                         for t in words)
             if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
@@ -483,6 +538,8 @@ def extract_quotations(text: str) -> list[Quotation]:
         after_char = text[sp.close] if sp.close < len(text) else ""
         if sp.closed and (inner_last in ",?!—–-…" or after_char == ","):
             attribution = _after_attribution(text, sp.close)
+        if attribution is None and sp.closed:
+            attribution = _dash_attribution(text, sp.close)
         inherited: Quotation | None = None
         if attribution is None and idx > 0 and results:
             prev, prev_end = results[-1], attr_end[-1]
@@ -503,14 +560,105 @@ def extract_quotations(text: str) -> list[Quotation]:
             verb, role, s_start, s_end = attribution.verb, who.role, who.start, who.end
             if who.pronoun:
                 speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
+            elif who.speaker and _titles_only(who.speaker):
+                # "the Home Secretary said": the person the text last named
+                speaker = _last_named(names, sp.open) or who.speaker
             elif who.speaker:
                 speaker = _expand_surname(who.speaker, names, sp.open)
+            elif _role_only(who.role):
+                # "the governor said": the person the text last named
+                speaker = _last_named(names, sp.open)
+            elif _body_only(who.role):
+                # "the agency said": the organisation the text last named ("FAA", "Kaiser Permanente")
+                speaker = _last_body(text, sp.open)
+            elif _named_body(who.role):
+                # "a spokesperson for China's foreign ministry said": the body speaks
+                speaker = who.role
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
     results = _carry_back(text, results)
     log.debug("%d quotations, %d attributed", len(results), sum(q.speaker is not None for q in results))
     return results
+
+
+# public bodies a text names once and then calls "the agency" (companies are too often another company)
+_BODY_NOUNS = frozenset("""agency department ministry administration council commission office bureau service
+    authority""".split())
+_ACRONYM_OR_BODY = re.compile(
+    r"\b(?:[A-Z]{2,6}s?\b(?![.-]\w)|(?:[A-Z][\w&'’.-]*\s+){0,4}(?:" + "|".join(
+        w.capitalize() for w in sorted(_ORGS | _BODY_NOUNS) if w.isalpha()) + r")\b)")
+
+
+def _body_only(role: str | None) -> bool:
+    """"the agency", "the company": a body named earlier."""
+    if not role:
+        return False
+    words = role.lower().split()
+    return len(words) <= 2 and _bare_word(words[-1]) in _BODY_NOUNS
+
+
+def _last_body(text: str, pos: int) -> str | None:
+    """The organisation named last before `pos` (within 800 characters): an acronym ("FAA") or a capitalised name
+    ending in an organisation word ("Federal Aviation Administration")."""
+    found = None
+    for m in _ACRONYM_OR_BODY.finditer(text, max(0, pos - 800), pos):
+        if m.group() not in {"I", "TV", "OK", "AM", "PM"}:
+            found = m.group().strip()
+    return found
+
+
+def _named_body(role: str | None) -> bool:
+    """A spokesperson of a named body ("a spokesperson for China's foreign ministry")."""
+    if not role:
+        return False
+    words = role.split()
+    return len(words) <= 8 and _bare_word(words[0].lower()) in _SPOKES and any(w[:1].isupper() for w in words)
+
+
+def _last_named(names: list[NameMention], pos: int) -> str | None:
+    before = [n for n in names if n.end <= pos]
+    return before[-1].name if before else None
+
+
+def _titles_only(name: str) -> bool:
+    words = [_bare_word(w.lower().strip(".")) for w in name.split()]
+    return all(w in _TITLES or w in {"home", "the"} for w in words) and not any(w in _ORGS for w in words)
+
+
+def _role_only(role: str | None) -> bool:
+    """"the governor", "the former senator": a title standing for a person named earlier."""
+    if not role:
+        return False
+    words = role.split()
+    last = _bare_word(words[-1].lower())
+    return (len(words) <= 3 and not any(w[:1].isupper() for w in words) and last in _TITLES | _ROLE_NOUNS
+            and last not in _NOT_ONE_PERSON)
+
+
+_ROLE_NOUNS = frozenset("coach manager owner quarterback star actor actress singer rapper host comedian".split())
+# titles that, alone, stand for someone not yet named ("a spokeswoman said", "an official said")
+_NOT_ONE_PERSON = frozenset("spokesman spokeswoman spokesperson officer analyst correspondent editor".split())
+
+
+def says_who(sentence: str) -> str | None:
+    """The named person or organisation a sentence reports as speaking, quoted or not ("Turner said Tuesday
+    that ...", "..., said Robert Muir-Wood, chief ...", "according to the FAA"); None for pronouns and common
+    nouns. Used for indirect speech, which `extract_quotations` (double-quoted spans) does not cover."""
+    toks = _tokens(sentence)
+    for i, tok in enumerate(toks):
+        who: _Who | None = None
+        if _according(toks, i):
+            who = _parse_who(sentence, _subject_after(toks, i + 2))
+        elif _is_verb(tok):
+            subject = _subject_before(sentence, toks, i)
+            who = _parse_who(sentence, subject) if subject else None
+            if who is None or not who.speaker:
+                after = _subject_after(toks, i + 1)
+                who = _parse_who(sentence, after) if after and after[0].capitalised else None
+        if who is not None and who.speaker:
+            return who.speaker
+    return None
 
 
 def _resolve_pronoun(pronoun: str, earlier: list[Quotation], names: list[NameMention], pos: int) -> str | None:

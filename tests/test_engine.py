@@ -104,14 +104,20 @@ def test_headline_question_quotes_pompeo_verbatim(sample_engine):
 def test_unanswerable_question_abstains(sample_engine):
     ans = sample_engine.ask("What is the capital of Australia?")
     assert ans.abstained and ans.results == []
-    assert ans.to_json() == {"question": "What is the capital of Australia?", "abstained": True, "results": []}
+    data = ans.to_json()
+    assert {k: data[k] for k in ("question", "abstained", "results")} == {
+        "question": "What is the capital of Australia?", "abstained": True, "results": []}
+    assert data["reason"], "an abstention says why"
 
 
 def test_answer_json_shape(sample_engine):
     data = sample_engine.ask("Which militant group could exploit Libya's power vacuum?").to_json()
     assert set(data) == {"question", "abstained", "results"}
     r = data["results"][0]
-    assert set(r) == {"quote", "passage", "path", "start", "end", "title", "source", "date", "score"}
+    assert set(r) == {"quote", "passage", "path", "start", "end", "title", "source", "date", "score",
+                      "speaker", "said_on", "also_in"}
+    assert r["said_on"] is None or len(r["said_on"]) == 10
+    assert isinstance(r["also_in"], list)
     assert "Islamic State militants" in r["quote"]
     assert r["path"].endswith(".txt") and "/" not in r["path"]
 

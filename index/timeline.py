@@ -1,0 +1,74 @@
+"""When each indexed chunk was published, for questions asked at a time: nothing published after the
+question is retrieved ("as of"), and a question that pins days ("on Tuesday", "last week") can look at
+the documents of those days directly.
+
+One read of the chunk table joined to the documents' dates, per index generation, kept as numpy arrays
+(chunk id -> publication day as a date ordinal, 0 when the document has no date). Undated documents are
+never excluded: their time is unknown, not later.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dates import DateRange
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Timeline:
+    ids: np.ndarray  # chunk ids, sorted
+    days: np.ndarray  # publication day of each (date ordinal), 0 when undated
+    paths: list[str]  # document path of each
+
+    @classmethod
+    def load(cls, conn: sqlite3.Connection) -> "Timeline":
+        rows = conn.execute("SELECT c.id, d.date, c.path FROM chunks c JOIN documents d ON d.path = c.path "
+                            "ORDER BY c.id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        days = np.fromiter((_ordinal(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        log.info("timeline of %d chunks (%d dated)", len(ids), int((days > 0).sum()))
+        return cls(ids, days, [r[2] for r in rows])
+
+    def day_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The publication day (ordinal, 0 unknown) of each chunk id; 0 for ids not in the timeline."""
+        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        if not len(self.ids):
+            return np.zeros(len(chunk_ids), dtype=np.int64)
+        pos = np.clip(np.searchsorted(self.ids, chunk_ids), 0, len(self.ids) - 1)
+        return np.where(self.ids[pos] == chunk_ids, self.days[pos], 0)
+
+    def paths_of(self, chunk_ids: np.ndarray) -> set[str]:
+        """The documents these chunks belong to."""
+        chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        if not len(self.ids) or not len(chunk_ids):
+            return set()
+        pos = np.clip(np.searchsorted(self.ids, chunk_ids), 0, len(self.ids) - 1)
+        return {self.paths[int(p)] for p, c in zip(pos, chunk_ids) if self.ids[p] == c}
+
+    def published_by(self, chunk_ids: np.ndarray, day: dt.date) -> np.ndarray:
+        """A mask: which of these chunks were published on or before `day` (undated ones count as published)."""
+        d = self.day_of(chunk_ids)
+        return (d == 0) | (d <= day.toordinal())
+
+    def any_after(self, day: dt.date) -> bool:
+        return bool((self.days > day.toordinal()).any())
+
+    def in_range(self, rng: DateRange) -> np.ndarray:
+        """Chunk ids of documents published within the range."""
+        m = (self.days >= rng.start.toordinal()) & (self.days <= rng.end.toordinal())
+        return self.ids[m]
+
+
+def _ordinal(value: str | None) -> int:
+    if not value:
+        return 0
+    try:
+        return dt.date.fromisoformat(value[:10]).toordinal()
+    except ValueError:
+        return 0
