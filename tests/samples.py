@@ -26,6 +26,18 @@ def copy_samples(dest: Path) -> Path:
     return dest
 
 
+def indexed_samples(root: Path, embedder) -> Path:
+    """`root/corpus` holding the sample articles and `root/data` their index (built with `embedder`); returns
+    `root`."""
+    from newsdesk.index.engine import Engine
+    from newsdesk.index.settings import Settings
+
+    copy_samples(root / "corpus")
+    Engine(Settings(_env_file=None, corpus=root / "corpus", data=root / "data", progress=False),
+           embedder=embedder).index(progress=False)
+    return root
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """os.environ without the user's newsdesk and Discord settings, offline, with `extra` added."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(USER_PREFIXES)}

@@ -11,9 +11,7 @@ from pathlib import Path
 import pytest
 
 from newsdesk.bot.exits import PIPE_CLOSED, USAGE
-from newsdesk.index.engine import Engine
-from newsdesk.index.settings import Settings
-from tests.samples import child_env, copy_samples
+from tests.samples import child_env, copy_samples, indexed_samples
 
 POMPEO_Q = "what did Pompeo say on April 7?"
 
@@ -21,11 +19,7 @@ POMPEO_Q = "what did Pompeo say on April 7?"
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, embedder) -> Path:
     """A folder with corpus/ (the samples) and data/ (their index); commands run from it."""
-    root = tmp_path_factory.mktemp("cli-home")
-    copy_samples(root / "corpus")
-    Engine(Settings(_env_file=None, corpus=root / "corpus", data=root / "data", progress=False),
-           embedder=embedder).index(progress=False)
-    return root
+    return indexed_samples(tmp_path_factory.mktemp("cli-home"), embedder)
 
 
 def newsdesk(home: Path, *args: str, stdout=subprocess.PIPE, **env: str) -> subprocess.CompletedProcess:

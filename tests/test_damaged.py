@@ -15,7 +15,7 @@ import pytest
 from newsdesk.index.engine import Engine
 from newsdesk.index.settings import Settings
 
-from tests.samples import copy_samples
+from tests.samples import indexed_samples
 
 ROOT = Path(__file__).resolve().parent.parent
 POMPEO_Q = "what did Pompeo say on April 7?"
@@ -23,11 +23,7 @@ POMPEO_Q = "what did Pompeo say on April 7?"
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory, embedder) -> Path:
-    root = tmp_path_factory.mktemp("damaged-template")
-    copy_samples(root / "corpus")
-    Engine(Settings(_env_file=None, corpus=root / "corpus", data=root / "data", progress=False),
-           embedder=embedder).index(progress=False)
-    return root
+    return indexed_samples(tmp_path_factory.mktemp("damaged-template"), embedder)
 
 
 @pytest.fixture
