@@ -8,6 +8,7 @@ import os
 import shutil
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Container, Iterator
 
@@ -204,8 +205,6 @@ def run_index(
 
 def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder], *, rebuild: bool,
          progress: bool, names: list[str] | None = None) -> IndexReport:
-    corpus = Path(settings.corpus)
-    report = IndexReport()
     meta = store.meta()
     if meta.get("model") and meta["model"] != settings.model and not rebuild:
         log.warning("index was built with %s; rebuilding with %s", meta["model"], settings.model)
@@ -227,66 +226,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         names = None  # a rebuild looks at the whole corpus, whatever was named
     # indexed path -> (size, mtime_ns, ctime_ns when its content was hashed)
     old = store.document_stats() if names is None else store.document_stats(under=names)
-    restat: list[tuple[int, int | None, int | None, str]] = []
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
-
-    seen: set[str] = set()
-    same: list[str] = []  # the unchanged bulk, counted and added to `seen` after the loop
-    changed: list[Prepared] = []
-    kept_broken: set[str] = set()
-    to_read: list[tuple[str, os.stat_result]] = []
-    for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
-        prev = old.get(name)
-        if (prev is not None and not rebuild and not isinstance(st, OSError) and st.st_size <= max_bytes
-                and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
-            same.append(name)  # indexed, and the same size, mtime and ctime as when hashed: not read again
-            continue
-        suffix = _suffix(name)
-        if suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
-            continue
-        if isinstance(st, OSError):
-            report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
-            continue
-        if st.st_size > max_bytes:
-            reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
-            _skip(report, name, reason, old, kept_broken)
-            continue
-        to_read.append((name, st))
-
-    # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
-    # processes when there are many.
-    jobs = [Job(str(corpus), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
-                settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
-    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads)):
-        if out.kind == "unreadable":
-            _skip(report, name, out.reason, old, kept_broken)
-            continue
-        size = st.st_size
-        trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
-        mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
-        if out.kind == "same":
-            seen.add(name)
-            report.unchanged += 1
-            if old[name] != (size, mtime_ns, ctime_ns):
-                restat.append((size, mtime_ns, ctime_ns, name))  # touched, not changed: remember the new stat
-            continue
-        if out.kind == "failed" or out.prep is None:
-            _skip(report, name, out.reason, old, kept_broken)
-            continue
-        seen.add(name)
-        prep = out.prep
-        prep.size, prep.mtime_ns, prep.ctime_ns = size, mtime_ns, ctime_ns
-        changed.append(prep)
-        if name in old:
-            report.updated += 1
-        else:
-            report.added += 1
-
-    report.unchanged += len(same)
-    seen.update(same)
-    removed = sorted(old.keys() - seen - kept_broken)
-    report.removed = len(removed)
+    plan = plan_run(settings, old, store.document_hash, names=names, rebuild=rebuild)
+    report, changed, removed, restat = plan.report, plan.changed, plan.removed, plan.restat
     if restat:  # not part of the index's content: no new generation needed
         with store.conn:
             store.conn.execute("BEGIN")
@@ -321,6 +262,88 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim)
     report.documents, report.chunks = _counts(store)
     return report
+
+
+@dataclass
+class Plan:
+    """What an index run will write, decided from the corpus and the indexed documents' stats and hashes:
+    documents to add or update (read, cleaned and chunked), indexed paths to remove, and documents whose file
+    was only touched (`restat`: size, mtime_ns, ctime_ns, path). `report` counts them and lists skipped files."""
+
+    report: IndexReport
+    changed: list[Prepared]
+    removed: list[str]
+    restat: list[tuple[int, int | None, int | None, str]]
+
+
+def plan_run(settings: Settings, old: dict[str, tuple[int | None, int | None, int | None]],
+             old_hash: Callable[[str], str | None], *, names: list[str] | None, rebuild: bool) -> Plan:
+    """Scan the corpus (only `names` when given) against `old` (indexed path -> size, mtime_ns, ctime_ns when
+    hashed; `old_hash(path)` gives its content hash) and read what may have changed. Writes nothing, so every
+    store's writer uses it."""
+    corpus = Path(settings.corpus)
+    report = IndexReport()
+    restat: list[tuple[int, int | None, int | None, str]] = []
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+
+    seen: set[str] = set()
+    same: list[str] = []  # the unchanged bulk, counted and added to `seen` after the loop
+    changed: list[Prepared] = []
+    kept_broken: set[str] = set()
+    to_read: list[tuple[str, os.stat_result]] = []
+    for name, st in (scan(corpus) if names is None else scan_paths(corpus, names)):
+        prev = old.get(name)
+        if (prev is not None and not rebuild and not isinstance(st, OSError) and st.st_size <= max_bytes
+                and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
+            same.append(name)  # indexed, and the same size, mtime and ctime as when hashed: not read again
+            continue
+        suffix = _suffix(name)
+        if suffix.lower() not in SUPPORTED_SUFFIXES:
+            report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
+            continue
+        if isinstance(st, OSError):
+            report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
+            continue
+        if st.st_size > max_bytes:
+            reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
+            _skip(report, name, reason, old, kept_broken)
+            continue
+        to_read.append((name, st))
+
+    # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
+    # processes when there are many.
+    jobs = [Job(str(corpus), name, None if rebuild or name not in old else old_hash(name), max_bytes,
+                settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
+    for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads)):
+        if out.kind == "unreadable":
+            _skip(report, name, out.reason, old, kept_broken)
+            continue
+        size = st.st_size
+        trusted = time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > MTIME_TRUST_NS
+        mtime_ns, ctime_ns = (st.st_mtime_ns, st.st_ctime_ns) if trusted else (None, None)
+        if out.kind == "same":
+            seen.add(name)
+            report.unchanged += 1
+            if old[name] != (size, mtime_ns, ctime_ns):
+                restat.append((size, mtime_ns, ctime_ns, name))  # touched, not changed: remember the new stat
+            continue
+        if out.kind == "failed" or out.prep is None:
+            _skip(report, name, out.reason, old, kept_broken)
+            continue
+        seen.add(name)
+        prep = out.prep
+        prep.size, prep.mtime_ns, prep.ctime_ns = size, mtime_ns, ctime_ns
+        changed.append(prep)
+        if name in old:
+            report.updated += 1
+        else:
+            report.added += 1
+
+    report.unchanged += len(same)
+    seen.update(same)
+    removed = sorted(old.keys() - seen - kept_broken)
+    report.removed = len(removed)
+    return Plan(report, changed, removed, restat)
 
 
 def _skip(report: IndexReport, name: str, reason: str, old: Container[str], kept: set[str]) -> None:
