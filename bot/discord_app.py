@@ -21,6 +21,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.records import IndexStatus
+from newsdesk.index.store import IndexError_
 from newsdesk.index.settings import Settings
 
 from .discord_commands import NewsdeskCog, NotAllowedToAdd, send_ephemeral
@@ -65,9 +66,13 @@ class NewsdeskTree(app_commands.CommandTree):
             text = f"You can't use /{name} here."
         else:
             original = getattr(error, "original", error)
-            log.error("/%s failed: %s: %s", name, type(original).__name__, original,
-                      exc_info=(type(original), original, original.__traceback__))
-            text = "Sorry, something went wrong; the error was logged."
+            if isinstance(original, IndexError_):  # the index can't be read (server down, damaged): say why
+                log.warning("/%s failed: %s", name, original)
+                text = f"Sorry, I can't answer right now: {original}"[:2000]
+            else:
+                log.error("/%s failed: %s: %s", name, type(original).__name__, original,
+                          exc_info=(type(original), original, original.__traceback__))
+                text = "Sorry, something went wrong; the error was logged."
             if interaction.response.is_done():
                 try:  # replace the "thinking…" placeholder rather than leave it spinning
                     await interaction.edit_original_response(content=text, embeds=[])
@@ -190,6 +195,9 @@ class NewsdeskBot(commands.Bot):
             return self._status[1]
         try:
             status = await asyncio.to_thread(self.engine.status)
+        except IndexError_ as exc:  # e.g. the index's server is away: one line, no traceback
+            log.warning("Reading the index status failed: %s", exc)
+            return None
         except Exception:
             log.exception("Reading the index status failed")
             return None

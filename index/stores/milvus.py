@@ -36,7 +36,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -48,6 +48,7 @@ from ..store import ChunkRow, DocRow, IndexDamaged, IndexError_, ModelMismatch, 
 from .base import StoreUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FORMAT = 1
 META_PROPERTY = "newsdesk.meta"  # the chunks collection's property holding model, dimension and format (JSON)
@@ -156,11 +157,26 @@ class MilvusStore:
                 # from milvus-lite's iterators; this module says what happened in one line instead.
                 for name in ("pymilvus", "pymilvus.milvus_client"):
                     logging.getLogger(name).setLevel(logging.CRITICAL)
-                with self.guard():
-                    self._client = MilvusClient(uri=self.uri, token=self.settings.milvus_token or "",
-                                                db_name=self.settings.milvus_database or "",
-                                                timeout=self.settings.milvus_timeout)
+                for attempt in (1, 2):  # once more, shortly: a server that has just come back may refuse once
+                    try:
+                        with self.guard():
+                            self._client = MilvusClient(uri=self.uri, token=self.settings.milvus_token or "",
+                                                        db_name=self.settings.milvus_database or "",
+                                                        timeout=self.settings.milvus_timeout, dedicated=True)
+                        break
+                    except StoreUnavailable:
+                        if attempt == 2:
+                            raise
+                        time.sleep(0.5)
             return self._client
+
+    def _forget_client(self) -> None:
+        """Close the connection after a failure: the next request opens a new one (a connection of its own,
+        `dedicated`, as pymilvus otherwise shares one per address and keeps it while the server is away)."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
@@ -180,6 +196,7 @@ class MilvusStore:
                                        "NEWSDESK_MILVUS_TOKEN (user:password or API key)") from None
             if getattr(exc, "code", None) == 2 or any(w in low for w in ("connect", "unavailable", "deadline",
                                                                           "timeout", "closed")):
+                self._forget_client()  # the next request connects afresh (no reconnect backoff when it is back)
                 raise StoreUnavailable(f"cannot reach Milvus at {self.uri} (is it running? NEWSDESK_STORE); "
                                        "answers resume as soon as it is back") from None
             if "collection not found" in low or "can't find collection" in low:
@@ -187,20 +204,38 @@ class MilvusStore:
                                    "with: newsdesk index --rebuild (with the same NEWSDESK_STORE)") from None
             raise IndexError_(f"Milvus at {self.uri} failed a request: {msg}") from None
         except (OSError, ConnectionError) as exc:
+            self._forget_client()
             raise StoreUnavailable(f"cannot reach Milvus at {self.uri} ({exc}); is it running?") from None
+
+    def run(self, call: Callable[[Any], T]) -> T:
+        """`call(client)` with the client's failures turned into user-facing errors (`guard`); a collection the
+        server released (it restarted) is loaded and the call made once more."""
+        c = self.client()
+        try:
+            with self.guard():
+                return call(c)
+        except IndexError_ as exc:
+            if "released" not in str(exc) and "not loaded" not in str(exc):
+                raise
+        log.info("Milvus released the newsdesk collections (restarted?); loading them")
+        self.load()
+        with self.guard():
+            return call(self.client())
+
+    def load(self) -> None:
+        c = self.client()
+        with self.guard():
+            for name in (self.chunks_name, self.docs_name, self.heads_name):
+                c.load_collection(name)
 
     # --- schema ------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
-        c = self.client()
-        with self.guard():
-            return bool(c.has_collection(self.chunks_name))
+        return bool(self.run(lambda c: c.has_collection(self.chunks_name)))
 
     def meta(self) -> dict[str, Any]:
         """What the chunks collection was built with: model, dimension, format."""
         if self._meta is None:
-            c = self.client()
-            with self.guard():
-                desc = c.describe_collection(self.chunks_name)
+            desc = self.run(lambda c: c.describe_collection(self.chunks_name))
             try:
                 meta = json.loads((desc.get("properties") or {}).get(META_PROPERTY) or "{}")
             except ValueError:
@@ -289,10 +324,8 @@ class MilvusStore:
         self._meta = None
 
     # --- reads -------------------------------------------------------------------------------------------------
-    def query(self, collection: str, expr: str, fields: list[str], limit: int = QUERY_LIMIT) -> list[dict]:
-        c = self.client()
-        with self.guard():
-            return _rows(c.query(collection, filter=expr, output_fields=fields, limit=limit))
+    def query(self, collection: str, expr: str, fields: list[str], limit: int | None = QUERY_LIMIT) -> list[dict]:
+        return _rows(self.run(lambda c: c.query(collection, filter=expr, output_fields=fields, limit=limit)))
 
     def query_in(self, collection: str, field: str, values: Iterable[str], fields: list[str],
                  extra: str = "") -> list[dict]:
@@ -306,9 +339,7 @@ class MilvusStore:
 
     def scan(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict]:
         """Every row matching `expr`, in batches (for the heads of a whole corpus)."""
-        c = self.client()
-        with self.guard():
-            it = c.query_iterator(collection, batch_size=1000, filter=expr, output_fields=fields)
+        it = self.run(lambda c: c.query_iterator(collection, batch_size=1000, filter=expr, output_fields=fields))
         try:
             while True:
                 with self.guard():
@@ -320,7 +351,7 @@ class MilvusStore:
             it.close()
 
     def count(self, collection: str, expr: str = "") -> int:
-        res = self.query(collection, expr, ["count(*)"], limit=None)  # type: ignore[arg-type]
+        res = self.query(collection, expr, ["count(*)"], limit=None)
         return int(res[0]["count(*)"]) if res else 0
 
     def heads(self, paths: Iterable[str]) -> dict[str, dict]:
@@ -360,10 +391,7 @@ class MilvusStore:
             raise IndexDamaged(f"no newsdesk index in Milvus at {self.uri}; build it with: newsdesk index")
         self._meta = None
         self.check_model()
-        c = self.client()
-        with self.guard():
-            for name in (self.chunks_name, self.docs_name, self.heads_name):
-                c.load_collection(name)
+        self.load()
         return MilvusView(self)
 
     def index(self, get_embedder: Callable, *, rebuild: bool = False, progress: bool | None = None,
@@ -409,17 +437,16 @@ class MilvusView:
         """Dense and BM25 searches (two requests, so that each candidate keeps both scores and ranks for the
         answer builder), stale versions dropped, fused as the embedded store fuses."""
         s = self.store
-        c = s.client()
         fields = ["path", "content_hash"]
         dense_params: dict[str, Any] = {"metric_type": "IP"}
         if s.settings.milvus_index.upper() == "HNSW":
             dense_params["params"] = {"ef": max(128, k)}
-        with s.guard():
-            dense = c.search(s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()],
-                             anns_field="vector", limit=k, search_params=dense_params, output_fields=fields)[0]
-            lexical = (c.search(s.chunks_name, data=[query_text], anns_field="sparse", limit=k,
-                                search_params={"metric_type": "BM25"}, output_fields=fields)[0]
-                       if terms(query_text) else [])
+        dense = s.run(lambda c: c.search(s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()],
+                                         anns_field="vector", limit=k, search_params=dense_params,
+                                         output_fields=fields))[0]
+        lexical = (s.run(lambda c: c.search(s.chunks_name, data=[query_text], anns_field="sparse", limit=k,
+                                            search_params={"metric_type": "BM25"}, output_fields=fields))[0]
+                   if terms(query_text) else [])
         hits = [(h["id"], h["distance"], h["entity"]) for h in list(dense) + list(lexical)]
         heads = s.heads({e["path"] for _, _, e in hits})
         live = {i for i, _, e in hits if heads.get(e["path"], {}).get("content_hash") == e["content_hash"]}
@@ -437,10 +464,8 @@ class MilvusView:
         if not want:
             return {}
         s = self.store
-        c = s.client()
-        with s.guard():
-            rows = _rows(c.get(s.chunks_name, ids=want, output_fields=["path", "content_hash", "start", "end", "hash",
-                                                                       "sent_spans", "sent_vectors"]))
+        rows = _rows(s.run(lambda c: c.get(s.chunks_name, ids=want, output_fields=[
+            "path", "content_hash", "start", "end", "hash", "sent_spans", "sent_vectors"])))
         docs = s.documents((r["path"], r["content_hash"]) for r in rows)
         out: dict[int, ChunkRow] = {}
         for r in rows:

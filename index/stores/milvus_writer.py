@@ -87,8 +87,7 @@ def _run(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebuild: b
     if plan.restat:  # touched, not changed: remember the new stat
         rows = [{**heads[p], "size": _int(s), "mtime_ns": _int(m), "ctime_ns": _int(c), "_v": [0.0, 0.0]}
                 for s, m, c, p in plan.restat]
-        with store.guard():
-            store.client().upsert(store.heads_name, rows)
+        store.run(lambda c: c.upsert(store.heads_name, rows))
     if plan.removed:
         _journal(pending, plan.removed)
         _remove(store, plan.removed)
@@ -157,22 +156,20 @@ def _recover(store: MilvusStore, pending: Path) -> None:
 def _delete_stale(store: MilvusStore, live: dict[str, str | None], keep_ids: dict[str, list[int]] | None = None) -> None:
     """For each path, delete its chunk and text rows of any version but `live[path]` (all when None); with
     `keep_ids`, also that version's chunks not among the path's kept ids (a re-chunked version)."""
-    c = store.client()
     for path, h in live.items():
-        expr = f"path == {lit(path)}" + (f" and content_hash != {lit(h)}" if h else "")
-        with store.guard():
-            c.delete(store.docs_name, filter=expr)
-            c.delete(store.chunks_name, filter=expr)
-            if h and keep_ids is not None:
-                ids = ", ".join(str(i) for i in keep_ids.get(path, []))
-                c.delete(store.chunks_name, filter=f"path == {lit(path)} and content_hash == {lit(h)} and "
-                                                   f"not (id in [{ids}])")
+        exprs = [f"path == {lit(path)}" + (f" and content_hash != {lit(h)}" if h else "")]
+        store.run(lambda c: c.delete(store.docs_name, filter=exprs[0]))
+        if h and keep_ids is not None:
+            ids = ", ".join(str(i) for i in keep_ids.get(path, []))
+            exprs.append(f"path == {lit(path)} and content_hash == {lit(h)} and not (id in [{ids}])")
+        for expr in exprs:
+            store.run(lambda c: c.delete(store.chunks_name, filter=expr))
 
 
 def _remove(store: MilvusStore, paths: list[str]) -> None:
-    with store.guard():
-        for i in range(0, len(paths), 500):
-            store.client().delete(store.heads_name, filter=f"path in {lit_list(paths[i : i + 500])}")
+    for i in range(0, len(paths), 500):
+        expr = f"path in {lit_list(paths[i : i + 500])}"
+        store.run(lambda c: c.delete(store.heads_name, filter=expr))
     _delete_stale(store, {p: None for p in paths})
 
 
@@ -227,13 +224,10 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
                           "url": clip(d.url, META_MAX), "indexed_at": ts, "size": _int(prep.size),
                           "mtime_ns": _int(prep.mtime_ns), "ctime_ns": _int(prep.ctime_ns), "chunks": len(prep.spans),
                           "_v": [0.0, 0.0]})
-    c = store.client()
-    with store.guard():
-        for i in range(0, len(chunk_rows), 256):
-            c.upsert(store.chunks_name, chunk_rows[i : i + 256])
-        for i in range(0, len(doc_rows), 16):
-            c.upsert(store.docs_name, doc_rows[i : i + 16])
-        c.upsert(store.heads_name, head_rows)  # the commit point of these documents
+    for name, rows, n in ((store.chunks_name, chunk_rows, 256), (store.docs_name, doc_rows, 16)):
+        for i in range(0, len(rows), n):
+            store.run(lambda c: c.upsert(name, rows[i : i + n]))
+    store.run(lambda c: c.upsert(store.heads_name, head_rows))  # the commit point of these documents
     _delete_stale(store, {p.doc.path: p.doc.content_hash for p in block}, keep_ids)
     _journal(pending, [])
     if progress:
