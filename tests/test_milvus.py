@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 from pathlib import Path
 
@@ -23,11 +21,11 @@ from newsdesk.index.stores import StoreUnavailable
 
 pytest.importorskip("pymilvus", reason="the milvus extra (in dev) is not installed")
 from pymilvus import DataType, MilvusClient  # noqa: E402
-from pymilvus.exceptions import MilvusException  # noqa: E402
+
+from milvus_server import MilvusServer, free_port  # noqa: E402  (scripts/milvus_server.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-MILVUS_LITE = Path(sys.executable).parent / "milvus-lite"
 POMPEO = ("There is no military solution to the Libya conflict", "We have made clear that we oppose the military offensive")
 POMPEO_Q = "what did Pompeo say on April 7?"
 FLOOD = "Flood in Tarnow\n\nThe river Vistula flooded the old town of Tarnow on Monday, the mayor said.\n"
@@ -39,45 +37,6 @@ SAMPLE = ["what did Pompeo say on April 7?",
           "Why does the author think the U.S. should stay out of the Libyan civil war?",
           "Which militant group could exploit Libya's power vacuum?",
           "What is the capital of Australia?"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class MilvusServer:
-    """A `milvus-lite server` process on 127.0.0.1 (stop and start keep its port and data)."""
-
-    def __init__(self, data: Path) -> None:
-        self.data, self.port = data, free_port()
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def store(self) -> str:
-        return f"milvus://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([str(MILVUS_LITE), "server", "--data-dir", str(self.data), "--host", "127.0.0.1",
-                                      "--port", str(self.port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "milvus-lite server exited"
-            try:  # a connection of its own (pymilvus shares one per address, dead while the server was away)
-                probe = MilvusClient(f"http://127.0.0.1:{self.port}", timeout=2, dedicated=True)
-                probe.list_collections()
-                probe.close()
-                return
-            except MilvusException:
-                time.sleep(0.2)
-        raise RuntimeError("milvus-lite server did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
 
 
 @pytest.fixture(scope="session")
@@ -296,3 +255,19 @@ def test_the_default_store_imports_no_milvus_client(tmp_path):
         assert "pymilvus" not in sys.modules, "the embedded path imported pymilvus"
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+async def test_discord_says_milvus_is_unreachable_and_keeps_running(tmp_path, embedder, discord_fake,
+                                                                    start_discord_bot, caplog):
+    """/ask and a mention while Milvus is away: a reply that says so, one log line, no traceback."""
+    s = Settings(_env_file=None, corpus=CORPUS, data=tmp_path / "data", progress=False, milvus_timeout=2,
+                 store=f"milvus://127.0.0.1:{free_port()}")
+    await start_discord_bot(Engine(s, embedder=embedder))
+    interaction = await discord_fake.send_slash("ask", {"question": POMPEO_Q})
+    await discord_fake.wait_response(interaction)
+    assert "Sorry, I can't answer right now: cannot reach Milvus at http://127.0.0.1:" in interaction.text()
+    question = await discord_fake.send_message(POMPEO_Q)
+    replies = await discord_fake.wait_reply(question)
+    assert any("cannot reach Milvus" in (m.get("content") or "") for m in replies)
+    assert not any(r.exc_info for r in caplog.records), "no traceback in the bot's log"
+    assert any("cannot reach Milvus" in r.getMessage() for r in caplog.records if r.name.startswith("newsdesk"))
