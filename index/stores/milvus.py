@@ -291,6 +291,8 @@ class MilvusStore:
                 ip.add_index("vector", index_type=kind, metric_type="IP",
                              params={"M": 16, "efConstruction": 200} if kind == "HNSW" else {})
                 ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+                for field in ("path", "hash"):  # the writer's and the sentence reads' filters
+                    ip.add_index(field, index_type="INVERTED")
                 c.create_collection(self.chunks_name, schema=s, index_params=ip, consistency_level="Strong")
                 c.alter_collection_properties(self.chunks_name, properties={META_PROPERTY: json.dumps(
                     {"format": FORMAT, "model": self.settings.model, "dimension": dim})})
@@ -312,6 +314,7 @@ class MilvusStore:
                 s.add_field("_v", DataType.FLOAT_VECTOR, dim=2)  # Milvus requires a vector field; unused
                 ip = c.prepare_index_params()
                 ip.add_index("_v", index_type="FLAT", metric_type="L2")
+                ip.add_index("content_hash" if name == self.docs_name else "origin", index_type="INVERTED")
                 c.create_collection(name, schema=s, index_params=ip, consistency_level="Strong")
         self._meta = None
 

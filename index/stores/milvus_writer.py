@@ -153,17 +153,23 @@ def _recover(store: MilvusStore, pending: Path) -> None:
     _journal(pending, [])
 
 
-def _delete_stale(store: MilvusStore, live: dict[str, str | None], keep_ids: dict[str, list[int]] | None = None) -> None:
-    """For each path, delete its chunk and text rows of any version but `live[path]` (all when None); with
-    `keep_ids`, also that version's chunks not among the path's kept ids (a re-chunked version)."""
-    for path, h in live.items():
-        exprs = [f"path == {lit(path)}" + (f" and content_hash != {lit(h)}" if h else "")]
-        store.run(lambda c: c.delete(store.docs_name, filter=exprs[0]))
-        if h and keep_ids is not None:
-            ids = ", ".join(str(i) for i in keep_ids.get(path, []))
-            exprs.append(f"path == {lit(path)} and content_hash == {lit(h)} and not (id in [{ids}])")
-        for expr in exprs:
-            store.run(lambda c: c.delete(store.chunks_name, filter=expr))
+def _delete_stale(store: MilvusStore, live: dict[str, str | None]) -> None:
+    """For each path, delete its chunk and text rows of every version but `live[path]` (all when None)."""
+    items = list(live.items())
+    for i in range(0, len(items), 100):
+        expr = " or ".join(f"(path == {lit(p)}" + (f" and content_hash != {lit(h)})" if h else ")")
+                           for p, h in items[i : i + 100])
+        for name in (store.chunks_name, store.docs_name):
+            store.run(lambda c: c.delete(name, filter=expr))
+
+
+def _delete_unkept(store: MilvusStore, paths: list[str], chunk_ids: list[int], doc_keys: list[str]) -> None:
+    """Delete the chunk and text rows of `paths` that are not the ones just written (`chunk_ids`, `doc_keys`):
+    the versions the batch replaced, and a re-chunked version's chunks that are gone. Two requests a batch."""
+    where = f"path in {lit_list(paths)}"
+    ids = ", ".join(str(i) for i in chunk_ids)
+    store.run(lambda c: c.delete(store.chunks_name, filter=f"{where} and not (id in [{ids}])"))
+    store.run(lambda c: c.delete(store.docs_name, filter=f"{where} and not (key in {lit_list(doc_keys)})"))
 
 
 def _remove(store: MilvusStore, paths: list[str]) -> None:
@@ -200,14 +206,11 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
         for h, v, sv in zip(missing, vecs, sent_vecs):
             known[h] = {"vector": np.asarray(v, dtype=np.float32).tolist(), **_sentences(needed[h][1], sv)}
     chunk_rows, doc_rows, head_rows = [], [], []
-    keep_ids: dict[str, list[int]] = {}
     ts = now_iso()
     for prep in block:
         d = prep.doc
-        ids = keep_ids.setdefault(d.path, [])
         for (s, e), h in zip(prep.spans, prep.hashes):
             cid = chunk_id(d.path, d.content_hash, s, e)
-            ids.append(cid)
             k = known[h]
             text = d.text[s:e]
             chunk_rows.append({"id": cid, "path": d.path, "content_hash": d.content_hash, "start": s, "end": e,
@@ -228,7 +231,7 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
         for i in range(0, len(rows), n):
             store.run(lambda c: c.upsert(name, rows[i : i + n]))
     store.run(lambda c: c.upsert(store.heads_name, head_rows))  # the commit point of these documents
-    _delete_stale(store, {p.doc.path: p.doc.content_hash for p in block}, keep_ids)
+    _delete_unkept(store, [p.doc.path for p in block], [r["id"] for r in chunk_rows], [r["key"] for r in doc_rows])
     _journal(pending, [])
     if progress:
         log.info("indexed %d documents into Milvus", len(block))
