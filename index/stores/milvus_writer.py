@@ -16,7 +16,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -99,11 +99,11 @@ def _run(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebuild: b
         block.append(prep)
         size += len(prep.hashes)
         if size >= EMBED_BLOCK:
-            embedder, n = _write(store, block, embedder, get_embedder, origin, pending, progress)
+            embedder, n = _write(store, block, embedder, get_embedder, origin, pending, set(heads))
             report.chunks_embedded += n
             block, size = [], 0
     if block:
-        embedder, n = _write(store, block, embedder, get_embedder, origin, pending, progress)
+        embedder, n = _write(store, block, embedder, get_embedder, origin, pending, set(heads))
         report.chunks_embedded += n
     report.documents = store.count(store.heads_name)
     report.chunks = store.count(store.chunks_name)
@@ -181,9 +181,10 @@ def _remove(store: MilvusStore, paths: list[str]) -> None:
 
 def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
            get_embedder: Callable[[], Embedder], origin: str, pending: Path,
-           progress: bool) -> tuple[Embedder | None, int]:
-    """Write a batch of document versions and commit them (head rows). Returns the embedder (loaded when some
-    chunk text was new) and how many chunks were embedded."""
+           indexed: set[str]) -> tuple[Embedder | None, int]:
+    """Write a batch of document versions and commit them (head rows); then delete the rows of the versions
+    they replaced (for paths in `indexed`; a new path has none). Returns the embedder (loaded when some chunk
+    text was new) and how many chunks were embedded."""
     settings = store.settings
     _journal(pending, [p.doc.path for p in block])
     needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}
@@ -227,15 +228,31 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
                           "url": clip(d.url, META_MAX), "indexed_at": ts, "size": _int(prep.size),
                           "mtime_ns": _int(prep.mtime_ns), "ctime_ns": _int(prep.ctime_ns), "chunks": len(prep.spans),
                           "_v": [0.0, 0.0]})
-    for name, rows, n in ((store.chunks_name, chunk_rows, 256), (store.docs_name, doc_rows, 16)):
-        for i in range(0, len(rows), n):
-            store.run(lambda c: c.upsert(name, rows[i : i + n]))
+    for name, rows in ((store.chunks_name, chunk_rows), (store.docs_name, doc_rows)):
+        for part in _by_size(rows):
+            store.run(lambda c: c.upsert(name, part))
     store.run(lambda c: c.upsert(store.heads_name, head_rows))  # the commit point of these documents
-    _delete_unkept(store, [p.doc.path for p in block], [r["id"] for r in chunk_rows], [r["key"] for r in doc_rows])
+    replaced = {p.doc.path for p in block} & indexed
+    if replaced:
+        _delete_unkept(store, sorted(replaced), [r["id"] for r in chunk_rows if r["path"] in replaced],
+                       [r["key"] for r in doc_rows if r["path"] in replaced])
     _journal(pending, [])
-    if progress:
-        log.info("indexed %d documents into Milvus", len(block))
     return embedder, len(missing)
+
+
+def _by_size(rows: list[dict], limit: int = 4 << 20) -> Iterator[list[dict]]:
+    """`rows` in requests of about `limit` bytes of text (gRPC messages stay well under Milvus's 64 MB)."""
+    part: list[dict] = []
+    size = 0
+    for r in rows:
+        n = sum(len(v) for v in r.values() if isinstance(v, str)) + 4 * len(r.get("vector", ()))
+        if part and size + n > limit:
+            yield part
+            part, size = [], 0
+        part.append(r)
+        size += n
+    if part:
+        yield part
 
 
 def _sentences(spans: list[tuple[int, int]], vecs: np.ndarray) -> dict[str, str]:
