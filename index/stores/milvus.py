@@ -35,6 +35,7 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -434,6 +435,8 @@ class MilvusView:
         self._sentences: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._stats: dict[str, tuple[float, int]] = {}  # term (or "" for the chunk count) -> (when, value)
         self._lock = threading.Lock()
+        # a question's requests (two searches, the statistics of its terms) go out together
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-milvus")
 
     # --- retrieval ---------------------------------------------------------------------------------------------
     def search(self, query_vec: np.ndarray, query_text: str, k: int = 30) -> list[Candidate]:
@@ -444,12 +447,19 @@ class MilvusView:
         dense_params: dict[str, Any] = {"metric_type": "IP"}
         if s.settings.milvus_index.upper() == "HNSW":
             dense_params["params"] = {"ef": max(128, k)}
-        dense = s.run(lambda c: c.search(s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()],
-                                         anns_field="vector", limit=k, search_params=dense_params,
-                                         output_fields=fields))[0]
-        lexical = (s.run(lambda c: c.search(s.chunks_name, data=[query_text], anns_field="sparse", limit=k,
-                                            search_params={"metric_type": "BM25"}, output_fields=fields))[0]
-                   if terms(query_text) else [])
+        q_terms = set(terms(query_text))
+        dense_f = self._pool.submit(s.run, lambda c: c.search(
+            s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()], anns_field="vector", limit=k,
+            search_params=dense_params, output_fields=fields))
+        lexical_f = self._pool.submit(s.run, lambda c: c.search(
+            s.chunks_name, data=[query_text], anns_field="sparse", limit=k, search_params={"metric_type": "BM25"},
+            output_fields=fields)) if q_terms else None
+        # the answer builder asks for the idf of each question term next: have them ready (cached)
+        stats = [self._pool.submit(self.idf, t) for t in q_terms]
+        dense = dense_f.result()[0]
+        lexical = lexical_f.result()[0] if lexical_f is not None else []
+        for f in stats:
+            f.result()
         hits = [(h["id"], h["distance"], h["entity"]) for h in list(dense) + list(lexical)]
         heads = s.heads({e["path"] for _, _, e in hits})
         live = {i for i, _, e in hits if heads.get(e["path"], {}).get("content_hash") == e["content_hash"]}
