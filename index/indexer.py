@@ -1,6 +1,7 @@
 """One index run: scan the corpus, embed only new chunk text, write the next generation atomically."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import operator
@@ -176,6 +177,22 @@ def run_index(
     is gone is removed, the rest of the corpus is not scanned (the watcher and uploads know what changed)."""
     t0 = time.perf_counter()
     corpus = Path(settings.corpus)
+    with exclusive_run(settings, lock_timeout):
+        store = Store(Path(settings.data))
+        try:
+            names = None if paths is None else normalize_names(corpus, paths)
+            report = _run(store, settings, get_embedder, rebuild=rebuild,
+                          progress=settings.progress if progress is None else progress, names=names)
+        finally:
+            store.close()
+    return finished(report, t0)
+
+
+@contextlib.contextmanager
+def exclusive_run(settings: Settings, lock_timeout: float) -> Iterator[None]:
+    """What every index run, whatever the store, holds: an existing corpus folder and the data folder's lock
+    (one writer at a time)."""
+    corpus = Path(settings.corpus)
     data = Path(settings.data)
     if not corpus.is_dir():
         raise IndexError_(f"corpus folder not found: {corpus}")
@@ -188,15 +205,13 @@ def run_index(
             "wait for it to finish and try again"
         ) from None
     try:
-        store = Store(data)
-        try:
-            names = None if paths is None else normalize_names(corpus, paths)
-            report = _run(store, settings, get_embedder, rebuild=rebuild,
-                          progress=settings.progress if progress is None else progress, names=names)
-        finally:
-            store.close()
+        yield
     finally:
         lock.release()
+
+
+def finished(report: IndexReport, t0: float) -> IndexReport:
+    """The report with the run's time, its skipped files logged."""
     report.seconds = time.perf_counter() - t0
     for s in report.skipped:
         log.warning("skipped %s: %s", s.path, s.reason)

@@ -20,20 +20,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
-from filelock import Timeout
 
 from ..embedding import Embedder, set_threads
-from ..indexer import EMBED_BLOCK, IndexLocked, lock_for, normalize_names, plan_run
+from ..indexer import EMBED_BLOCK, exclusive_run, finished, normalize_names, plan_run
 from ..lexical import terms
 from ..preparing import Prepared
 from ..records import IndexReport
-from ..store import DocRow, IndexError_, now_iso, pack_sentence_vectors
+from ..store import DocRow, now_iso, pack_sentence_vectors
 from .milvus import (META_MAX, PATH_MAX, VARCHAR_MAX, MilvusStore, chunk_id, clip, doc_key, encode_doc, lit,
                      lit_list)
 
 log = logging.getLogger(__name__)
 
 PENDING_FILE = "milvus-pending.json"
+FLUSH_MIN = 1_000  # chunks written by a run past which it flushes (Milvus advises against frequent flushes)
 HEAD_FIELDS = ["path", "content_hash", "origin", "title", "source", "date", "url", "indexed_at", "size", "mtime_ns",
                "ctime_ns", "chunks"]
 _NONE = -1  # an unknown stat (None in the plan) as stored in an INT64 field
@@ -43,24 +43,10 @@ def run_index(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebui
               progress: bool | None = None, paths: list[str | Path] | None = None) -> IndexReport:
     settings = store.settings
     t0 = time.perf_counter()
-    corpus, data = Path(settings.corpus), Path(settings.data)
-    if not corpus.is_dir():
-        raise IndexError_(f"corpus folder not found: {corpus}")
-    lock = lock_for(data)
-    try:
-        lock.acquire(timeout=settings.lock_timeout)
-    except Timeout:
-        raise IndexLocked(f"another index run is writing from {data} (lock {data / 'index.lock'}); wait for it to "
-                          "finish and try again") from None
-    try:
+    with exclusive_run(settings, settings.lock_timeout):
         report = _run(store, get_embedder, rebuild=rebuild, progress=settings.progress if progress is None else progress,
-                      names=None if paths is None else normalize_names(corpus, paths))
-    finally:
-        lock.release()
-    report.seconds = time.perf_counter() - t0
-    for s in report.skipped:
-        log.warning("skipped %s: %s", s.path, s.reason)
-    return report
+                      names=None if paths is None else normalize_names(Path(settings.corpus), paths))
+    return finished(report, t0)
 
 
 def _run(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebuild: bool, progress: bool,
@@ -105,6 +91,10 @@ def _run(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebuild: b
     if block:
         embedder, n = _write(store, block, embedder, get_embedder, origin, pending, set(heads))
         report.chunks_embedded += n
+    written = sum(len(p.hashes) for p in plan.changed)
+    if written >= FLUSH_MIN:  # seal what a large run wrote, so that Milvus indexes it now rather than later
+        for name in (store.chunks_name, store.docs_name, store.heads_name):
+            store.run(lambda c: c.flush(name))
     report.documents = store.count(store.heads_name)
     report.chunks = store.count(store.chunks_name)
     return report
