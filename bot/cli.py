@@ -129,10 +129,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     pairs = []
     for q in questions:
         pairs.append((q, eng.ask(q.question, k=10, asked_at=q.asked_at)))
-    store = eng._store()  # noqa: SLF001 - the verbatim check reads the indexed document texts
-
     def verbatim(r) -> bool:
-        doc = store.document(r.path)
+        doc = eng.document(r.path)
         return doc is not None and verify_quote(doc.text, r.quote, r.start)
 
     m = metrics(pairs, verbatim)

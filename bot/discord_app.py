@@ -19,7 +19,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.index.feedback import FeedbackStore
-from newsdesk.index.errors import IndexDamaged
+from newsdesk.index.errors import IndexDamaged, IndexProblem
 from newsdesk.index.fetching import FetchPolicy, policy_session
 from newsdesk.index.settings import Settings
 
@@ -68,6 +68,9 @@ class NewsdeskTree(app_commands.CommandTree):
             if isinstance(original, IndexDamaged):  # what is wrong and the command go to the admin's log
                 log.error("/%s: %s", name, original)
                 text = "The index is damaged, so I can't answer now; an admin can rebuild it (`newsdesk index --rebuild`)."
+            elif isinstance(original, IndexProblem):  # the index can't be read (server down, damaged): say why
+                log.warning("/%s failed: %s", name, original)
+                text = f"Sorry, I can't answer right now: {original}"[:2000]
             else:
                 log.error("/%s failed: %s: %s", name, type(original).__name__, original,
                           exc_info=(type(original), original, original.__traceback__))

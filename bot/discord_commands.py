@@ -451,9 +451,13 @@ class NewsdeskCog(commands.Cog, name=COG_NAME):
         try:
             async with (new_thread or message.channel).typing():
                 messages = await self.answer_messages(question, message.created_at, message.author.id)
-        except Exception:
-            log.exception("Answering a mention failed")
-            text = "Sorry, something went wrong while answering; the error was logged."
+        except Exception as exc:
+            if isinstance(exc, IndexProblem):  # the index can't be read (its server down, damaged): say why
+                log.warning("Answering a mention failed: %s", exc)
+                text = f"Sorry, I can't answer right now: {exc}"[:2000]
+            else:
+                log.exception("Answering a mention failed")
+                text = "Sorry, something went wrong while answering; the error was logged."
             if new_thread is not None:
                 await new_thread.send(text)
             else:

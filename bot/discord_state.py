@@ -18,11 +18,13 @@ from cachetools import LRUCache, TTLCache
 from discord import app_commands
 from discord.ext import commands
 
+from newsdesk.index.errors import IndexProblem
+from newsdesk.index.records import IndexStatus
+
 from .discord_settings import BotSettings
 
 if TYPE_CHECKING:
     from newsdesk.index.engine import Engine
-    from newsdesk.index.records import IndexStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,9 @@ class DiscordState:
             return self._status["status"]
         try:
             status = await asyncio.to_thread(self.engine.status)
+        except IndexProblem as exc:  # e.g. the index's server is away: one line, no traceback
+            log.warning("Reading the index status failed: %s", exc)
+            return None
         except Exception:
             log.exception("Reading the index status failed")
             return None

@@ -19,20 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
-from . import vectors
 from .answers import AnswerBuilder
 from .authorship import answer_author
 from .embedding import Embedder, set_threads
-from .indexer import run_index, verify
-from .lexical import LexicalIndex, SegmentedLexical
 from .questions import analyze
 from .loaders import SUPPORTED_SUFFIXES
-from .preparing import Job, Limits, prepare_all
-from .records import Answer, IndexReport, IndexStatus, SourceInfo
-from .retrieval import Retriever, make_fusion
-from .settings import Settings
 from .errors import IndexProblem
-from .store import Snapshot, Store, damage_reported, meta_int
+from .preparing import Job, Limits, prepare_all
+from .records import Answer, IndexReport, IndexStatus
+from .settings import Settings
+from .store import DocRow, Store, damage_reported
+from .stores import IndexStore, IndexView, open_store
+from .stores.base import Searcher
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +92,8 @@ def _forget_stale_uploads(corpus: Path) -> None:
 
 @dataclass
 class _View:
-    snapshot: Snapshot
-    retriever: Retriever
+    snapshot: IndexView  # the store's view of the loaded generation
+    retriever: Searcher
     builder: AnswerBuilder
 
 
@@ -105,12 +103,11 @@ class Engine:
         self._embedder = embedder
         self._embedder_lock = threading.Lock()
         self._cross_encoder = None
+        self.store: IndexStore = open_store(self.settings)
         self._view: _View | None = None
-        self._base: tuple | None = None  # (key, base vectors, base BM25) of the loaded generation
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._add_lock = threading.Lock()
-        self._local = threading.local()
         set_threads(self.settings.query_threads)
 
     # --- resources --------------------------------------------------------------------------------
@@ -135,11 +132,8 @@ class Engine:
             return self._cross_encoder
 
     def _store(self) -> Store:
-        store = getattr(self._local, "store", None)
-        if store is None:
-            store = Store(Path(self.settings.data))
-            self._local.store = store
-        return store
+        """This thread's SQLite access to the embedded store's data folder (tests and tools)."""
+        return self.store.sql()  # type: ignore[attr-defined]
 
     # --- writing ----------------------------------------------------------------------------------
     def index(self, *, rebuild: bool = False, progress: bool | None = None,
@@ -147,8 +141,7 @@ class Engine:
         """Bring the index up to date with the corpus folder (only at `paths`, files or folders, when given);
         returns what changed."""
         with self._write_lock:
-            report = run_index(self.settings, lambda: self.embedder, rebuild=rebuild, progress=progress,
-                               lock_timeout=self.settings.lock_timeout, paths=paths)
+            report = self.store.index(lambda: self.embedder, rebuild=rebuild, progress=progress, paths=paths)
         with damage_reported(Path(self.settings.data)):
             self._refresh(force=False)
         return report
@@ -205,54 +198,24 @@ class Engine:
 
     # --- reading ----------------------------------------------------------------------------------
     def _refresh(self, force: bool) -> _View | None:
-        store = self._store()
-        gen = store.generation()
+        gen = self.store.generation()
         with self._view_lock:
             if self._view is not None and self._view.snapshot.generation == gen and not force:
                 return self._view
             if gen == 0:
                 self._view = None
                 return None
-            verify(store)
-            self._view = self._load(store)
+            view = self.store.open_view()
+            self._view = _View(view, view.retriever,
+                               AnswerBuilder(view, view, view.sentences, cross_encoder=self.cross_encoder,
+                                             embed_quotes=self._embed_quotes, quote_weight=self.settings.quote_weight,
+                                             passages=self.settings.passages, rerank_top=self.settings.rerank_top,
+                                             # the speaker and as-of tables (SQLite): the embedded store's only
+                                             conn_of=getattr(view, "conn", None)))
             return self._view
-
-    def _load(self, store: Store) -> _View:
-        meta = store.meta()
-        if meta.get("model") != self.settings.model:
-            store.check_model(self.settings.model, meta_int(meta, "dimension", store.dir))
-        for attempt in range(3):
-            snap = store.snapshot(self._store)
-            try:
-                vecs, lexical = self._open(snap)
-                break
-            except (OSError, RuntimeError, ValueError):
-                if attempt == 2:
-                    raise
-                log.info("index generation %d replaced while loading; retrying", snap.generation)
-        log.info("loaded index generation %d (%d chunks)", snap.generation, vecs.ntotal)
-        dim = meta_int(meta, "dimension", store.dir)
-        return _View(snap, Retriever(vecs, lexical, make_fusion(self.settings.fusion)),
-                     AnswerBuilder(snap, lexical, lambda hashes: self._store().get_sentences(hashes, dim),
-                                   cross_encoder=self.cross_encoder, embed_quotes=self._embed_quotes,
-                                   quote_weight=self.settings.quote_weight, passages=self.settings.passages,
-                                   rerank_top=self.settings.rerank_top,
-                                   conn_of=lambda: self._store().conn))
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts, batch_size=max(1, len(texts)))
-
-    def _open(self, snap: Snapshot) -> tuple[vectors.VectorSet, SegmentedLexical]:
-        """A generation's vectors and BM25: its base (memory-mapped; kept from the previous generation when it
-        is the same base, by name and checksum) and its delta."""
-        assert snap.faiss_path and snap.bm25_path and snap.delta_path
-        key = (str(snap.faiss_path), snap.meta.get("faiss_sha256"), snap.meta.get("bm25_sha256"))
-        cached = self._base
-        if cached is None or cached[0] != key:
-            cached = self._base = (key, vectors.load(snap.faiss_path, gpu=self.settings.faiss_gpu),
-                                   LexicalIndex.load(snap.bm25_path, mmap=True))
-        return (vectors.VectorSet.load_delta(snap.delta_path, cached[1]),
-                SegmentedLexical.load(snap.delta_path, base=cached[2]))
 
     def ask(self, question: str, *, k: int | None = None,
             asked_at: dt.datetime | dt.date | None = None) -> Answer:
@@ -268,8 +231,9 @@ class Engine:
                 view = self._refresh(force=False)
             if view is None:
                 return Answer(question, True, [])
-            if (by_author := answer_author(question, self._store(), k)) is not None:
-                return by_author  # "who wrote the X article?": from the bylines, not from passages
+            sql = getattr(self.store, "sql", None)  # "who wrote the X article?": the bylines in SQLite (embedded store)
+            if sql is not None and (by_author := answer_author(question, sql(), k)) is not None:
+                return by_author
             info = analyze(question, asked_at or dt.datetime.now())
             qvec = self.embedder.encode_query(question)
             candidates = view.retriever.search(qvec, question, k=self.settings.candidates,
@@ -279,17 +243,8 @@ class Engine:
     def status(self) -> IndexStatus:
         """What is indexed: counts, last update time, per-document info."""
         with damage_reported(Path(self.settings.data)):
-            store = self._store()
-            meta = store.meta()
-            rows = store.conn.execute(
-                "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
-                "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
-            ).fetchall()
-        sources = [SourceInfo(*r) for r in rows]
-        return IndexStatus(
-            documents=len(sources),
-            chunks=sum(s.chunks for s in sources),
-            updated_at=meta.get("updated_at"),
-            model=meta.get("model", self.settings.model),
-            sources=sources,
-        )
+            return self.store.status()
+
+    def document(self, path: str) -> DocRow | None:
+        """The indexed document at `path` (its clean text all quote offsets refer to), or None."""
+        return self.store.document(path)

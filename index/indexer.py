@@ -1,6 +1,7 @@
 """One index run: scan the corpus, embed only new chunk text, write the next generation atomically."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import operator
@@ -8,6 +9,7 @@ import os
 import shutil
 import stat
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Container, Iterator
 
@@ -208,17 +210,7 @@ def run_index(
     t0 = time.perf_counter()
     corpus = Path(settings.corpus)
     data = Path(settings.data)
-    if not corpus.is_dir():
-        raise IndexProblem(f"corpus folder not found: {corpus}")
-    lock = lock_for(data)
-    try:
-        lock.acquire(timeout=lock_timeout)
-    except Timeout:
-        raise IndexLocked(
-            f"another index run is writing to {data} (lock {data / 'index.lock'}); "
-            "wait for it to finish and try again"
-        ) from None
-    try:
+    with exclusive_run(settings, lock_timeout):
         names = None if paths is None else normalize_names(corpus, paths)
         for attempt in (1, 2):
             store = _open_store(data, rebuild)
@@ -234,8 +226,33 @@ def run_index(
                 set_aside(data)  # damage the quick check did not see, met while rebuilding: once more afresh
             finally:
                 store.close()
+    return finished(report, t0)
+
+
+@contextlib.contextmanager
+def exclusive_run(settings: Settings, lock_timeout: float) -> Iterator[None]:
+    """What every index run, whatever the store, holds: an existing corpus folder and the data folder's lock
+    (one writer at a time)."""
+    corpus = Path(settings.corpus)
+    data = Path(settings.data)
+    if not corpus.is_dir():
+        raise IndexProblem(f"corpus folder not found: {corpus}")
+    lock = lock_for(data)
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout:
+        raise IndexLocked(
+            f"another index run is writing to {data} (lock {data / 'index.lock'}); "
+            "wait for it to finish and try again"
+        ) from None
+    try:
+        yield
     finally:
         lock.release()
+
+
+def finished(report: IndexReport, t0: float) -> IndexReport:
+    """The report with the run's time, its skipped files logged."""
     report.seconds = time.perf_counter() - t0
     for s in report.skipped:
         log.warning("skipped %s: %s", s.path, s.reason)
@@ -283,8 +300,6 @@ def _forget_temporary_files(store: Store) -> None:
 
 def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder], *, rebuild: bool,
          progress: bool, names: list[str] | None = None) -> IndexReport:
-    corpus = Path(settings.corpus)
-    report = IndexReport()
     meta = store.meta()
     if meta.get("model") and meta["model"] != settings.model and not rebuild:
         log.warning("index was built with %s; rebuilding with %s", meta["model"], settings.model)
@@ -311,8 +326,77 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         names = None
     # indexed path -> (size, mtime_ns, ctime_ns when its content was hashed)
     old = store.document_stats() if names is None else store.document_stats(under=names)
-    reader = reader_key(settings)
     failed_before = {} if rebuild else store.failures()  # a rebuild reads every file again
+    plan = plan_run(settings, old, store.document_hash, names=names, rebuild=rebuild, failed_before=failed_before)
+    report, changed, removed, restat = plan.report, plan.changed, plan.removed, plan.restat
+    store.set_failures(plan.failed_now, plan.not_failing - {f[0] for f in plan.failed_now})
+    if restat:  # not part of the index's content: no new generation needed
+        with store.conn:
+            store.conn.execute("BEGIN")
+            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", restat)
+
+    # Embed chunk text never embedded before (the cache is keyed by the text's hash).
+    needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # chunk hash -> text, sentence spans
+    for prep in changed:
+        for (s, e), h, sents in zip(prep.spans, prep.hashes, prep.sentences):
+            needed.setdefault(h, (prep.doc.text[s:e], sents))
+    known = store.known_hashes(needed)
+    missing = [h for h in needed if h not in known]
+    embedder: Embedder | None = None
+    if missing:
+        embedder = get_embedder()
+        if not rebuild:
+            store.check_model(settings.model, embedder.dim)
+        _embed(store, embedder, missing, needed, settings, progress)
+        report.chunks_embedded = len(missing)
+
+    gen = store.generation()
+    faiss_ok = gen > 0 and _files_ok(store, gen, store.meta())
+    if not (changed or removed or rebuild or not faiss_ok or gen == 0):
+        if store.has_pending():  # a killed run's embeddings of text that changed back or went away
+            with store.conn:
+                store.conn.execute("BEGIN")
+                store.forget_pending()
+        if names is None and not meta.get(FULL_SCAN_KEY):  # an index made by older code: it has now seen it all
+            with store.conn:
+                store.conn.execute("BEGIN")
+                store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FULL_SCAN_KEY, now_iso()))
+        report.documents, report.chunks = _counts(store)
+        return report
+
+    dim = meta_int(store.meta(), "dimension", store.dir) or (embedder or get_embedder()).dim
+    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
+    report.documents, report.chunks = _counts(store)
+    return report
+
+
+@dataclass
+class Plan:
+    """What an index run will write, decided from the corpus and the indexed documents' stats and hashes:
+    documents to add or update (read, cleaned and chunked), indexed paths to remove, and documents whose file
+    was only touched (`restat`: size, mtime_ns, ctime_ns, path). `report` counts them and lists skipped files.
+    `failed_now` are files that gave no document (remembered with their stat so they are not read again), and
+    `not_failing` remembered failures that read fine now or are gone."""
+
+    report: IndexReport
+    changed: list[Prepared]
+    removed: list[str]
+    restat: list[tuple[int, int | None, int | None, str]]
+    failed_now: list[tuple[str, int, int, int, str, str]]
+    not_failing: set[str]
+
+
+def plan_run(settings: Settings, old: dict[str, tuple[int | None, int | None, int | None]],
+             old_hash: Callable[[str], str | None], *, names: list[str] | None, rebuild: bool,
+             failed_before: dict[str, tuple] | None = None) -> Plan:
+    """Scan the corpus (only `names` when given) against `old` (indexed path -> size, mtime_ns, ctime_ns when
+    hashed; `old_hash(path)` gives its content hash) and read what may have changed, in bounded worker processes.
+    `failed_before`: files remembered as giving no document (path -> size, mtime_ns, ctime_ns, reader key,
+    reason), skipped unread while unchanged. Writes nothing, so every store's writer uses it."""
+    corpus = Path(settings.corpus)
+    report = IndexReport()
+    failed_before = failed_before or {}
+    reader = reader_key(settings)
     failed_now: list[tuple[str, int, int, int, str, str]] = []
     remembered = 0
     not_failing: set[str] = set()  # remembered failures read fine now, or gone
@@ -360,7 +444,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     # Read what may have changed (hash; load, clean, chunk and extract facts when the hash differs), in worker
     # processes when there are many.
     # (an absolute folder: a kept worker process has the working directory of when it started)
-    jobs = [Job(str(Path(corpus).absolute()), name, None if rebuild or name not in old else store.document_hash(name), max_bytes,
+    jobs = [Job(str(Path(corpus).absolute()), name, None if rebuild or name not in old else old_hash(name), max_bytes,
                 settings.chunk_words, settings.max_chunk_words) for name, _ in to_read]
     for (name, st), out in zip(to_read, prepare_all(jobs, settings.index_threads, limits)):
         if out.kind == "unreadable":
@@ -393,49 +477,11 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
 
     report.unchanged += len(same)
     seen.update(same)
-    store.set_failures(failed_now, not_failing - {f[0] for f in failed_now})
     if remembered:
         log.info("%d files that gave no document were skipped unread (unchanged since)", remembered)
     removed = sorted(old.keys() - seen - kept_broken)
     report.removed = len(removed)
-    if restat:  # not part of the index's content: no new generation needed
-        with store.conn:
-            store.conn.execute("BEGIN")
-            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", restat)
-
-    # Embed chunk text never embedded before (the cache is keyed by the text's hash).
-    needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # chunk hash -> text, sentence spans
-    for prep in changed:
-        for (s, e), h, sents in zip(prep.spans, prep.hashes, prep.sentences):
-            needed.setdefault(h, (prep.doc.text[s:e], sents))
-    known = store.known_hashes(needed)
-    missing = [h for h in needed if h not in known]
-    embedder: Embedder | None = None
-    if missing:
-        embedder = get_embedder()
-        if not rebuild:
-            store.check_model(settings.model, embedder.dim)
-        _embed(store, embedder, missing, needed, settings, progress)
-        report.chunks_embedded = len(missing)
-
-    gen = store.generation()
-    faiss_ok = gen > 0 and _files_ok(store, gen, store.meta())
-    if not (changed or removed or rebuild or not faiss_ok or gen == 0):
-        if store.has_pending():  # a killed run's embeddings of text that changed back or went away
-            with store.conn:
-                store.conn.execute("BEGIN")
-                store.forget_pending()
-        if names is None and not meta.get(FULL_SCAN_KEY):  # an index made by older code: it has now seen it all
-            with store.conn:
-                store.conn.execute("BEGIN")
-                store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FULL_SCAN_KEY, now_iso()))
-        report.documents, report.chunks = _counts(store)
-        return report
-
-    dim = meta_int(store.meta(), "dimension", store.dir) or (embedder or get_embedder()).dim
-    _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
-    report.documents, report.chunks = _counts(store)
-    return report
+    return Plan(report, changed, removed, restat, failed_now, not_failing)
 
 
 def reader_key(settings: Settings) -> str:

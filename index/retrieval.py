@@ -95,16 +95,23 @@ class Retriever:
         if allow is not None:
             dense = _keep(dense, allow, k)
             lex = _keep(lex, allow, k)
-        fused = self.fusion.fuse(dense, lex)
-        dense_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*dense))}
-        lex_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*lex))}
-        out = []
-        for cid, score in sorted(fused.items(), key=lambda kv: -kv[1])[:k]:
-            d = dense_of.get(cid)
-            b = lex_of.get(cid)
-            out.append(Candidate(cid, score, d[0] if d else 0.0, b[0] if b else 0.0,
-                                 d[1] if d else None, b[1] if b else None))
-        return out
+        return fuse(self.fusion, dense, lex, k)
+
+
+def fuse(fusion: Fusion, dense: tuple[np.ndarray, np.ndarray], lex: tuple[np.ndarray, np.ndarray],
+         k: int) -> list[Candidate]:
+    """The best `k` candidates of a dense and a BM25 list of (ids, scores), each best first, fused by `fusion`
+    (every store's retriever ends here)."""
+    fused = fusion.fuse(dense, lex)
+    dense_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*dense))}
+    lex_of = {int(c): (float(s), r) for r, (c, s) in enumerate(zip(*lex))}
+    out = []
+    for cid, score in sorted(fused.items(), key=lambda kv: -kv[1])[:k]:
+        d = dense_of.get(cid)
+        b = lex_of.get(cid)
+        out.append(Candidate(cid, score, d[0] if d else 0.0, b[0] if b else 0.0,
+                             d[1] if d else None, b[1] if b else None))
+    return out
 
 
 def _keep(found: tuple[np.ndarray, np.ndarray], allow: Callable[[np.ndarray], np.ndarray],

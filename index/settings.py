@@ -122,6 +122,32 @@ class Settings(BaseSettings):
     )
     feed_minutes: float = Field(default=15.0, gt=0, description="Minutes between two polls of the followed feeds.")
 
+    store: str = Field(
+        default="embedded",
+        description="Where the search indexes live: embedded (FAISS + SQLite in the data folder) or a Milvus "
+        "server, milvus://host:19530 (or http(s)://host:port); with Milvus, asking needs no local index "
+        "(docs/scaling.md).",
+    )
+    milvus_token: str | None = Field(
+        default=None, description="Milvus credentials, user:password or an API key; unset without authentication."
+    )
+    milvus_database: str | None = Field(default=None, description="Milvus database; the server's default when unset.")
+    milvus_collection: str = Field(
+        default="newsdesk",
+        description="Prefix of the Milvus collections (<prefix>_chunks, <prefix>_docs, <prefix>_heads).",
+    )
+    milvus_timeout: float = Field(default=10.0, gt=0, description="Seconds a Milvus request may take.")
+    milvus_index: str = Field(
+        default="FLAT",
+        description="Milvus index type of the dense vectors: FLAT (exact, as the embedded store up to "
+        "exact_max_chunks) or HNSW (approximate, for many millions of chunks).",
+    )
+    milvus_origin: str | None = Field(
+        default=None,
+        description="Name of this writer's corpus in Milvus; an index run removes only documents of its own "
+        "origin. Default: <hostname>:<absolute corpus path>.",
+    )
+
     @field_validator("fetch_allow_networks", "feeds", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:

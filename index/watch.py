@@ -108,10 +108,11 @@ def _index_once(engine, changed: list[str], initial: bool, full: bool = False) -
     """One run; returns the run and whether it should be retried (another writer held the lock).
     Only the changed files and folders are looked at, unless `full` (or `initial`): the whole corpus."""
     from .indexer import IndexLocked
+    from .stores.base import StoreUnavailable
 
     try:
         report = engine.index(progress=False, paths=None if initial or full or not changed else changed)
-    except IndexLocked as exc:
+    except (IndexLocked, StoreUnavailable) as exc:  # another writer, or the index's server is away: try again
         log.warning("index run postponed: %s", exc)
         return WatchRun(None, str(exc), changed, initial), True
     except Exception as exc:  # keep watching whatever went wrong

@@ -23,6 +23,10 @@ quality at those sizes means nothing; time and memory do. The output says so.
     --gpu-only                 only the GPU section (on the device machine), with a full engine.index() run of
                                --gpu-index-chunks generated chunks
     --dump-vectors N --out D   also write N real chunk vectors (int8-scaled .npy files) for recall checks
+    --milvus                   instead, the same engine with NEWSDESK_STORE on a local milvus-lite server (a
+                               Milvus of one process, on this machine, over gRPC): full index rate with the real
+                               model (the embedded store's beside it), then per size the writer's rate with a
+                               stand-in embedder, ask p50/p95 of a reader with no local index, and one article added
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -646,6 +651,83 @@ def sizes_section(work: Path, sizes: list[int], model: str, n_questions: int, ba
           "a running reader picking up the new generation)")
 
 
+# --- Milvus (NEWSDESK_STORE=milvus://...) against milvus-lite ---------------------------------------------------------
+def milvus_section(work: Path, sizes: list[int], model: str, n_questions: int, full_chunks: int) -> None:
+    from milvus_server import MilvusServer
+
+    from newsdesk.index.embedding import Embedder
+    from newsdesk.index.engine import Engine
+
+    server = MilvusServer(work / "milvus-lite")
+    server.start()
+    print(f"\nMilvus: milvus-lite {_version('milvus-lite')} (one local process, gRPC on 127.0.0.1), pymilvus "
+          f"{_version('pymilvus')}; dense index {bench_index.settings_for(work, work).milvus_index}", flush=True)
+    try:
+        emb = Embedder(model, "cpu", backend="onnx-int8", cache=model_cache(), gpu_batch_size=1)
+
+        def settings(name: str, corpus: Path, **kw):
+            s = bench_index.settings_for(corpus, work / name / "data")
+            for k, v in {"store": server.store, "milvus_collection": name, **kw}.items():
+                setattr(s, k, v)
+            return s
+
+        rows = []
+        if full_chunks:
+            per = bench_index.chunks_per_article(bench_index.settings_for(work, work / "none"))
+            corpus = work / "m-full" / "corpus"
+            bench_index.write_corpus(corpus, max(1, round(full_chunks / per)))
+            for label, kw in (("embedded", {"store": "embedded"}), ("Milvus", {})):
+                rep = Engine(settings(f"full_{label.lower()}", corpus, **kw), embedder=emb).index()
+                rows.append((f"full index, onnx-int8, {label}", f"{rep.chunks / rep.seconds:7.1f} chunks/s  "
+                             f"({rep.documents} articles, {rep.chunks} chunks in {rep.seconds:.1f} s)"))
+            table("index rate with the real model (generated news):", rows)
+        header = f"{'chunks':>9} {'write rate':>14} {'ask p50':>8} {'ask p95':>8} {'first ask':>9} {'add/named':>9}"
+        lines = []
+        for n in sizes:
+            per = bench_index.chunks_per_article(bench_index.settings_for(work, work / "none"))
+            corpus = work / f"m{n}" / "corpus"
+            bench_index.write_corpus(corpus, max(1, round(n / per)))
+            s = settings(f"n{n}", corpus)
+            rep = Engine(s, embedder=bench_index.SyntheticEmbedder(emb.dim, model)).index()
+            reader = Engine(settings(f"n{n}", corpus, data=work / f"m{n}" / "reader"), embedder=emb)
+            t0 = time.perf_counter()
+            reader.ask(QUESTIONS[0])
+            first = time.perf_counter() - t0
+            lat = []
+            for k in range(n_questions):
+                t0 = time.perf_counter()
+                reader.ask(QUESTIONS[k % len(QUESTIONS)])
+                lat.append(time.perf_counter() - t0)
+            p50, p95 = percentiles(lat)
+            (corpus / "new").mkdir(exist_ok=True)
+            (corpus / "new" / "one.txt").write_text(bench_index.article(900_000_001))
+            t0 = time.perf_counter()
+            added = Engine(s, embedder=emb).index(paths=["new/one.txt"])
+            named = time.perf_counter() - t0
+            assert added.added == 1, added
+            line = (f"{rep.chunks:>9} {rep.chunks / rep.seconds:>8.0f} ch/s {p50:>6.1f}ms {p95:>6.1f}ms "
+                    f"{first:>8.2f}s {named:>8.2f}s")
+            lines.append(line)
+            print(header + "\n" + line + "\n    " + load_note(), flush=True)
+            shutil.rmtree(work / f"m{n}", ignore_errors=True)
+        print("\n" + header)
+        for line in lines:
+            print(line)
+        print(f"(write rate: engine.index() of a generated corpus into Milvus with a stand-in embedder (random "
+              f"vectors): reading, chunking, facts and the Milvus writes, not the model; ask: {n_questions} questions "
+              "after a first one through an Engine with an empty data folder (everything read from Milvus), real "
+              "question embeddings, 1 query thread; add/named: one new article through engine.index(paths=[...]) "
+              "with the real model)")
+    finally:
+        server.stop()
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import version
+
+    return version(dist)
+
+
 # --- main --------------------------------------------------------------------------------------------------------------
 def table(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n{title}")
@@ -680,6 +762,8 @@ def main() -> None:
                     "that loads it, and nothing else")
     ap.add_argument("--corpus", type=Path, help="corpus of a kept size (with --ask-only or --add-only)")
     ap.add_argument("--data", type=Path, help="data folder of a kept size (with --ask-only or --add-only)")
+    ap.add_argument("--milvus", action="store_true",
+                    help="the Milvus store on a local milvus-lite server instead (--sizes, --full-chunks, --questions)")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("NEWSDESK_MODEL_CACHE", str(model_cache()))
@@ -706,6 +790,16 @@ def main() -> None:
     print(machine())
     print(versions())
     print(load_note())
+    if args.milvus:
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` stops the milvus-lite server
+        work = args.workdir or Path(tempfile.mkdtemp(prefix="newsdesk-benchmark-"))
+        try:
+            milvus_section(work, args.sizes, model, args.questions, args.full_chunks)
+        finally:
+            if not args.workdir:
+                shutil.rmtree(work, ignore_errors=True)
+        print(f"\nbenchmark run time: {time.perf_counter() - t_start:.0f} s")
+        return
     if args.gpu_only:
         if gpu_name() is None:
             raise SystemExit("no CUDA GPU here")

@@ -196,3 +196,19 @@ def test_quote_weight_reorders_the_same_quotes(tmp_path, engine_over):
         assert [r.score for r in ans.results] == sorted((r.score for r in ans.results), reverse=True)
         got[w] = [r.quote for r in ans.results]
     assert sorted(got[0.0]) == sorted(got[2.0]) and got[0.0] != got[2.0]
+
+
+def test_passage_of_a_sentence_less_text_keeps_the_quote_near_either_end() -> None:
+    """A text without sentence ends is one "sentence" longer than a passage: the passage is a word window around
+    the quote, also when the quote sits a few words from the start or the end (it once indexed past the words
+    before the quote and crashed the answer)."""
+    from newsdesk.index.quotes import PASSAGE_WORDS, passage_around
+
+    words = [f"w{i}" for i in range(3 * PASSAGE_WORDS)]
+    text = " ".join(words)
+    for at in (1, len(words) // 2, len(words) - 2):
+        start = len(" ".join(words[:at])) + 1
+        quote = Span(start, start + len(words[at]))
+        span = passage_around(text, quote)
+        assert span.start <= quote.start and quote.end <= span.end
+        assert PASSAGE_WORDS // 2 <= len(text[span.start:span.end].split()) <= PASSAGE_WORDS

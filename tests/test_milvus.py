@@ -1,0 +1,274 @@
+"""The Milvus store against a real Milvus server: `milvus-lite server` started on a free loopback port for the
+session, spoken to by pymilvus over that socket (the client code a Standalone or Distributed deployment runs).
+The real model, the real indexer, the real engine; each test writes its own collections."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+
+import pytest
+
+from newsdesk.index.engine import Engine
+from newsdesk.index.settings import Settings
+from newsdesk.index.store import IndexDamaged, ModelMismatch
+from newsdesk.index.stores import StoreUnavailable
+from tests.samples import copy_samples
+
+pytest.importorskip("pymilvus", reason="the milvus extra (in dev) is not installed")
+from pymilvus import DataType, MilvusClient  # noqa: E402
+
+from milvus_server import MilvusServer, free_port  # noqa: E402  (scripts/milvus_server.py)
+
+ROOT = Path(__file__).resolve().parent.parent
+POMPEO = ("There is no military solution to the Libya conflict", "We have made clear that we oppose the military offensive")
+POMPEO_Q = "what did Pompeo say on April 7?"
+FLOOD = "Flood in Tarnow\n\nThe river Vistula flooded the old town of Tarnow on Monday, the mayor said.\n"
+FLOOD_Q = "Which river flooded Tarnow?"
+# ../shared/eval/sample_questions.jsonl, inline so that the test needs nothing outside the repository
+SAMPLE = ["what did Pompeo say on April 7?",
+          "What did the National Security Council say about Bloomberg's report?",
+          "Who met Trump on April 9 and urged him to back Haftar?",
+          "Why does the author think the U.S. should stay out of the Libyan civil war?",
+          "Which militant group could exploit Libya's power vacuum?",
+          "What is the capital of Australia?"]
+
+
+@pytest.fixture(scope="session")
+def milvus(tmp_path_factory):
+    server = MilvusServer(tmp_path_factory.mktemp("milvus-server"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings_for(milvus, tmp_path):
+    """`settings_for(name, **overrides)`: a corpus and data folder of their own, the session's Milvus, and
+    collections of this test's own."""
+    prefix = f"t{uuid.uuid4().hex[:12]}"
+
+    def make(name: str = "a", copy_sample: bool = True, **overrides) -> Settings:
+        corpus = tmp_path / name / "corpus"
+        if copy_sample and not corpus.exists():
+            copy_samples(corpus)
+        corpus.mkdir(parents=True, exist_ok=True)
+        values = dict(corpus=corpus, data=tmp_path / name / "data", progress=False, store=milvus.store,
+                      milvus_collection=prefix, milvus_timeout=5)
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return make
+
+
+def quotes(engine: Engine, question: str) -> list[str]:
+    return [r.quote for r in engine.ask(question, k=5).results]
+
+
+def test_the_sample_corpus_in_milvus_answers_the_headline_question(settings_for, embedder):
+    eng = Engine(settings_for(), embedder=embedder)
+    rep = eng.index(progress=False)
+    assert (rep.added, rep.documents, rep.chunks_embedded) == (2, 2, rep.chunks) and rep.chunks > 5
+    ans = eng.ask(POMPEO_Q, k=3)
+    assert not ans.abstained
+    assert any(p in r.quote for r in ans.results[:3] for p in POMPEO)
+    for r in ans.results:
+        doc = eng.document(r.path)
+        assert doc is not None and doc.text[r.start : r.end] == r.quote, "every quote is verbatim at its offsets"
+    again = eng.index(progress=False)
+    assert (again.unchanged, again.added, again.updated, again.chunks_embedded) == (2, 0, 0, 0)
+    st = eng.status()
+    assert st.documents == 2 and st.chunks == rep.chunks and "Business Insider" in {s.source for s in st.sources}
+    assert eng.ask("What is the capital of Australia?").abstained
+
+
+def test_add_change_and_delete_follow_in_answers(settings_for, embedder):
+    s = settings_for()
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    flood = Path(s.corpus) / "flood.txt"
+    flood.write_text(FLOOD)
+    assert eng.index(progress=False).added == 1
+    assert any("Vistula" in q for q in quotes(eng, FLOOD_Q))
+    flood.write_text(FLOOD.replace("Vistula", "Dunajec"))
+    rep = eng.index(progress=False)
+    assert rep.updated == 1 and rep.chunks_embedded >= 1
+    got = quotes(eng, FLOOD_Q)
+    assert any("Dunajec" in q for q in got) and not any("Vistula" in q for q in got)
+    flood.unlink()
+    rep = eng.index(progress=False)
+    assert rep.removed == 1 and rep.documents == 2
+    assert not any(r.path == "flood.txt" for r in eng.ask(FLOOD_Q).results)
+    assert eng.document("flood.txt") is None
+    assert eng.status().chunks == rep.chunks, "no rows of replaced or removed versions are left"
+
+
+def test_two_engines_with_separate_data_folders_see_each_others_writes(settings_for, embedder):
+    """Two bots on two machines: their own corpus and data folders, one Milvus. What one adds (here through
+    /add's path, add_file) the other answers; one's full index run never removes the other's documents."""
+    one = Engine(settings_for("one"), embedder=embedder)
+    two = Engine(settings_for("two", copy_sample=False), embedder=embedder)
+    one.index(progress=False)
+    assert any(p in q for q in quotes(two, POMPEO_Q) for p in POMPEO), "two answers from one's documents"
+    two.add_file("flood.txt", FLOOD.encode())
+    assert any("Vistula" in q for q in quotes(one, FLOOD_Q))
+    assert one.index(progress=False).removed == 0 and two.index(progress=False).removed == 0
+    assert {s.path for s in one.status().sources} == {s.path for s in two.status().sources} >= {"flood.txt"}
+    (Path(two.settings.corpus) / "flood.txt").unlink()
+    assert two.index(progress=False).removed == 1
+    assert not any(r.path == "flood.txt" for r in one.ask(FLOOD_Q).results)
+
+
+KILLER = """
+import os, signal, sys
+from newsdesk.index.engine import Engine
+from newsdesk.index.settings import Settings
+from newsdesk.index.stores.milvus import MilvusStore
+
+real = MilvusStore.client
+
+def client(self):
+    c = real(self)
+    upsert = c.upsert
+    def killing_upsert(name, rows, **kw):
+        if name == self.heads_name:  # the chunk and text rows are written; the commit is next
+            os.kill(os.getpid(), signal.SIGKILL)
+        return upsert(name, rows, **kw)
+    c.upsert = killing_upsert
+    return c
+
+MilvusStore.client = client
+Engine(Settings(_env_file=None, **{k: v for k, v in zip(sys.argv[1::2], sys.argv[2::2])})).index(progress=False)
+"""
+
+
+def test_an_index_run_killed_before_its_commit_leaves_the_previous_answers(settings_for, embedder, tmp_path):
+    s = settings_for()
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    before = quotes(eng, POMPEO_Q)
+    art = Path(s.corpus) / "004_563c2adb94c7b42a.txt"
+    art.write_text(art.read_text().replace("There is no military solution", "There is no diplomatic solution"))
+    args = [str(x) for kv in dict(corpus=s.corpus, data=s.data, store=s.store, milvus_collection=s.milvus_collection,
+                                 progress="false", model_cache=ROOT / ".newsdesk" / "models").items() for x in kv]
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert quotes(eng, POMPEO_Q) == before, "the killed run's rows are not answered from"
+    assert not any("diplomatic" in q for q in quotes(eng, "Is there a diplomatic solution in Libya?"))
+    assert eng.status().chunks < eng.store.count(eng.store.chunks_name), "the killed run left rows behind"
+    rep = eng.index(progress=False)
+    assert rep.updated == 1
+    assert any("no diplomatic solution" in q for q in quotes(eng, POMPEO_Q))
+    assert eng.status().chunks == eng.store.count(eng.store.chunks_name), "and its orphans are gone"
+
+
+def test_parity_with_the_embedded_store_on_the_sample_questions(settings_for, embedder, tmp_path):
+    on_milvus = Engine(settings_for(), embedder=embedder)
+    embedded = Engine(settings_for("embedded", store="embedded"), embedder=embedder)
+    on_milvus.index(progress=False)
+    embedded.index(progress=False)
+    for q in SAMPLE:
+        a, b = on_milvus.ask(q, k=3), embedded.ask(q, k=3)
+        assert a.abstained == b.abstained, q
+        assert [r.quote for r in a.results[:1]] == [r.quote for r in b.results[:1]], q
+
+
+class StopsMilvus:
+    """The real embedder, but Milvus is stopped when the index run starts embedding."""
+
+    def __init__(self, embedder, server: MilvusServer) -> None:
+        self._embedder, self._server = embedder, server
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+    def encode_chunks(self, *args, **kwargs):
+        self._server.stop()
+        return self._embedder.encode_chunks(*args, **kwargs)
+
+
+def test_milvus_stopped_mid_run_gives_a_clear_error_and_answers_resume(settings_for, embedder, milvus):
+    s = settings_for()
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    (Path(s.corpus) / "flood.txt").write_text(FLOOD)
+    writer = Engine(s, embedder=StopsMilvus(embedder, milvus))
+    try:
+        with pytest.raises(StoreUnavailable, match="cannot reach Milvus at http://127.0.0.1:.*is it running"):
+            writer.index(progress=False)
+        with pytest.raises(StoreUnavailable, match="cannot reach Milvus"):
+            eng.ask(POMPEO_Q)
+        with pytest.raises(StoreUnavailable):
+            eng.status()
+    finally:
+        milvus.start()
+    assert any(p in q for q in quotes(eng, POMPEO_Q) for p in POMPEO), "the same engine answers again"
+    assert eng.index(progress=False).added == 1
+    assert any("Vistula" in q for q in quotes(eng, FLOOD_Q))
+
+
+def test_another_model_or_a_foreign_collection_says_how_to_rebuild(settings_for, embedder, milvus):
+    s = settings_for()
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    other = Engine(settings_for(model="another-model"), embedder=embedder)
+    with pytest.raises(ModelMismatch, match=r"built with model 'all-MiniLM-L6-v2'.*newsdesk index --rebuild"):
+        other.ask(POMPEO_Q)
+    with pytest.raises(ModelMismatch, match="--rebuild"):
+        other.index(progress=False)
+    client = MilvusClient(f"http://127.0.0.1:{milvus.port}")
+    client.drop_collection(eng.store.chunks_name)
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=8)
+    client.create_collection(eng.store.chunks_name, schema=schema)
+    fresh = Engine(s, embedder=embedder)
+    with pytest.raises(IndexDamaged, match="not a newsdesk index.*newsdesk index --rebuild"):
+        fresh.ask(POMPEO_Q)
+    assert fresh.index(rebuild=True, progress=False).added == 2
+    assert any(p in q for q in quotes(fresh, POMPEO_Q) for p in POMPEO)
+
+
+def test_the_terminal_says_milvus_is_unreachable_without_a_traceback(tmp_path):
+    corpus = copy_samples(tmp_path / "corpus")
+    env = {**os.environ, "NEWSDESK_STORE": f"milvus://127.0.0.1:{free_port()}", "NEWSDESK_MILVUS_TIMEOUT": "2",
+           "NEWSDESK_CORPUS": str(corpus), "NEWSDESK_DATA": str(tmp_path / "data")}
+    proc = subprocess.run([str(Path(sys.executable).parent / "newsdesk"), "ask", POMPEO_Q], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "newsdesk: cannot reach Milvus at http://127.0.0.1:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_default_store_imports_no_milvus_client(tmp_path):
+    corpus = copy_samples(tmp_path / "corpus")
+    code = textwrap.dedent(f"""
+        import sys
+        from newsdesk.index.engine import Engine
+        from newsdesk.index.settings import Settings
+        eng = Engine(Settings(_env_file=None, corpus={str(corpus)!r}, data={str(tmp_path / 'd')!r}))
+        eng.status()
+        assert type(eng.store).__name__ == "EmbeddedStore"
+        assert "pymilvus" not in sys.modules, "the embedded path imported pymilvus"
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+async def test_discord_says_milvus_is_unreachable_and_keeps_running(tmp_path, embedder, discord_fake,
+                                                                    start_discord_bot, caplog):
+    """/ask and a mention while Milvus is away: a reply that says so, one log line, no traceback."""
+    s = Settings(_env_file=None, corpus=copy_samples(tmp_path / "corpus"), data=tmp_path / "data", progress=False, milvus_timeout=2,
+                 store=f"milvus://127.0.0.1:{free_port()}")
+    await start_discord_bot(Engine(s, embedder=embedder))
+    interaction = await discord_fake.send_slash("ask", {"question": POMPEO_Q})
+    await discord_fake.wait_response(interaction)
+    assert "Sorry, I can't answer right now: cannot reach Milvus at http://127.0.0.1:" in interaction.text()
+    question = await discord_fake.send_message(POMPEO_Q)
+    replies = await discord_fake.wait_reply(question)
+    assert any("cannot reach Milvus" in (m.get("content") or "") for m in replies)
+    assert not any(r.exc_info for r in caplog.records), "no traceback in the bot's log"
+    assert any("cannot reach Milvus" in r.getMessage() for r in caplog.records if r.name.startswith("newsdesk"))
