@@ -279,10 +279,7 @@ class Engine:
         with damage_reported(Path(self.settings.data)):
             store = self._store()
             meta = store.meta()
-            rows = store.conn.execute(
-                "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
-                "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
-            ).fetchall()
+            rows = store.sources()
         sources = [SourceInfo(*r) for r in rows]
         return IndexStatus(
             documents=len(sources),
