@@ -18,7 +18,9 @@ from . import vectors
 from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
-from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
+from .acceptance import max_bytes as size_limit
+from .acceptance import refusal
+from .loaders import inside, not_regular
 from .preparing import Job, Limits, Prepared, prepare_all, start_workers
 from .records import IndexReport, Skipped
 from .settings import Settings
@@ -174,15 +176,6 @@ def normalize_names(corpus: Path, paths: list[str | Path]) -> list[str] | None:
     return sorted(set(out))
 
 
-def _suffix(name: str) -> str:
-    """os.path.splitext of the base name ("" for "file." too), inlined: called for every file on each run."""
-    base = name[name.rfind("/") + 1 :]
-    dot = base.rfind(".")
-    if dot <= 0 or dot == len(base) - 1 or not base[:dot].strip("."):
-        return ""
-    return base[dot:]
-
-
 def rel(path: Path, corpus: Path) -> str:
     return path.relative_to(corpus).as_posix()
 
@@ -317,7 +310,7 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     if names is None:
         not_failing.update(failed_before)  # each still there and still failing is taken out below
     restat: list[tuple[int, int | None, int | None, str]] = []
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    max_bytes = size_limit(settings)
     limits = Limits(settings.file_timeout, settings.file_memory_mb)
 
     seen: set[str] = set()
@@ -334,15 +327,13 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
                 and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
             same.append(name)  # indexed, and the same size, mtime and ctime as when hashed: not read again
             continue
-        suffix = _suffix(name)
-        if suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
+        if (reason := refusal(name, None, settings)) is not None:  # the type
+            report.skipped.append(Skipped(name, reason))
             continue
         if isinstance(st, OSError):
             report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
             continue
-        if st.st_size > max_bytes:
-            reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
+        if (reason := refusal(name, st.st_size, settings)) is not None:  # the size
             _skip(report, name, reason, old, kept_broken)
             continue
         failed = failed_before.get(name)
