@@ -9,6 +9,9 @@ Layout of `data/`:
                            removed (vectors-removed.npy, removed.npy) and the added chunks' BM25 term counts
     index.lock             one writer at a time
 
+Every SQL statement on the database is a method here; its schema is built and upgraded by the named migrations
+in index/migrations.py.
+
 A generation is its base (written when the generation was compacted, then never modified) plus its own delta
 folder; the manifest (`meta`) names both and holds their checksums. An ordinary update writes a new delta
 (small: its cost follows the change) and keeps the base; when the delta grows past a share of the base, the
