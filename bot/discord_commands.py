@@ -23,7 +23,6 @@ import datetime as dt
 import logging
 import re
 import time
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Callable, Optional, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +32,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from newsdesk.bot.terminal import render_report
+from newsdesk.index.acceptance import SUPPORTED_SUFFIXES, plain_name, refusal, suffix_of
 from newsdesk.index.errors import IndexProblem
 from newsdesk.index.followup import combine_follow_up
 from newsdesk.index.fetching import GENERIC_ERROR, FetchError, FetchPolicy, fetch
@@ -121,23 +121,15 @@ def can_add() -> Callable[[T], T]:
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
 
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _TYPE_SUFFIX = {"text/html": ".html", "application/xhtml+xml": ".html", "text/plain": ".txt",
                 "text/markdown": ".md", "application/pdf": ".pdf"}
 
 
-def safe_filename(name: str, fallback: str = "article") -> str:
-    """A plain file name (no folders, no odd characters) for saving into the corpus."""
-    base = PurePosixPath(name.replace("\\", "/")).name
-    base = _SAFE_NAME.sub("-", base).strip(".-_")
-    return base[:120] or fallback
-
-
 def name_for_url(url: str, content_type: str | None) -> str:
     parts = urlsplit(url)
-    name = safe_filename(unquote(parts.path), fallback=safe_filename(parts.hostname or "article"))
+    name = plain_name(unquote(parts.path), fallback=plain_name(parts.hostname or "article"))
     suffix = _TYPE_SUFFIX.get((content_type or "").split(";")[0].strip().lower())
-    if suffix and PurePosixPath(name).suffix.lower() not in {".html", ".htm", ".txt", ".md", ".pdf"}:
+    if suffix and suffix_of(name).lower() not in SUPPORTED_SUFFIXES:
         name += suffix
     return name
 
@@ -162,7 +154,7 @@ async def fetch_attachment(file: discord.Attachment, policy: FetchPolicy) -> byt
     does not apply to it (a Discord-compatible server on the LAN or loopback works); it gets a session of its
     own, as a session's connector checks addresses under one policy only (the bot's is the strict one)."""
     limit_mb = policy.max_bytes / (1024 * 1024)
-    name = safe_filename(file.filename)
+    name = plain_name(file.filename)
     try:
         return (await fetch(file.url, dataclasses.replace(policy, allow_private=True))).body
     except FetchError as exc:
@@ -291,17 +283,16 @@ class NewsdeskCog(commands.Cog, name=COG_NAME):
     async def add(self, interaction: discord.Interaction, file: Optional[discord.Attachment] = None,
                   url: Optional[str] = None) -> None:
         await interaction.response.defer(thinking=True, ephemeral=True)
-        max_bytes = int(self.engine.settings.max_file_mb * 1024 * 1024)
-        limit_mb = self.engine.settings.max_file_mb
-        policy = FetchPolicy.from_settings(self.engine.settings, max_bytes=max_bytes)
+        settings = self.engine.settings
+        policy = FetchPolicy.from_settings(settings)
         try:
             if (file is None) == (url is None):
                 raise UserFacingError("Attach a file or give a link (one of the two).")
             if file is not None:
-                if file.size > max_bytes:
-                    raise UserFacingError(f"`{safe_filename(file.filename)}` is {file.size / 1048576:.1f} MB; "
-                                          f"the limit is {limit_mb:g} MB.")
-                name, data = safe_filename(file.filename), await fetch_attachment(file, policy)
+                name = plain_name(file.filename)
+                if (reason := refusal(name, file.size, settings, upload=True)) is not None:  # before downloading
+                    raise UserFacingError(f"Could not add `{name}`: {reason}")
+                data = await fetch_attachment(file, policy)
             else:
                 name, data = await fetch_url(url.strip(), policy, self.web_client)  # type: ignore[union-attr]
             log.info("/add %s (%d bytes) by %s (%s)", name, len(data), interaction.user, interaction.user.id)

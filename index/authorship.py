@@ -70,7 +70,7 @@ def _named_articles(store: Store, words: list[str]) -> list[_Named]:
     want = set(words)
     best: list[_Named] = []
     top = MIN_SHARE
-    for path, title, author in store.conn.execute("SELECT path, title, author FROM documents"):
+    for path, title, author in store.titles():
         have = set(terms(f"{title or ''} {re.sub(r'[_./-]+', ' ', path)}"))
         share = len(want & have) / len(want)
         if share > top:

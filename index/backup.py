@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import time
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -24,7 +23,7 @@ from pathlib import Path
 
 from .indexer import lock_for, verify
 from .errors import IndexDamaged, IndexProblem
-from .store import DB_NAME, FORMAT_VERSION, Store, fsync_dir
+from .store import DB_NAME, FORMAT_VERSION, Store, copy_database, fsync_dir, holds_index
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
         raise BackupError(f"{src} is not a newsdesk backup (no {BACKUP_FILE})") from None
     except (ValueError, TypeError) as exc:
         raise BackupError(f"{src / BACKUP_FILE} is unreadable: {exc}") from None
-    if _holds_index(data):
+    if holds_index(data):
         raise BackupError(f"{data} already holds an index; restore into a new data folder (--data), or stop the "
                           "bot and move this one aside first")
     lock = lock_for(data)
@@ -151,35 +150,11 @@ def restore(src: Path, data: Path, *, lock_timeout: float = 10.0) -> BackupInfo:
     return info
 
 
-def _holds_index(data: Path) -> bool:
-    """Whether `data` has an index to lose: a database with a committed generation or any document. (Any reader,
-    e.g. `newsdesk sources` or a health check, creates an empty database in a new data folder.)"""
-    db = data / DB_NAME
-    if not db.exists():
-        return False
-    try:
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        try:
-            gen = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-            docs = conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone()
-        finally:
-            conn.close()
-    except sqlite3.Error:
-        return True  # unreadable: not ours to overwrite
-    return bool(gen and int(gen[0])) or docs is not None
-
-
 def _copy_generation(data: Path, work: Path) -> BackupInfo:
     """One try: the database through SQLite's backup API, then the files its manifest names, checked against
     the manifest's checksums (IndexDamaged or OSError when a writer replaced them meanwhile)."""
     work.mkdir(parents=True, exist_ok=True)
-    source = sqlite3.connect(data / DB_NAME, timeout=30)
-    target = sqlite3.connect(work / DB_NAME)
-    try:
-        source.backup(target)  # one step: a single consistent read of the whole database
-    finally:
-        source.close()
-        target.close()
+    copy_database(data, work)
     store = Store(work)
     try:
         meta = store.meta()
@@ -189,8 +164,7 @@ def _copy_generation(data: Path, work: Path) -> BackupInfo:
         for name in names:
             _copy(data / name, work / name)
         verify(store)
-        documents, chunks = (store.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                             for t in ("documents", "chunks"))
+        documents, chunks = store.counts()
     finally:
         store.close()
     for leftover in ("-wal", "-shm"):  # the copy's own journal, empty once closed

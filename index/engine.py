@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
-import re
 import threading
 import time
 import uuid
@@ -23,7 +22,7 @@ from .answers import AnswerBuilder
 from .authorship import answer_author
 from .embedding import Embedder, set_threads
 from .questions import analyze
-from .loaders import SUPPORTED_SUFFIXES
+from .acceptance import max_bytes, plain_name, refusal
 from .errors import IndexProblem
 from .preparing import Job, Limits, prepare_all
 from .records import Answer, IndexReport, IndexStatus
@@ -154,15 +153,9 @@ class Engine:
         upload is saved as `stem-2.ext` (the first free name; `AddedFile.renamed` says so). The same bytes under
         the same name change nothing. Raises ValueError with a user-facing reason for an unsupported, empty or
         oversized file."""
-        safe = re.sub(r"[^\w.\- ]+", "_", Path(name).name).strip(" .")
-        suffix = Path(safe).suffix.lower()
-        if not safe or suffix not in SUPPORTED_SUFFIXES:
-            raise ValueError(
-                f"unsupported file type {suffix or '(none)'}: send one of {', '.join(sorted(SUPPORTED_SUFFIXES))}"
-            )
-        limit = self.settings.max_file_mb * 1024 * 1024
-        if len(data) > limit:
-            raise ValueError(f"file too large ({len(data) / 1048576:.1f} MB > {self.settings.max_file_mb:g} MB)")
+        safe = plain_name(name)
+        if (reason := refusal(safe, len(data), self.settings, upload=True)) is not None:
+            raise ValueError(reason)
         if not data.strip():
             raise ValueError("the file is empty")
         corpus = Path(self.settings.corpus)
@@ -190,7 +183,7 @@ class Engine:
         """Read an upload as an index run would (bounded worker); ValueError with the reason when it gives no
         document."""
         s = self.settings
-        job = Job(str(tmp.parent.absolute()), tmp.name, None, int(s.max_file_mb * 1024 * 1024), s.chunk_words,
+        job = Job(str(tmp.parent.absolute()), tmp.name, None, max_bytes(s), s.chunk_words,
                   s.max_chunk_words)
         out = next(prepare_all([job], 1, Limits(s.file_timeout, s.file_memory_mb)))
         if out.kind != "ok":

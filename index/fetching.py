@@ -36,6 +36,8 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from .acceptance import max_bytes as size_limit
+
 if TYPE_CHECKING:
     from .settings import Settings
 
@@ -98,7 +100,7 @@ class FetchPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_bytes: int | None = None) -> FetchPolicy:
-        return cls(max_bytes=int(max_bytes if max_bytes is not None else settings.max_file_mb * 1024 * 1024),
+        return cls(max_bytes=max_bytes if max_bytes is not None else size_limit(settings),
                    timeout=settings.fetch_timeout, max_redirects=settings.fetch_max_redirects,
                    allow_private=settings.fetch_allow_private,
                    allow_networks=tuple(ipaddress.ip_network(n, strict=False)

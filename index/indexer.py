@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import operator
 import os
@@ -21,7 +20,9 @@ from . import vectors
 from .chunking import chunking_key
 from .embedding import Embedder, set_threads
 from .lexical import LexicalIndex, SegmentedLexical
-from .loaders import SUPPORTED_SUFFIXES, inside, not_regular
+from .acceptance import max_bytes as size_limit
+from .acceptance import refusal
+from .loaders import inside, not_regular
 from .preparing import Job, Limits, Prepared, prepare_all, start_workers
 from .records import IndexReport, Skipped
 from .settings import Settings
@@ -177,15 +178,6 @@ def normalize_names(corpus: Path, paths: list[str | Path]) -> list[str] | None:
     return sorted(set(out))
 
 
-def _suffix(name: str) -> str:
-    """os.path.splitext of the base name ("" for "file." too), inlined: called for every file on each run."""
-    base = name[name.rfind("/") + 1 :]
-    dot = base.rfind(".")
-    if dot <= 0 or dot == len(base) - 1 or not base[:dot].strip("."):
-        return ""
-    return base[dot:]
-
-
 def rel(path: Path, corpus: Path) -> str:
     return path.relative_to(corpus).as_posix()
 
@@ -305,9 +297,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
         log.warning("index was built with %s; rebuilding with %s", meta["model"], settings.model)
         rebuild = True
     if rebuild and meta.get("model") != settings.model:
-        with store.conn:
-            store.conn.execute("BEGIN")
-            store.conn.execute("DELETE FROM embeddings")
+        with store.transaction():
+            store.forget_embeddings()
     if meta.get("generation") and meta_int(meta, "format_version", store.dir) != FORMAT_VERSION and not rebuild:
         log.warning("index format %s is not this newsdesk's (%d); rebuilding", meta.get("format_version"),
                     FORMAT_VERSION)
@@ -331,9 +322,8 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     report, changed, removed, restat = plan.report, plan.changed, plan.removed, plan.restat
     store.set_failures(plan.failed_now, plan.not_failing - {f[0] for f in plan.failed_now})
     if restat:  # not part of the index's content: no new generation needed
-        with store.conn:
-            store.conn.execute("BEGIN")
-            store.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", restat)
+        with store.transaction():
+            store.restat_documents(restat)
 
     # Embed chunk text never embedded before (the cache is keyed by the text's hash).
     needed: dict[str, tuple[str, list[tuple[int, int]]]] = {}  # chunk hash -> text, sentence spans
@@ -354,19 +344,17 @@ def _run(store: Store, settings: Settings, get_embedder: Callable[[], Embedder],
     faiss_ok = gen > 0 and _files_ok(store, gen, store.meta())
     if not (changed or removed or rebuild or not faiss_ok or gen == 0):
         if store.has_pending():  # a killed run's embeddings of text that changed back or went away
-            with store.conn:
-                store.conn.execute("BEGIN")
+            with store.transaction():
                 store.forget_pending()
         if names is None and not meta.get(FULL_SCAN_KEY):  # an index made by older code: it has now seen it all
-            with store.conn:
-                store.conn.execute("BEGIN")
-                store.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (FULL_SCAN_KEY, now_iso()))
-        report.documents, report.chunks = _counts(store)
+            with store.transaction():
+                store.put_meta({FULL_SCAN_KEY: now_iso()})
+        report.documents, report.chunks = store.counts()
         return report
 
     dim = meta_int(store.meta(), "dimension", store.dir) or (embedder or get_embedder()).dim
     _commit(store, settings, changed, removed, rebuild or not faiss_ok, dim, full_scan=names is None)
-    report.documents, report.chunks = _counts(store)
+    report.documents, report.chunks = store.counts()
     return report
 
 
@@ -403,7 +391,7 @@ def plan_run(settings: Settings, old: dict[str, tuple[int | None, int | None, in
     if names is None:
         not_failing.update(failed_before)  # each still there and still failing is taken out below
     restat: list[tuple[int, int | None, int | None, str]] = []
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    max_bytes = size_limit(settings)
     limits = Limits(settings.file_timeout, settings.file_memory_mb)
 
     seen: set[str] = set()
@@ -420,15 +408,13 @@ def plan_run(settings: Settings, old: dict[str, tuple[int | None, int | None, in
                 and prev == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)):
             same.append(name)  # indexed, and the same size, mtime and ctime as when hashed: not read again
             continue
-        suffix = _suffix(name)
-        if suffix.lower() not in SUPPORTED_SUFFIXES:
-            report.skipped.append(Skipped(name, f"unsupported file type {suffix or '(none)'}"))
+        if (reason := refusal(name, None, settings)) is not None:  # the type
+            report.skipped.append(Skipped(name, reason))
             continue
         if isinstance(st, OSError):
             report.skipped.append(Skipped(name, f"unreadable: {st.strerror or st}"))
             continue
-        if st.st_size > max_bytes:
-            reason = f"file too large ({st.st_size / 1048576:.1f} MB > {settings.max_file_mb:g} MB)"
+        if (reason := refusal(name, st.st_size, settings)) is not None:  # the size
             _skip(report, name, reason, old, kept_broken)
             continue
         failed = failed_before.get(name)
@@ -498,12 +484,6 @@ def _skip(report: IndexReport, name: str, reason: str, old: Container[str], kept
     report.skipped.append(Skipped(name, reason))
 
 
-def _counts(store: Store) -> tuple[int, int]:
-    d = store.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-    c = store.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-    return int(d), int(c)
-
-
 def _embed(store: Store, embedder: Embedder, missing: list[str],
            chunks: dict[str, tuple[str, list[tuple[int, int]]]], settings: Settings, progress: bool) -> None:
     from tqdm.auto import tqdm
@@ -547,38 +527,27 @@ def compact_limit(base_chunks: int) -> int:
 
 def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: list[str], from_scratch: bool,
             dim: int, *, full_scan: bool = False) -> None:
-    c = store.conn
     gen = store.generation()
     old_meta = store.meta()
     old_base = meta_int(old_meta, "base", store.dir) or gen
     new_gen = gen + 1
     from_scratch = from_scratch or gen == 0
-    c.execute("BEGIN IMMEDIATE")
-    try:
+    with store.transaction(immediate=True):
         drop_ids: list[int] = []
         drop_hashes: set[str] = set()
         for path in removed + [p.doc.path for p in changed]:
-            for cid, h in c.execute("SELECT id, hash FROM chunks WHERE path=?", (path,)).fetchall():
-                drop_ids.append(int(cid))
+            for cid, h in store.delete_document(path):
+                drop_ids.append(cid)
                 drop_hashes.add(h)
-            c.execute("DELETE FROM chunks WHERE path=?", (path,))
-            c.execute("DELETE FROM documents WHERE path=?", (path,))
         add_ids: list[int] = []
         add_hashes: list[str] = []
         add_texts: list[str] = []
         ts = now_iso()
         for prep in changed:
             d = prep.doc
-            c.execute(
-                "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
-                "facts, indexed_at, size, mtime_ns, ctime_ns, date_from_file) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
-                 json.dumps([[s.start, s.end] for s in d.comments]),
-                 prep.facts, ts, prep.size, prep.mtime_ns, prep.ctime_ns, int(d.date_from_file)),
-            )
+            store.add_document(d, prep.facts, ts, prep.size, prep.mtime_ns, prep.ctime_ns)
             for (s, e), h in zip(prep.spans, prep.hashes):
-                cur = c.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (d.path, s, e, h))
-                add_ids.append(int(cur.lastrowid))
+                add_ids.append(store.add_chunk(d.path, s, e, h))
                 add_hashes.append(h)
                 add_texts.append(d.text[s:e])
 
@@ -629,20 +598,10 @@ def _commit(store: Store, settings: Settings, changed: list[Prepared], removed: 
         if full_scan:
             meta[FULL_SCAN_KEY] = ts
         meta["sums"] = remembered_sums(store.dir, [store.faiss_file(new_base), store.bm25_dir(new_base), ddir])
-        c.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(meta.items()))
+        store.put_meta(meta)
         # Forget embeddings no chunk uses any more: the dropped chunks' (all of them on a rebuild), and those a
         # killed run stored for text that is gone.
-        if from_scratch:
-            c.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
-            c.execute("DELETE FROM pending")
-        else:
-            c.executemany("DELETE FROM embeddings WHERE hash = ? AND NOT EXISTS "
-                          "(SELECT 1 FROM chunks WHERE chunks.hash = ?)", [(h, h) for h in drop_hashes])
-            store.forget_pending()
-        c.execute("COMMIT")
-    except BaseException:
-        c.execute("ROLLBACK")
-        raise
+        store.forget_unused_embeddings(None if from_scratch else drop_hashes)
     store.remove_old_generations({gen: old_base, new_gen: new_base} if gen else {new_gen: new_base})
     log.info("index generation %d written (%d chunks; base %d, %d changed since)", new_gen, vecs.ntotal,
              new_base, vecs.changed)
@@ -661,10 +620,7 @@ def _updated(store: Store, gen: int, base: int, drop_ids: list[int], add_ids: li
 
 def _full_build(store: Store, settings: Settings, dim: int) -> tuple[faiss.Index, LexicalIndex]:
     """Vectors and BM25 over every chunk (inside the open transaction)."""
-    rows = store.conn.execute(
-        "SELECT chunks.id, chunks.hash, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
-        "FROM chunks JOIN documents ON documents.path = chunks.path ORDER BY chunks.id"
-    ).fetchall()
+    rows = store.chunk_texts()
     ids = [r[0] for r in rows]
     index = vectors.choose_index(len(rows), dim, settings)  # exact or IVF by size
     vectors.add(index, store.get_embeddings([r[1] for r in rows], dim), ids)

@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from newsdesk.index.acceptance import SUPPORTED_SUFFIXES, too_large
 from newsdesk.index.cleaning import CleanResult, clean_text, normalize_date
 from newsdesk.index.records import Document, Span
 
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SUPPORTED_SUFFIXES", "DocumentError", "inside", "load_document", "not_regular", "read_regular"]
 
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
-MB = 1024 * 1024
 
 
 class DocumentError(Exception):
@@ -84,12 +83,6 @@ def _relative(path: Path, root: Path) -> str:
     return path.name
 
 
-def _size(n: int) -> str:
-    if n >= MB / 10:
-        return f"{n / MB:.1f}".removesuffix(".0") + " MB"
-    if n >= 1024:
-        return f"{n / 1024:.1f}".removesuffix(".0") + " KB"
-    return f"{n} bytes"
 
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
@@ -130,13 +123,13 @@ def read_regular(path: Path, corpus_root: Path, max_bytes: int) -> bytes:
         raise
     with os.fdopen(fd, "rb") as fh:
         if st.st_size > max_bytes:
-            raise DocumentError(f"file too large ({_size(st.st_size)} > {_size(max_bytes)})")
+            raise DocumentError(too_large(st.st_size, max_bytes))
         try:
             data = fh.read(max_bytes + 1)
         except OSError as exc:
             raise DocumentError(f"unreadable file ({exc.strerror or exc})") from exc
     if len(data) > max_bytes:
-        raise DocumentError(f"file too large ({_size(len(data))}+ > {_size(max_bytes)})")
+        raise DocumentError(too_large(len(data), max_bytes, at_least=True))
     return data
 
 

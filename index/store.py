@@ -9,6 +9,9 @@ Layout of `data/`:
                            removed (vectors-removed.npy, removed.npy) and the added chunks' BM25 term counts
     index.lock             one writer at a time
 
+Every SQL statement on the database is a method here; its schema is built and upgraded by the named migrations
+in index/migrations.py.
+
 A generation is its base (written when the generation was compacted, then never modified) plus its own delta
 folder; the manifest (`meta`) names both and holds their checksums. An ordinary update writes a new delta
 (small: its cost follows the change) and keeps the base; when the delta grows past a share of the base, the
@@ -39,57 +42,13 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from .errors import IndexDamaged, IndexProblem, ModelMismatch
+from .migrations import migrate
 from .records import Span
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 3  # 2: BM25 as term counts (index/lexical.py); 3: base + delta generations
 DB_NAME = "newsdesk.sqlite"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS documents (
-    path TEXT PRIMARY KEY,
-    content_hash TEXT NOT NULL,
-    title TEXT, source TEXT, date TEXT, url TEXT, author TEXT,
-    text TEXT NOT NULL,
-    comments TEXT NOT NULL DEFAULT '[]',
-    facts TEXT NOT NULL DEFAULT '{}',   -- quotations and dates extracted at index time (index/facts.py)
-    indexed_at TEXT NOT NULL,
-    size INTEGER,                       -- the file's size and mtime (ns) when content_hash was taken; NULL:
-    mtime_ns INTEGER,                   -- unknown or too recent to trust, the next run hashes the file
-    ctime_ns INTEGER,                   -- and its ctime (any write moves it; no one can set it back)
-    date_from_file INTEGER              -- 1: `date` is only the file's creation time (index/pdf.py)
-);
-CREATE TABLE IF NOT EXISTS chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL REFERENCES documents(path) ON DELETE CASCADE,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    hash TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_path ON chunks(path);
-CREATE INDEX IF NOT EXISTS chunks_hash ON chunks(hash);
-CREATE TABLE IF NOT EXISTS embeddings (
-    hash TEXT PRIMARY KEY,          -- sha256 of the chunk text
-    vector BLOB NOT NULL,           -- float32 chunk vector
-    sent_spans BLOB,                -- int32 (start, end) pairs of the chunk's sentences, chunk-relative
-    sent_vectors BLOB               -- sentence vectors (late chunking), one row per span: a float32 scale and
-                                    -- int8 values per row (pack_sentence_vectors); float16 in older folders
-);
-CREATE TABLE IF NOT EXISTS failures (  -- files read that gave no document, with their stat then: not read again
-    path TEXT PRIMARY KEY,             -- (a parser bomb costs its time limit once, not on every run) until the
-    size INTEGER NOT NULL,             -- file or the reading settings (`reader`, index/indexer.py) change
-    mtime_ns INTEGER NOT NULL,
-    ctime_ns INTEGER NOT NULL,
-    reader TEXT NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS pending (   -- embeddings stored by a run that has not committed yet: a run killed
-    hash TEXT PRIMARY KEY              -- after embedding leaves them; the next commit forgets the unused ones
-);
-"""
-
 
 __all__ = ["IndexDamaged", "IndexError_", "IndexProblem", "ModelMismatch", "Snapshot", "Store"]
 
@@ -130,6 +89,36 @@ def damage_reported(data_dir: Path) -> Iterator[None]:
             raise
         raise IndexDamaged(f"the index database in {data_dir} is damaged ({exc}); {rebuild_hint(data_dir)} "
                            "(the damaged files are moved aside)") from exc
+
+
+def holds_index(data: Path) -> bool:
+    """Whether `data` has an index to lose: a database with a committed generation or any document. (Any reader,
+    e.g. `newsdesk sources` or a health check, creates an empty database in a new data folder.)"""
+    db = data / DB_NAME
+    if not db.exists():
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+        try:
+            gen = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            docs = conn.execute("SELECT 1 FROM documents LIMIT 1").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True  # unreadable: not ours to overwrite
+    return bool(gen and int(gen[0])) or docs is not None
+
+
+def copy_database(data: Path, target: Path) -> None:
+    """Copy the data folder's database into folder `target` through SQLite's backup API: one consistent read of
+    the whole database, while writers keep working."""
+    source = sqlite3.connect(Path(data) / DB_NAME, timeout=30)
+    copy = sqlite3.connect(Path(target) / DB_NAME)
+    try:
+        source.backup(copy)
+    finally:
+        source.close()
+        copy.close()
 
 
 INDEX_FILES = ("newsdesk.sqlite", "newsdesk.sqlite-wal", "newsdesk.sqlite-shm", "newsdesk.sqlite-journal")
@@ -332,10 +321,6 @@ class Snapshot:
                 self._docs.popitem(last=False)
         return out
 
-    def document(self, path: str) -> DocRow | None:
-        """The document as it is in the data folder now."""
-        return self._store_of().document(path)
-
 
 class Store:
     """SQLite access for one data folder. Create one per thread (sqlite3 connections are not shared)."""
@@ -350,38 +335,39 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode=WAL")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
                 self.conn.execute("PRAGMA foreign_keys=ON")
-                self.conn.executescript(SCHEMA)
-                self._migrate()
+                migrate(self.conn)
         except BaseException:
             self.conn.close()
             raise
 
-    def _migrate(self) -> None:
-        """Add the columns newer code keeps to a data folder made by older code."""
-        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
-        for name in ("size", "mtime_ns", "ctime_ns", "date_from_file"):
-            if name not in cols:
-                try:
-                    self.conn.execute(f"ALTER TABLE documents ADD COLUMN {name} INTEGER")
-                except sqlite3.OperationalError as exc:  # another process added it meanwhile
-                    if "duplicate column" not in str(exc):
-                        raise
-        # the index run's look at every document's stat reads this index, not the rows (texts and all)
+    @contextmanager
+    def transaction(self, *, immediate: bool = False) -> Iterator[None]:
+        """One SQLite transaction around the block: committed when it ends, rolled back when it raises.
+        `immediate` takes the write lock at once (a writer that reads, then writes what it read)."""
+        self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
         try:
-            self.conn.execute("CREATE INDEX IF NOT EXISTS documents_stat ON documents(path, content_hash, size, "
-                              "mtime_ns, ctime_ns)")
-        except sqlite3.OperationalError as exc:  # locked by a writer: it only speeds up index runs; next time
-            log.info("index on document stats not created now (%s)", exc)
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
 
     def close(self) -> None:
         self.conn.close()
 
     # --- manifest -------------------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
-        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        """The manifest; IndexDamaged (with the rebuild command) when its pages are damaged."""
+        with damage_reported(self.dir):
+            return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def put_meta(self, items: dict[str, str]) -> None:
+        """Inside the caller's transaction: set these manifest keys."""
+        self.conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items()))
 
     def generation(self) -> int:
-        row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        with damage_reported(self.dir):
+            row = self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return meta_int({"generation": row[0]}, "generation", self.dir) if row else 0
 
     def check_health(self) -> None:
@@ -403,8 +389,7 @@ class Store:
         keep = {k: meta[k] for k in ("model", "dimension") if k in meta}
         if "dimension" in keep and not keep["dimension"].isdigit():
             keep.clear()
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self.transaction():
             self.conn.execute("DELETE FROM meta")
             self.conn.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", list(keep.items()))
         for p in self.dir.iterdir():
@@ -462,8 +447,7 @@ class Store:
         gone = [(p,) for p in forget]
         if not failed and not gone:
             return
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self.transaction():
             self.conn.executemany("DELETE FROM failures WHERE path = ?", gone)
             self.conn.executemany("INSERT OR REPLACE INTO failures(path, size, mtime_ns, ctime_ns, reader, reason) "
                                   "VALUES (?, ?, ?, ?, ?, ?)", failed)
@@ -479,8 +463,57 @@ class Store:
         ).fetchone()
         return _docrow(r) if r else None
 
-    def chunk_ids_of(self, path: str) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM chunks WHERE path=?", (path,))]
+    def sources(self) -> list[tuple[str, str | None, str | None, str | None, str | None, int]]:
+        """Per document, by path: (path, title, source, date, url, number of chunks)."""
+        return self.conn.execute(
+            "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
+            "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
+        ).fetchall()
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]:
+        """Per document: (path, title, author), for finding an article by its name."""
+        return self.conn.execute("SELECT path, title, author FROM documents").fetchall()
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks) indexed."""
+        d = self.conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        c = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(d), int(c)
+
+    def restat_documents(self, rows: list[tuple[int, int, int, str]]) -> None:
+        """Inside the caller's transaction: record (size, mtime_ns, ctime_ns, path) for unchanged documents."""
+        self.conn.executemany("UPDATE documents SET size=?, mtime_ns=?, ctime_ns=? WHERE path=?", rows)
+
+    def delete_document(self, path: str) -> list[tuple[int, str]]:
+        """Inside the caller's transaction: remove a document and its chunks; returns their (id, hash)."""
+        dropped = [(int(cid), h) for cid, h in
+                   self.conn.execute("SELECT id, hash FROM chunks WHERE path=?", (path,)).fetchall()]
+        self.conn.execute("DELETE FROM chunks WHERE path=?", (path,))
+        self.conn.execute("DELETE FROM documents WHERE path=?", (path,))
+        return dropped
+
+    def add_document(self, d: DocRow, facts: str, indexed_at: str, size: int | None, mtime_ns: int | None,
+                     ctime_ns: int | None) -> None:
+        """Inside the caller's transaction: store a document version (its chunks go in with `add_chunk`)."""
+        self.conn.execute(
+            "INSERT INTO documents(path, content_hash, title, source, date, url, author, text, comments, "
+            "facts, indexed_at, size, mtime_ns, ctime_ns, date_from_file) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text,
+             json.dumps([[s.start, s.end] for s in d.comments]),
+             facts, indexed_at, size, mtime_ns, ctime_ns, int(d.date_from_file)),
+        )
+
+    def add_chunk(self, path: str, start: int, end: int, hash_: str) -> int:
+        """Inside the caller's transaction: store one chunk of a document; returns its new (never reused) id."""
+        cur = self.conn.execute("INSERT INTO chunks(path, start, end, hash) VALUES (?,?,?,?)", (path, start, end, hash_))
+        return int(cur.lastrowid)
+
+    def chunk_texts(self) -> list[tuple[int, str, str]]:
+        """Every chunk as (id, text hash, text), by id (for building a generation from scratch)."""
+        return self.conn.execute(
+            "SELECT chunks.id, chunks.hash, substr(documents.text, chunks.start + 1, chunks.end - chunks.start) "
+            "FROM chunks JOIN documents ON documents.path = chunks.path ORDER BY chunks.id"
+        ).fetchall()
 
     # --- embeddings cache -----------------------------------------------------------------------
     def known_hashes(self, hashes: Iterable[str]) -> set[str]:
@@ -501,13 +534,27 @@ class Store:
             rows.append((h, v.astype(np.float32).tobytes(),
                          None if spans is None else np.asarray(spans, dtype=np.int32).tobytes(),
                          None if svecs is None else pack_sentence_vectors(svecs)))
-        with self.conn:
-            self.conn.execute("BEGIN")
+        with self.transaction():
             self.conn.executemany(
                 "INSERT OR REPLACE INTO embeddings(hash, vector, sent_spans, sent_vectors) VALUES (?, ?, ?, ?)",
                 rows,
             )
             self.conn.executemany("INSERT OR IGNORE INTO pending(hash) VALUES (?)", [(h,) for h in hashes])
+
+    def forget_embeddings(self) -> None:
+        """Inside the caller's transaction: drop the whole embeddings cache (made by another model)."""
+        self.conn.execute("DELETE FROM embeddings")
+
+    def forget_unused_embeddings(self, hashes: Iterable[str] | None = None) -> None:
+        """Inside the caller's transaction: drop the embeddings of `hashes` that no chunk uses any more and the
+        pending ones no chunk uses; with no `hashes`, every embedding no chunk uses."""
+        if hashes is None:
+            self.conn.execute("DELETE FROM embeddings WHERE hash NOT IN (SELECT hash FROM chunks)")
+            self.conn.execute("DELETE FROM pending")
+            return
+        self.conn.executemany("DELETE FROM embeddings WHERE hash = ? AND NOT EXISTS "
+                              "(SELECT 1 FROM chunks WHERE chunks.hash = ?)", [(h, h) for h in hashes])
+        self.forget_pending()
 
     def forget_pending(self) -> None:
         """Inside the caller's transaction: drop the pending embeddings no chunk uses, then the pending list."""

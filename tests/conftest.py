@@ -107,6 +107,14 @@ def embedder():
     return Embedder("all-MiniLM-L6-v2")
 
 
+@_pytest.fixture(scope="session")
+def fake_embedder():
+    """Text-seeded vectors in place of the model (tests/fakes.py), for tests where answers are not the point."""
+    from tests.fakes import FakeEmbedder
+
+    return FakeEmbedder()
+
+
 @_pytest.fixture(autouse=True)
 def _isolated_user_state(tmp_path, monkeypatch):
     """Each test starts in its own empty folder: a relative path it writes never lands in the repository."""

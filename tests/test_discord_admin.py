@@ -124,6 +124,8 @@ async def test_add_errors_are_clear_and_ephemeral(sample_engine, discord_fake, s
     assert sorted(p.name for p in corpus.iterdir()) == before
     if case == "oversized":  # refused on the attachment's declared size, before any download
         assert not any(r.path == "/files/huge.txt" for r in discord_fake.requests)
+    if case == "unsupported":  # refused on the attachment's name (the check the index run makes), not downloaded
+        assert not any(r.path == "/files/virus.exe" for r in discord_fake.requests)
 
 
 async def test_watch_indexes_new_files(sample_engine, discord_fake, start_discord_bot, corpus, monkeypatch):

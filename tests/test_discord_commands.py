@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsdesk.bot.discord_commands import combine_follow_up, name_for_url, safe_filename, strip_mentions
+from newsdesk.bot.discord_commands import combine_follow_up, name_for_url, strip_mentions
+from newsdesk.index.acceptance import plain_name
 
 
 @pytest.mark.parametrize("name, expected", [
@@ -12,8 +13,8 @@ from newsdesk.bot.discord_commands import combine_follow_up, name_for_url, safe_
     ("C:\\Users\\x\\news story (1).html", "news-story-1-.html"),
     ("...", "article"),
 ])
-def test_safe_filename(name, expected):
-    assert safe_filename(name) == expected
+def test_plain_name(name, expected):
+    assert plain_name(name) == expected
 
 
 @pytest.mark.parametrize("url, content_type, expected", [

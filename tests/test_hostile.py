@@ -73,10 +73,10 @@ def test_yaml_alias_bomb_is_skipped_with_its_reason_and_the_run_goes_on(tmp_path
     assert (src.title, src.source, src.date) == ("Harbour Reopens", "Harbour Gazette", "2024-05-06")
 
 
-def test_markup_bombs_are_named_not_no_text_extracted(tmp_path, corpus, embedder) -> None:
+def test_markup_bombs_are_named_not_no_text_extracted(tmp_path, corpus, fake_embedder) -> None:
     (corpus / "wide.html").write_text("<html><body>" + "<b></b>" * 250_000 + "</body></html>")
     (corpus / "nested.html").write_text("<html><body>" + "<div>" * 20_000 + "</div>" * 20_000 + "</body></html>")
-    rep = engine(tmp_path, corpus, embedder).index(progress=False)
+    rep = engine(tmp_path, corpus, fake_embedder).index(progress=False)
     reasons = {s.path: s.reason for s in rep.skipped}
     assert reasons["wide.html"] == "HTML with 500,004 tags (over 200,000; a markup bomb?)"
     assert reasons["nested.html"] == ("no text extracted: HTML nested 20,002 levels deep (a markup bomb? parsers "
@@ -129,10 +129,10 @@ def test_symlink_out_of_the_corpus_is_never_read(tmp_path, corpus, embedder) -> 
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
-def test_fifo_does_not_hang_named_or_full_index(tmp_path, corpus, embedder) -> None:
+def test_fifo_does_not_hang_named_or_full_index(tmp_path, corpus, fake_embedder) -> None:
     """A FIFO in the corpus used to block `newsdesk index PATH` (and the watcher) forever with the writer lock
     held. Named or found by the scan, it is skipped with its reason, and the lock is free afterwards."""
-    engine(tmp_path, corpus, embedder).index(progress=False)
+    engine(tmp_path, corpus, fake_embedder).index(progress=False)
     os.mkfifo(corpus / "pipe.txt")
     for args in ([str(corpus / "pipe.txt")], []):
         proc = subprocess.run([sys.executable, "-m", "newsdesk.bot.cli", "index", *args, "--json", "--corpus",
@@ -146,7 +146,7 @@ def test_fifo_does_not_hang_named_or_full_index(tmp_path, corpus, embedder) -> N
     from newsdesk.index.watch import start_watch_thread
 
     runs: queue.Queue = queue.Queue()
-    thread, stop = start_watch_thread(engine(tmp_path, corpus, embedder), runs.put, debounce_ms=200)
+    thread, stop = start_watch_thread(engine(tmp_path, corpus, fake_embedder), runs.put, debounce_ms=200)
     try:
         assert runs.get(timeout=60).initial
         os.mkfifo(corpus / "pipe2.txt")
@@ -287,7 +287,8 @@ def test_watch_indexes_a_slowly_written_file_once(tmp_path, corpus, embedder) ->
     assert any("14 percent" in r.quote for r in eng.ask("How much was the pay rise that ended the Quorvath strike?").results)
 
 
-def test_a_file_that_gave_no_document_is_not_read_again_until_it_changes(tmp_path, corpus, embedder, caplog) -> None:
+def test_a_file_that_gave_no_document_is_not_read_again_until_it_changes(tmp_path, corpus, fake_embedder,
+                                                                      caplog) -> None:
     """Every run used to read a hostile file again (a time bomb would cost its time limit on each run and each
     watcher batch): it is remembered with its stat and reason, and read again once it changes."""
     import logging
@@ -296,7 +297,7 @@ def test_a_file_that_gave_no_document_is_not_read_again_until_it_changes(tmp_pat
     (corpus / "bomb.md").write_text(YAML_BOMB)
     os.utime(corpus / "bomb.md", (time.time() - 60, time.time() - 60))  # older than the stat-trust window
     time.sleep(2.1)  # and its ctime too
-    eng = engine(tmp_path, corpus, embedder)
+    eng = engine(tmp_path, corpus, fake_embedder)
     reason = "front matter uses YAML aliases (refused: a few aliases can expand to gigabytes)"
     assert [(s.path, s.reason) for s in eng.index(progress=False).skipped] == [("bomb.md", reason)]
     with caplog.at_level(logging.INFO, logger="newsdesk.index.indexer"):
@@ -343,7 +344,7 @@ def test_unreadable_folder_and_file_are_reported(tmp_path, corpus) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
-def test_reading_worker_outlives_the_thread_that_started_it(tmp_path, corpus, embedder) -> None:
+def test_reading_worker_outlives_the_thread_that_started_it(tmp_path, corpus, fake_embedder) -> None:
     """Workers die with their parent; the kernel ties that to the thread that started them. The worker a process
     keeps between runs must survive the end of the thread whose run started it (a watcher stopped, a request
     thread gone), or the next run's files could be left unread."""
@@ -353,7 +354,7 @@ def test_reading_worker_outlives_the_thread_that_started_it(tmp_path, corpus, em
 
     preparing.stop_workers()  # the next run starts the kept worker afresh, from the thread below
     before = _children(os.getpid())
-    eng = engine(tmp_path, corpus, embedder)
+    eng = engine(tmp_path, corpus, fake_embedder)
     t = threading.Thread(target=eng.index, kwargs={"progress": False})
     t.start()
     t.join()

@@ -381,10 +381,11 @@ def test_segmented_edge_cases(chunks) -> None:
 # --- the indexer's incremental path (a stand-in embedder: no model needed) ------------------------------------------
 def _engine(tmp_path):
     from newsdesk.index.engine import Engine
-    from newsdesk.index.settings import DEFAULT_MODEL, Settings
+    from newsdesk.index.settings import Settings
+    from tests.fakes import FakeEmbedder
 
     s = Settings(_env_file=None, corpus=tmp_path / "corpus", data=tmp_path / "data", progress=False)
-    return Engine(s, embedder=bench_index.SyntheticEmbedder(384, DEFAULT_MODEL))
+    return Engine(s, embedder=FakeEmbedder())
 
 
 def _bm25_of_current_generation(tmp_path) -> tuple[SegmentedLexical, LexicalIndex]:

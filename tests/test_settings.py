@@ -29,12 +29,11 @@ def test_settings_read_dotenv_and_environment(tmp_path, monkeypatch):
     assert Settings().top_k == 3
 
 
-def test_faiss_gpu_setting_from_dotenv_reaches_the_vector_index(tmp_path, monkeypatch):
+def test_faiss_gpu_setting_from_dotenv_reaches_the_vector_index(tmp_path, monkeypatch, fake_embedder):
     """NEWSDESK_FAISS_GPU in .env decides whether the engine moves its vector index to the GPU (it once read
     os.environ only, so .env did nothing). This machine's faiss has no GPU: a stand-in GPU records the moves."""
     import faiss
 
-    import bench_index
     from newsdesk.index.engine import Engine
 
     moved: list[int] = []
@@ -55,7 +54,7 @@ def test_faiss_gpu_setting_from_dotenv_reaches_the_vector_index(tmp_path, monkey
                                        f"NEWSDESK_FAISS_GPU={value}\n")
         settings = Settings()
         moved.clear()
-        engine = Engine(settings, embedder=bench_index.SyntheticEmbedder(384, settings.model))
+        engine = Engine(settings, embedder=fake_embedder)
         engine.index(progress=False)
         answer = engine.ask("how often does the ferry run?")  # a stand-in embedder: a near miss at least
         assert "ferry runs every hour" in " ".join(r.quote for r in answer.results + answer.near_misses)

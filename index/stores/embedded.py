@@ -109,11 +109,7 @@ class EmbeddedStore:
     def status(self) -> IndexStatus:
         store = self.sql()
         meta = store.meta()
-        rows = store.conn.execute(
-            "SELECT d.path, d.title, d.source, d.date, d.url, COUNT(c.id) FROM documents d "
-            "LEFT JOIN chunks c ON c.path = d.path GROUP BY d.path ORDER BY d.path"
-        ).fetchall()
-        sources = [SourceInfo(*r) for r in rows]
+        sources = [SourceInfo(*r) for r in store.sources()]
         return IndexStatus(
             documents=len(sources),
             chunks=sum(s.chunks for s in sources),
