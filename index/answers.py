@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,8 +29,8 @@ from .records import Answer, OtherSource, Result, Span
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches, says_who
-from .store import ChunkRow, DocRow, Snapshot
-from .speaker_index import SpeakerIndex, chunk_vectors, speaks_for
+from .store import ChunkRow, DocRow, Snapshot, Store
+from .speaker_index import SpeakerIndex, speaks_for
 from .speakers import Quotation
 from .timeline import Timeline
 
@@ -135,7 +134,7 @@ class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
                  weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30,
                  embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0,
-                 conn_of: Callable[[], sqlite3.Connection] | None = None) -> None:
+                 store_of: Callable[[], "Store"] | None = None) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
         `rerank_top` sentences (abstention still uses the calibrated linear score).
@@ -144,8 +143,9 @@ class AnswerBuilder:
         question. A sentence vector from the chunk's pass carries its neighbours' context, so the sentence
         next to the answer, restating the question, scores close to it; the quote alone tells them apart
         (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point).
-        `conn_of()`: this thread's SQLite connection to the index, for the publication dates of chunks."""
-        self.conn_of = conn_of
+        `store_of()`: this thread's `Store` of the index (the embedded store), for the publication dates of
+        chunks and the speakers of quotations; without it those channels are off."""
+        self.store_of = store_of
         self._timeline: Timeline | None = None
         self._speakers: SpeakerIndex | None = None
         self.embed_quotes = embed_quotes
@@ -163,10 +163,10 @@ class AnswerBuilder:
         self._lock = threading.Lock()
 
     # --- time ------------------------------------------------------------------------------------
-    def _once(self, attr: str, load: Callable[[sqlite3.Connection], object]):
+    def _once(self, attr: str, load: Callable[["Store"], object]):
         """A per-generation table read from the index on first use (None without a connection)."""
-        if getattr(self, attr) is None and self.conn_of is not None:
-            value = load(self.conn_of())
+        if getattr(self, attr) is None and self.store_of is not None:
+            value = load(self.store_of())
             with self._lock:
                 setattr(self, attr, value)
         return getattr(self, attr)
@@ -196,7 +196,7 @@ class AnswerBuilder:
         the chunks holding quotations of the person asked about (on the pinned days first), else, for a
         question pinned to days, the chunks published on them; the best CHANNEL_TAKE of each by cosine to
         the question. Only chunks published by the time it was asked."""
-        if self.conn_of is None:
+        if self.store_of is None:
             return []
         have = np.asarray([c.chunk_id for c in pool], dtype=np.int64)
         arr = self._speaker_chunks(q.speakers, q.asked_at) if q.speakers else np.zeros(0, np.int64)
@@ -208,7 +208,7 @@ class AnswerBuilder:
         arr = arr[~np.isin(arr, have)]
         if not len(arr):
             return []
-        found, vecs = chunk_vectors(self.conn_of(), [int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
+        found, vecs = self.store_of().chunk_vectors([int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
         if not len(found):
             return []
         cos = vecs @ qvec

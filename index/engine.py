@@ -204,7 +204,7 @@ class Engine:
                                              embed_quotes=self._embed_quotes, quote_weight=self.settings.quote_weight,
                                              passages=self.settings.passages, rerank_top=self.settings.rerank_top,
                                              # the speaker and as-of tables (SQLite): the embedded store's only
-                                             conn_of=getattr(view, "conn", None)))
+                                             store_of=getattr(view, "sql", None)))
             return self._view
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import bisect
 import logging
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import facts
 from .speakers import _norm_tokens, name_matches
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +44,14 @@ class SpeakerIndex:
         self._by_role_token: dict[str, set[str]] = defaultdict(set)
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection) -> "SpeakerIndex":
+    def load(cls, store: "Store") -> "SpeakerIndex":
         out = cls()
         spans: dict[str, tuple[list[int], list[int]]] = {}
-        for cid, path, start in conn.execute("SELECT id, path, start FROM chunks ORDER BY path, start"):
+        for cid, path, start in store.chunk_starts():
             starts, ids = spans.setdefault(path, ([], []))
             starts.append(start)
             ids.append(cid)
-        for path, data in conn.execute("SELECT path, facts FROM documents"):
+        for path, data in store.document_facts():
             info = facts.loads(data)
             where = spans.get(path)
             if info is None or where is None:
@@ -99,23 +102,3 @@ def speaks_for(name: str, role: str | None) -> bool:
         return False
     want = [t for t in _norm_tokens(name) if t not in _ROLE_NOISE]
     return len(want) >= 2 and set(want) <= set(_norm_tokens(role))
-
-
-def chunk_vectors(conn: sqlite3.Connection, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
-    """The stored vectors of these chunks (ids found, n x dim float32)."""
-    if not ids:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
-    found: list[int] = []
-    vecs: list[np.ndarray] = []
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
-        q = ("SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.id IN (%s)"
-             % ",".join("?" * len(part)))
-        for cid, blob in conn.execute(q, part):
-            v = np.frombuffer(blob, dtype=np.float32)
-            if v.size == dim:
-                found.append(int(cid))
-                vecs.append(v)
-    if not found:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
-    return np.asarray(found, dtype=np.int64), np.vstack(vecs)

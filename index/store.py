@@ -579,6 +579,36 @@ class Store:
                 out[h] = (spans, unpack_sentence_vectors(sv, len(spans), dim))
         return out
 
+    def chunk_vectors(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stored vectors of these chunk ids: (ids found, n x dim float32)."""
+        found: list[int] = []
+        vecs: list[np.ndarray] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = ("SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.hash = c.hash WHERE c.id IN (%s)"
+                 % ",".join("?" * len(part)))
+            for cid, blob in self.conn.execute(q, part):
+                v = np.frombuffer(blob, dtype=np.float32)
+                if v.size == dim:
+                    found.append(int(cid))
+                    vecs.append(v)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), np.vstack(vecs)
+
+    def chunk_starts(self) -> Iterator[tuple[int, str, int]]:
+        """Every chunk as (id, path, start), by path and start (the speaker index maps quotations to chunks)."""
+        yield from self.conn.execute("SELECT id, path, start FROM chunks ORDER BY path, start")
+
+    def document_facts(self) -> Iterator[tuple[str, bytes | str | None]]:
+        """Every document's stored facts blob, as (path, facts)."""
+        yield from self.conn.execute("SELECT path, facts FROM documents")
+
+    def chunk_dates(self) -> list[tuple[int, str | None, str]]:
+        """Every chunk as (id, its document's date, path), by id (the as-of timeline)."""
+        return self.conn.execute("SELECT c.id, d.date, c.path FROM chunks c JOIN documents d ON d.path = c.path "
+                                 "ORDER BY c.id").fetchall()
+
     def get_embeddings(self, hashes: list[str], dim: int) -> np.ndarray:
         out = np.zeros((len(hashes), dim), dtype=np.float32)
         pos: dict[str, list[int]] = {}

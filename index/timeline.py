@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sqlite3
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .dates import DateRange
+
+if TYPE_CHECKING:
+    from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,8 @@ class Timeline:
     paths: list[str]  # document path of each
 
     @classmethod
-    def load(cls, conn: sqlite3.Connection) -> "Timeline":
-        rows = conn.execute("SELECT c.id, d.date, c.path FROM chunks c JOIN documents d ON d.path = c.path "
-                            "ORDER BY c.id").fetchall()
+    def load(cls, store: "Store") -> "Timeline":
+        rows = store.chunk_dates()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         days = np.fromiter((_ordinal(r[1]) for r in rows), dtype=np.int64, count=len(rows))
         log.info("timeline of %d chunks (%d dated)", len(ids), int((days > 0).sum()))

@@ -40,10 +40,10 @@ class EmbeddedView:
     def sentences(self, hashes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         return self._sql().get_sentences(hashes, self._dim)
 
-    def conn(self):  # noqa: ANN201 - sqlite3.Connection
-        """This thread's SQLite connection to the data folder (the speaker and publication-date tables the answer
+    def sql(self) -> Store:
+        """This thread's SQLite access to the data folder (the speaker and publication-date tables the answer
         builder reads for "what did X say" and as-of questions)."""
-        return self._sql().conn
+        return self._sql()
 
     def df(self, term: str) -> int:
         return self.lexical.df(term)
