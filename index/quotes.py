@@ -121,7 +121,7 @@ def _word_window(text: str, within: Span, quote: Span, limit: int) -> Span:
     spare = max(0, limit - len(text[quote.start : quote.end].split()))
     before = [m.start() for m in _WORD.finditer(text, max(within.start, quote.start - 40 * spare), quote.start)]
     after = [m.end() for m in _WORD.finditer(text, quote.end, min(within.end, quote.end + 40 * spare))]
-    start = before[-(spare // 2)] if spare // 2 and before else quote.start
+    start = before[-min(len(before), spare // 2)] if spare // 2 and before else quote.start
     end = after[min(len(after), spare - min(len(before), spare // 2)) - 1] if after and spare else quote.end
     return Span(min(start, quote.start), max(end, quote.end))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from newsdesk.index.quotes import MAX_QUOTE_WORDS, clip_quote
+from newsdesk.index.quotes import MAX_QUOTE_WORDS, PASSAGE_WORDS, clip_quote, passage_around
 from newsdesk.index.lexical import terms
 from newsdesk.index.questions import analyze
 from newsdesk.index.records import Span
@@ -196,3 +196,14 @@ def test_quote_weight_reorders_the_same_quotes(tmp_path, engine_over):
         assert [r.score for r in ans.results] == sorted((r.score for r in ans.results), reverse=True)
         got[w] = [r.quote for r in ans.results]
     assert sorted(got[0.0]) == sorted(got[2.0]) and got[0.0] != got[2.0]
+
+
+def test_passage_around_a_quote_near_the_start_of_a_run_on_text() -> None:
+    """A quote a few words into a sentence longer than a passage (no sentence ends: a list, a table flattened
+    to text) gets a window of PASSAGE_WORDS words around it, fewer words before it than half the window."""
+    text = "Results for the day " + " ".join(f"team{i} won" for i in range(300)) + "."
+    start = text.index("team0")
+    quote = Span(start, text.index("team2"))
+    span = passage_around(text, quote)
+    assert span.start == 0 and span.end > quote.end
+    assert len(text[span.start : span.end].split()) == PASSAGE_WORDS
