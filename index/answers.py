@@ -679,11 +679,12 @@ def _junk(s: Sent) -> bool:
 
 
 def _said_tier(s: Sent) -> int:
-    """0: the asked person's quoted words; 1: a sentence quoting a phrase of theirs; 2: their reported speech;
+    """0: the asked person's quoted words; 1: a sentence quoting a phrase of theirs or their reported speech
+    (between those two the score decides: "Lee said he would ..." answers as often as "Lee called it a ...");
     3: anything else."""
     if s.feats.get("speaker"):
         return 0 if s.direct else 1
-    return 2 if s.indirect else 3
+    return 1 if s.indirect else 3
 
 
 def _quoted_share(info: DocInfo, span: Span) -> float:

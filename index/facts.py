@@ -13,8 +13,9 @@ from .speakers import Quotation, extract_quotations
 log = logging.getLogger(__name__)
 
 # Bump when quotation attribution or date extraction changes what a text gives: documents are re-prepared
-# (2: attribution after a relative clause, names after a role, role-only "the governor said", more verbs).
-FACTS_VERSION = 10
+# (2: attribution after a relative clause, names after a role, role-only "the governor said", more verbs;
+# 11: a name before an aside ahead of the verb, "told X" names the listener).
+FACTS_VERSION = 11
 
 
 @dataclass

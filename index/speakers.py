@@ -367,6 +367,26 @@ def _after_aside(toks: list[_Tok], i: int, j: int) -> int | None:
     return None
 
 
+# verbs whose object is the listener, not the speaker ("... told CBS News that ...")
+_TO_LISTENER = frozenset("told tells asked asks".split())
+
+
+def _name_before_aside(toks: list[_Tok], verb_index: int) -> list[_Tok] | None:
+    """For a verb after a name, a comma, an aside and a comma ("Dr. Sameh Iskander, head of the mission, told
+    CBS News that ..."): the name's tokens (capitalised, at most 7, opening the clause); else None."""
+    if verb_index < 1 or toks[verb_index - 1].text != ",":
+        return None
+    for k in range(verb_index - 2, max(-1, verb_index - 22), -1):
+        if toks[k].text == ",":
+            n = k
+            while n - 1 >= 0 and k - n < 7 and toks[n - 1].is_word and toks[n - 1].capitalised:
+                n -= 1
+            return toks[n:k] if n < k and _after_aside(toks, n, k) == verb_index else None
+        if not toks[k].is_word and toks[k].text not in "-'’":
+            return None
+    return None
+
+
 def _before_attribution(text: str, open_: int, para_start: int) -> _Attribution | None:
     """`Pompeo said: "…"` / `Pompeo said he was "deeply concerned"` — `open_` is the opening mark."""
     start = _sentence_start(text, open_, para_start)
@@ -384,9 +404,9 @@ def _before_attribution(text: str, open_: int, para_start: int) -> _Attribution 
             if who:
                 return _Attribution(who, "according to", open_)
         elif _is_verb(toks[i]):
-            subject = _subject_before(text, toks, i)
+            subject = _subject_before(text, toks, i) or _name_before_aside(toks, i)
             who = _parse_who(text, subject) if subject else None
-            if who is None:
+            if who is None and toks[i].low not in _TO_LISTENER:
                 after = _subject_after(toks, i + 1)
                 who = _parse_who(text, after) if after and after[0].capitalised else None
             if who is not None:

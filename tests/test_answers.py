@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from newsdesk.index.quotes import MAX_QUOTE_WORDS, clip_quote
+from newsdesk.index.quotes import MAX_QUOTE_WORDS, PASSAGE_WORDS, clip_quote, passage_around
 from newsdesk.index.lexical import terms
 from newsdesk.index.questions import analyze
 from newsdesk.index.records import Span
@@ -202,7 +202,6 @@ def test_passage_of_a_sentence_less_text_keeps_the_quote_near_either_end() -> No
     """A text without sentence ends is one "sentence" longer than a passage: the passage is a word window around
     the quote, also when the quote sits a few words from the start or the end (it once indexed past the words
     before the quote and crashed the answer)."""
-    from newsdesk.index.quotes import PASSAGE_WORDS, passage_around
 
     words = [f"w{i}" for i in range(3 * PASSAGE_WORDS)]
     text = " ".join(words)
@@ -212,3 +211,14 @@ def test_passage_of_a_sentence_less_text_keeps_the_quote_near_either_end() -> No
         span = passage_around(text, quote)
         assert span.start <= quote.start and quote.end <= span.end
         assert PASSAGE_WORDS // 2 <= len(text[span.start:span.end].split()) <= PASSAGE_WORDS
+
+
+def test_passage_around_a_quote_near_the_start_of_a_run_on_text() -> None:
+    """A quote a few words into a sentence longer than a passage (no sentence ends: a list, a table flattened
+    to text) gets a window of PASSAGE_WORDS words around it, fewer words before it than half the window."""
+    text = "Results for the day " + " ".join(f"team{i} won" for i in range(300)) + "."
+    start = text.index("team0")
+    quote = Span(start, text.index("team2"))
+    span = passage_around(text, quote)
+    assert span.start == 0 and span.end > quote.end
+    assert len(text[span.start : span.end].split()) == PASSAGE_WORDS

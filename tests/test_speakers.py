@@ -100,6 +100,10 @@ def test_article_has_no_quote_for_single_quoted_headline(article: str) -> None:
         ('Egyptian President Abdel Fattah El-Sisi told reporters: "We support Haftar."', "Abdel Fattah El-Sisi", "told"),
         ('"We are done," Haftar\'s spokesman Ahmed al-Mismari said.', "Ahmed al-Mismari", "said"),
         ('Bolton warned that the US would "not tolerate" attacks.', "Bolton", "warned"),
+        # a name, an aside, then the verb; "told X" names whom it was told to, not the speaker
+        ('Dr. Sameh Iskander, head of the mission, told CBS News that the heads were "obviously offerings."',
+         "Sameh Iskander", "told"),
+        ('Carney, in his statement, said he would ensure a "robust regulatory system."', "Carney", "said"),
     ],
 )
 def test_attribution_forms(text: str, speaker: str, verb: str) -> None:
@@ -117,6 +121,7 @@ def test_title_goes_to_role() -> None:
     "text",
     [
         '"It was productive," officials told the Associated Press.',
+        'Officials told the Associated Press that it was "productive."',
         '"It was productive," a State Department spokeswoman said.',
         'The so-called "deep state" is back.',
         'He called it "fake news" on the trail.',  # pronoun with no antecedent
