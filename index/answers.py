@@ -26,6 +26,7 @@ from .lexical import LexicalIndex, terms, tokenize
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, OtherSource, Result, Span
+from .features import ABSTAIN_FEATURES, DEFAULT_WEIGHTS, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches, says_who
@@ -42,52 +43,9 @@ CHANNEL_TAKE = 8  # passages a speaker or date channel adds to the scored pool
 # article quoting the speaker for the speaker's words to answer it (said_2023: see README "News questions").
 TOPIC_MIN = 0.5
 TOPIC_DENSE = 0.5  # ... unless one of their sentences is this close to the question (a paraphrased topic)
-CHANNEL_SCAN = 4000
+CHANNEL_SCAN = 4000  # at most this many chunks a channel compares to the question
 QUOTED_WEIGHT = 1.0
-RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question  # at most this many chunks a channel compares to the question
-WEIGHTS_FILE = Path(__file__).with_name("reranker_weights.json")
-
-FEATURES = [
-    "dense_sent",  # cosine of the question to the sentence's late-chunked vector
-    "coverage",  # IDF-weighted share of question terms in the sentence
-    "coverage_ctx",  # ... in the sentence and its neighbours
-    "retrieval",  # fused retrieval score of the passage, max-normalized
-    "dense_chunk",  # cosine of the question to the passage
-    "fit_when",  # a "when" question and the sentence holds a date or year
-    "fit_number",  # a "how many/much" question and the sentence holds a number
-    "fit_who",  # a "who" question and the sentence names someone the question does not
-    "speaker",  # a quotation attributed to a person the question names (for "what did X say")
-    "date",  # the sentence, or the lines just before it, mention a date the question pins
-    "quoted",  # the sentence holds a direct quotation and the question asks what someone said
-    "short",  # very short sentences (headlines, fragments) carry less
-    # added with the non-linear reranker
-    "bm25",  # BM25 score of the passage, max-normalized over the candidates
-    "passage_rank",  # 1 / (1 + rank of the passage among the fused candidates)
-    "fit_where",  # a "where" question and the sentence names a place-like name the question does not
-    "novel",  # share of the sentence's capitalized names and numbers that the question does not hold
-    "rare",  # the question's rarest term occurs in the sentence
-    "length",  # log of the sentence's word count
-    "rel_dense",  # dense_sent minus the best dense_sent of the question's sentences
-    "rel_coverage",  # coverage minus the best coverage
-    "rel_coverage_ctx",  # coverage_ctx minus the best coverage_ctx
-    "dense_rank",  # 1 / (1 + rank of the sentence by dense_sent within the question)
-    "coverage_rank",  # 1 / (1 + rank of the sentence by coverage within the question)
-    "q_when", "q_number", "q_who", "q_where", "q_why", "q_said",  # the question's type (for interactions)
-]
-LINEAR_FEATURES = FEATURES[:12]
-# Abstention: question-level features (absolute, so a question whose best match is weak stays weak).
-ABSTAIN_FEATURES = [
-    "best_linear",  # the best sentence's linear (absolute) score
-    "max_dense_sent", "max_coverage", "max_coverage_ctx", "max_dense_chunk",
-    "rare_found",  # the question's rarest term occurs in a candidate sentence
-]
-DEFAULT_WEIGHTS = {
-    "dense_sent": 1.0, "coverage": 1.2, "coverage_ctx": 0.4, "retrieval": 0.6, "dense_chunk": 0.5,
-    "fit_when": 0.3, "fit_number": 0.3, "fit_who": 0.3, "speaker": 0.8, "date": 0.4, "quoted": 0.3, "short": -0.3, "bias": 0.0,
-    "abstain_threshold": 0.0,
-}
-
-
+RECENT_HALF_LIFE = 14  # days: how fast the preference for new evidence fades in a "latest/new/now" question
 def load_model(path: Path = WEIGHTS_FILE) -> RerankModel:
     return _load_model(path)
 
@@ -269,6 +227,16 @@ class AnswerBuilder:
         pool += [c for c in cands[self.passages :] if min(r if r is not None else SURE_RANK
                                                            for r in (c.dense_rank, c.bm25_rank)) < SURE_RANK]
         return pool
+
+    def score_sentences(self, q: QuestionInfo, qvec: np.ndarray,
+                        cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
+        """Every scored sentence of the candidate passages (each with its `feats` over `FEATURES`) and the
+        question's abstention features: what `build` ranks, and what scripts/fit_reranker.py fits on."""
+        return self._candidates(q, qvec, cands)
+
+    def quote_of(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
+        """The verbatim quote and passage `build` would return for the scored sentence `s`."""
+        return self._result(s, q_terms)
 
     def _candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
         """The sentences (features, reranker score) and the question-level abstention features."""

@@ -90,7 +90,9 @@ def _forget_stale_uploads(corpus: Path) -> None:
 
 
 @dataclass
-class _View:
+class LoadedIndex:
+    """One loaded index generation as questions use it."""
+
     snapshot: IndexView  # the store's view of the loaded generation
     retriever: Searcher
     builder: AnswerBuilder
@@ -103,7 +105,7 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._cross_encoder = None
         self.store: IndexStore = open_store(self.settings)
-        self._view: _View | None = None
+        self._view: LoadedIndex | None = None
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._add_lock = threading.Lock()
@@ -190,7 +192,12 @@ class Engine:
             raise ValueError(f"{safe} could not be indexed: {out.reason}")
 
     # --- reading ----------------------------------------------------------------------------------
-    def _refresh(self, force: bool) -> _View | None:
+    def current_view(self) -> LoadedIndex | None:
+        """The loaded index generation (a newer committed one is loaded first): its store view, retriever and
+        answer builder, for tools that look inside an answer (scripts/fit_reranker.py); None before any index."""
+        return self._refresh(force=False)
+
+    def _refresh(self, force: bool) -> LoadedIndex | None:
         gen = self.store.generation()
         with self._view_lock:
             if self._view is not None and self._view.snapshot.generation == gen and not force:
@@ -199,7 +206,7 @@ class Engine:
                 self._view = None
                 return None
             view = self.store.open_view()
-            self._view = _View(view, view.retriever,
+            self._view = LoadedIndex(view, view.retriever,
                                AnswerBuilder(view, view, view.sentences, cross_encoder=self.cross_encoder,
                                              embed_quotes=self._embed_quotes, quote_weight=self.settings.quote_weight,
                                              passages=self.settings.passages, rerank_top=self.settings.rerank_top,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .features import DEFAULT_WEIGHTS, FEATURES
+
 
 class RerankModel:
     def __init__(self, data: dict) -> None:
@@ -23,8 +25,6 @@ class RerankModel:
         r = data.get("ranker")
         self.ranker = None
         if r:
-            from .answers import FEATURES
-
             self.ranker = r
             self._cols = [FEATURES.index(f) for f in r["features"]]
             self._mean = np.asarray(r["mean"], dtype=np.float64)
@@ -61,8 +61,6 @@ class RerankModel:
 
 
 def load_model(path: Path) -> RerankModel:
-    from .answers import DEFAULT_WEIGHTS
-
     data = json.loads(path.read_text()) if path.exists() else {}
     weights = dict(DEFAULT_WEIGHTS)
     weights.update(data.get("weights", {}))

@@ -35,7 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from newsdesk.index.answers import ABSTAIN_FEATURES, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE, _norm  # noqa: E402
+from newsdesk.index.answers import _norm  # noqa: E402
+from newsdesk.index.features import ABSTAIN_FEATURES, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE  # noqa: E402
 from newsdesk.index.engine import Engine  # noqa: E402
 from newsdesk.index.evaluation import fold, load_questions  # noqa: E402
 from newsdesk.index.lexical import terms  # noqa: E402
@@ -48,7 +49,7 @@ RANKER_FEATURES = [f for f in FEATURES if f not in PRIORS]
 
 # --- data -------------------------------------------------------------------------------------------
 def collect(engine: Engine, questions, label: str, drop_gold_doc: bool = False) -> list[dict]:
-    view = engine._refresh(force=False)  # noqa: SLF001
+    view = engine.current_view()
     b = view.builder
     snap = view.snapshot
     out = []
@@ -60,7 +61,7 @@ def collect(engine: Engine, questions, label: str, drop_gold_doc: bool = False) 
             gd = {Path(d).name for d in q.docs}
             rows = snap.chunks(c.chunk_id for c in cands)
             cands = [c for c in cands if c.chunk_id in rows and Path(rows[c.chunk_id].path).name not in gd]
-        sents, abst = b._candidates(info, qvec, cands)  # noqa: SLF001
+        sents, abst = b.score_sentences(info, qvec, cands)
         gold = [fold(g) for g in q.gold]
         q_terms = {t: b.lexical.idf(t) for t in set(terms(q.question))}
         X = np.array([[s.feats[f] for f in FEATURES] for s in sents]) if sents else np.zeros((0, len(FEATURES)))
@@ -68,7 +69,7 @@ def collect(engine: Engine, questions, label: str, drop_gold_doc: bool = False) 
         for s in sents:
             text = s.chunk.doc.text
             lab.append(any(g in fold(text[s.span.start : s.span.end]) for g in gold))
-            r = b._result(s, q_terms)  # noqa: SLF001
+            r = b.quote_of(s, q_terms)
             res.append(None if r is None else (r.path, r.start, r.end, _norm(r.quote),
                                                any(g in fold(r.quote) for g in gold),
                                                any(g in fold(r.passage) for g in gold)))
