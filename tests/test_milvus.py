@@ -135,7 +135,8 @@ def client(self):
     c = real(self)
     upsert = c.upsert
     def killing_upsert(name, rows, **kw):
-        if name == self.heads_name:  # the chunk and text rows are written; the commit is next
+        if name == getattr(self, os.environ["KILL_AT"]):  # heads_name: the chunk and text rows are written,
+            # the commit is next; terms_name: the commit is written, its term counts are next
             os.kill(os.getpid(), signal.SIGKILL)
         return upsert(name, rows, **kw)
     c.upsert = killing_upsert
@@ -155,7 +156,8 @@ def test_an_index_run_killed_before_its_commit_leaves_the_previous_answers(setti
     art.write_text(art.read_text().replace("There is no military solution", "There is no diplomatic solution"))
     args = [str(x) for kv in dict(corpus=s.corpus, data=s.data, store=s.store, milvus_collection=s.milvus_collection,
                                  progress="false", model_cache=ROOT / ".newsdesk" / "models").items() for x in kv]
-    proc = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KILL_AT": "heads_name"})
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
     assert quotes(eng, POMPEO_Q) == before, "the killed run's rows are not answered from"
     assert not any("diplomatic" in q for q in quotes(eng, "Is there a diplomatic solution in Libya?"))
@@ -164,6 +166,26 @@ def test_an_index_run_killed_before_its_commit_leaves_the_previous_answers(setti
     assert rep.updated == 1
     assert any("no diplomatic solution" in q for q in quotes(eng, POMPEO_Q))
     assert eng.status().chunks == eng.store.count(eng.store.chunks_name), "and its orphans are gone"
+
+
+def test_a_run_killed_between_its_commit_and_its_term_counts_is_recounted_by_the_next(settings_for, embedder):
+    from newsdesk.index.stores.milvus_terms import TOTAL
+
+    s = settings_for()
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    (Path(s.corpus) / "flood.txt").write_text(FLOOD)
+    args = [str(x) for kv in dict(corpus=s.corpus, data=s.data, store=s.store, milvus_collection=s.milvus_collection,
+                                 progress="false", model_cache=ROOT / ".newsdesk" / "models").items() for x in kv]
+    proc = subprocess.run([sys.executable, "-c", KILLER, *args], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "KILL_AT": "terms_name"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert any("Vistula" in q for q in quotes(eng, FLOOD_Q)), "the document was committed"
+    view = eng._refresh(True).snapshot
+    assert view._read_counts(["vistula"])["vistula"] == 0, "but the killed run did not count its terms"
+    assert eng.index(progress=False).added == 0
+    counts = eng._refresh(True).snapshot._read_counts(["vistula", "tarnow"])
+    assert counts == {"vistula": 1, "tarnow": 1, TOTAL: eng.status().chunks}, "the next run recounted"
 
 
 def test_parity_with_the_embedded_store_on_the_sample_questions(settings_for, embedder, tmp_path):
@@ -175,6 +197,41 @@ def test_parity_with_the_embedded_store_on_the_sample_questions(settings_for, em
         a, b = on_milvus.ask(q, k=3), embedded.ask(q, k=3)
         assert a.abstained == b.abstained, q
         assert [r.quote for r in a.results[:1]] == [r.quote for r in b.results[:1]], q
+
+
+def test_term_counts_equal_the_embedded_stores_through_changes_deletes_and_a_recount(settings_for, embedder):
+    """The answer builder's document frequencies (`df`/`idf`) read from the writer's term counts equal the
+    embedded store's for every term of the corpus, after a change and a delete too, and a recount (what a run
+    after a killed one does) finds the same counts."""
+    from newsdesk.index.lexical import terms
+    from newsdesk.index.stores import milvus_terms
+
+    s_m, s_e = settings_for(), settings_for("embedded", store="embedded")
+    on_milvus, embedded = Engine(s_m, embedder=embedder), Engine(s_e, embedder=embedder)
+
+    def compare() -> None:
+        on_milvus.index(progress=False)
+        embedded.index(progress=False)
+        vocab = sorted({t for f in Path(s_e.corpus).rglob("*") if f.is_file() for t in terms(f.read_text())}
+                       | {"vistula", "dunajec", "zzzunseen"})
+        mv, ev = on_milvus._refresh(True).snapshot, embedded._refresh(True).snapshot
+        got = mv._read_counts(vocab)
+        assert {t: got[t] for t in vocab} == {t: ev.df(t) for t in vocab}
+        assert got[milvus_terms.TOTAL] == embedded.status().chunks
+        for t in ("libya", "vistula", "zzzunseen"):
+            assert mv.idf(t) == pytest.approx(ev.idf(t))
+        return got
+
+    for folder in (s_m.corpus, s_e.corpus):
+        (Path(folder) / "flood.txt").write_text(FLOOD)
+    assert compare()["vistula"] == 1
+    for folder in (s_m.corpus, s_e.corpus):
+        (Path(folder) / "flood.txt").write_text(FLOOD.replace("Vistula", "Dunajec"))
+        sorted(p for p in Path(folder).iterdir() if p.name != "flood.txt")[0].unlink()
+    got = compare()
+    assert got["vistula"] == 0 and got["dunajec"] == 1
+    milvus_terms.recount(on_milvus.store)
+    assert on_milvus._refresh(True).snapshot._read_counts(list(got)) == got
 
 
 class StopsMilvus:

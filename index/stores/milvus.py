@@ -13,6 +13,8 @@ Collections (prefix `NEWSDESK_MILVUS_COLLECTION`, default `newsdesk`):
                      dates), compressed and cut into parts; keyed by path and content hash, never modified.
     <prefix>_heads   one row per indexed path: the content hash of its live version, the writer's origin, the
                      file's stat when hashed, metadata for /sources. A document's head row is its commit point.
+    <prefix>_terms   per term, how many live chunks hold it, and the live chunk count: the answer builder's
+                     document frequencies, kept by the writer (index/stores/milvus_terms.py).
 The chunks collection's property `newsdesk.meta` records the model, dimension and format: another model is refused with
 the command that rebuilds.
 
@@ -21,7 +23,8 @@ before it). A writer inserts a document version's chunk and text rows first, the
 deletes the rows of the version it replaced; readers keep only the chunks whose content hash is their path's
 head's. So every document is answered from one whole version, the old one until its head row is written; a
 run killed at any point leaves each document at its previous or its new version, never a mix, and the rows it
-left unreferenced are deleted by the next run (index/stores/milvus_writer.py).
+left unreferenced are deleted by the next run (index/stores/milvus_writer.py). The term counts follow each
+commit (milvus_terms says when they can drift and how they are recounted).
 """
 from __future__ import annotations
 
@@ -60,7 +63,7 @@ VARCHAR_MAX = 65535  # bytes, Milvus's limit for a VARCHAR field
 PART_CHARS = 60_000  # characters of a document's (ASCII) encoded form per row of <prefix>_docs
 PATH_MAX = 4096
 META_MAX = 2048
-STATS_TTL = 5.0  # seconds a reader reuses the chunk count and a term's document frequency
+STATS_TTL = 5.0  # seconds a reader reuses the live chunk count and a term's document frequency
 DOC_CACHE = 512
 QUERY_LIMIT = 16_384  # Milvus's largest query result
 IN_BATCH = 500  # values in one `in [...]` filter
@@ -134,6 +137,7 @@ class MilvusStore:
         self.uri = server_uri(settings.store.strip())
         prefix = settings.milvus_collection
         self.chunks_name, self.docs_name, self.heads_name = f"{prefix}_chunks", f"{prefix}_docs", f"{prefix}_heads"
+        self.terms_name = f"{prefix}_terms"
         self._client = None
         self._client_lock = threading.Lock()
         self._meta: dict[str, Any] | None = None
@@ -229,6 +233,8 @@ class MilvusStore:
         with self.guard():
             for name in (self.chunks_name, self.docs_name, self.heads_name):
                 c.load_collection(name)
+            if c.has_collection(self.terms_name):  # an index built before the term counts has none
+                c.load_collection(self.terms_name)
 
     # --- schema ------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -323,7 +329,7 @@ class MilvusStore:
     def drop(self) -> None:
         c = self.client()
         with self.guard():
-            for name in (self.chunks_name, self.docs_name, self.heads_name):
+            for name in (self.chunks_name, self.docs_name, self.heads_name, self.terms_name):
                 if c.has_collection(name):
                     c.drop_collection(name)
         self._meta = None
@@ -434,7 +440,7 @@ class MilvusView:
         self.fusion = make_fusion(store.settings.fusion)
         self._dim = int(store.meta()["dimension"])
         self._sentences: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._stats: dict[str, tuple[float, int]] = {}  # term (or "" for the chunk count) -> (when, value)
+        self._stats: dict[str, tuple[float, int]] = {}  # term (or milvus_terms.TOTAL) -> (when read, count)
         self._lock = threading.Lock()
         # a question's requests (two searches, the statistics of its terms) go out together
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-milvus")
@@ -457,12 +463,11 @@ class MilvusView:
         lexical_f = self._pool.submit(s.run, lambda c: c.search(
             s.chunks_name, data=[query_text], anns_field="sparse", limit=k, search_params={"metric_type": "BM25"},
             output_fields=fields)) if q_terms else None
-        # the answer builder asks for the idf of each question term next: have them ready (cached)
-        stats = [self._pool.submit(self.idf, t) for t in q_terms]
+        # the answer builder asks for the idf of each question term next: have them ready (one read, cached)
+        stats = self._pool.submit(self._counts, q_terms)
         dense = dense_f.result()[0]
         lexical = lexical_f.result()[0] if lexical_f is not None else []
-        for f in stats:
-            f.result()
+        stats.result()
         hits = [(h["id"], h["distance"], h["entity"]) for h in list(dense) + list(lexical)]
         heads = s.heads({e["path"] for _, _, e in hits})
         live = {i for i, _, e in hits if heads.get(e["path"], {}).get("content_hash") == e["content_hash"]}
@@ -520,26 +525,50 @@ class MilvusView:
         return out
 
     # --- BM25 statistics ---------------------------------------------------------------------------------------
-    def _stat(self, key: str, compute: Callable[[], int]) -> int:
+    def _counts(self, words: Iterable[str]) -> dict[str, int]:
+        """Document frequencies of `words` and the live chunk count (key `milvus_terms.TOTAL`): from the cache
+        (STATS_TTL seconds), else one read of the writer's term counts."""
+        from . import milvus_terms
+
+        want = [w for w in dict.fromkeys(words) if _countable(w)] + [milvus_terms.TOTAL]
         now = time.monotonic()
         with self._lock:
-            hit = self._stats.get(key)
-        if hit is not None and now - hit[0] < STATS_TTL:
-            return hit[1]
-        value = compute()
-        with self._lock:
-            if len(self._stats) > 50_000:
-                self._stats.clear()
-            self._stats[key] = (now, value)
-        return value
+            out = {w: hit[1] for w in want if (hit := self._stats.get(w)) is not None and now - hit[0] < STATS_TTL}
+        missing = [w for w in want if w not in out]
+        if missing:
+            got = self._read_counts(missing)
+            with self._lock:
+                if len(self._stats) > 50_000:
+                    self._stats.clear()
+                self._stats.update((w, (now, v)) for w, v in got.items())
+            out.update(got)
+        return out
+
+    def _read_counts(self, words: list[str]) -> dict[str, int]:
+        from . import milvus_terms
+
+        s = self.store
+        try:
+            got = milvus_terms.read(s, words)
+        except IndexDamaged:  # no terms collection: an index built before the writer kept the counts
+            got = None
+        if got is not None:
+            return got
+        log.info("no term counts in %s yet (the next index run writes them); counting chunks instead", s.terms_name)
+        return {w: s.count(s.chunks_name) if w == milvus_terms.TOTAL
+                else s.count(s.chunks_name, f"TEXT_MATCH(terms, {lit(w)})") for w in words}
 
     def df(self, term: str) -> int:
-        """Chunks whose `terms` hold the term (TEXT_MATCH on Milvus's inverted index of that field)."""
-        if not term or not all(ch.isalnum() or ch == "_" for ch in term):
-            return 0
-        return self._stat("t:" + term, lambda: self.store.count(self.store.chunks_name,
-                                                                f"TEXT_MATCH(terms, {lit(term)})"))
+        """How many live chunks hold the term (the writer's count; `milvus_terms`)."""
+        return self._counts([term]).get(term, 0)
 
     def idf(self, term: str) -> float:
-        n = self._stat("", lambda: self.store.count(self.store.chunks_name))
-        return _idf(n, self.df(term))
+        from .milvus_terms import TOTAL
+
+        counts = self._counts([term])
+        return _idf(counts[TOTAL], counts.get(term, 0))
+
+
+def _countable(term: str) -> bool:
+    """A term as `lexical.terms` makes them (word characters); anything else no chunk holds."""
+    return bool(term) and all(ch.isalnum() or ch == "_" for ch in term)

@@ -1,11 +1,13 @@
 """An index run into Milvus: the same plan as the embedded indexer (scan, skip unchanged files by stat and
 content hash, read what changed: `indexer.plan_run`), then per batch of documents: embed only chunk text Milvus
 does not hold yet (by the text's hash), write the version's chunk and text rows, commit each document by
-upserting its head row, and delete the rows of the versions replaced (index/stores/milvus.py).
+upserting its head row, update the term counts (add the new versions' chunks, subtract the replaced ones':
+index/stores/milvus_terms.py), and delete the rows of the versions replaced (index/stores/milvus.py).
 
 A killed run: documents whose head row was written are at their new version, the others at their previous one.
 The paths a batch is writing are recorded first in `<data>/milvus-pending.json`; the next run on this machine
-deletes the rows those paths have beyond their head's version (rows a killed run left unreferenced).
+deletes the rows those paths have beyond their head's version (rows a killed run left unreferenced) and
+recounts the term counts (the killed batch may have committed without counting).
 One writer at a time per data folder (the same lock file as the embedded indexer); writers on other machines
 write other origins' documents (`NEWSDESK_MILVUS_ORIGIN`), a path written by two is the last writer's.
 """
@@ -16,6 +18,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +30,7 @@ from ..lexical import terms
 from ..preparing import Prepared
 from ..records import IndexReport
 from ..store import DocRow, now_iso, pack_sentence_vectors
+from . import milvus_terms
 from .milvus import (META_MAX, PATH_MAX, VARCHAR_MAX, MilvusStore, chunk_id, clip, doc_key, encode_doc, lit,
                      lit_list)
 
@@ -63,7 +67,9 @@ def _run(store: MilvusStore, get_embedder: Callable[[], Embedder], *, rebuild: b
     else:
         dim = get_embedder().dim
         store.create(dim)
-    _recover(store, pending)
+    milvus_terms.create(store)
+    if _recover(store, pending) or not milvus_terms.has_total(store):
+        milvus_terms.recount(store)  # after a killed run (its last batch's counts are unknown), or never counted
     origin = store.origin
     heads = _heads(store, origin, names)
     old = {p: tuple(None if h[k] == _NONE else int(h[k]) for k in ("size", "mtime_ns", "ctime_ns"))
@@ -130,17 +136,19 @@ def _journal(pending: Path, paths: list[str]) -> None:
     os.replace(tmp, pending)
 
 
-def _recover(store: MilvusStore, pending: Path) -> None:
-    """Delete the rows a killed run left for the paths it was writing, beyond each one's head version."""
+def _recover(store: MilvusStore, pending: Path) -> bool:
+    """Delete the rows a killed run left for the paths it was writing, beyond each one's head version. True
+    when there was such a run."""
     try:
         paths = json.loads(pending.read_text())
     except (OSError, ValueError):
-        return
+        return False
     if paths:
         log.info("cleaning up after an interrupted index run (%d documents)", len(paths))
         heads = store.heads(paths)
         _delete_stale(store, {p: (heads[p]["content_hash"] if p in heads else None) for p in paths})
     _journal(pending, [])
+    return bool(paths)
 
 
 def _delete_stale(store: MilvusStore, live: dict[str, str | None]) -> None:
@@ -163,9 +171,11 @@ def _delete_unkept(store: MilvusStore, paths: list[str], chunk_ids: list[int], d
 
 
 def _remove(store: MilvusStore, paths: list[str]) -> None:
+    old = milvus_terms.version_counts(store, {p: r["content_hash"] for p, r in store.heads(paths).items()})
     for i in range(0, len(paths), 500):
         expr = f"path in {lit_list(paths[i : i + 500])}"
         store.run(lambda c: c.delete(store.heads_name, filter=expr))
+    milvus_terms.apply(store, Counter(), old)
     _delete_stale(store, {p: None for p in paths})
 
 
@@ -218,10 +228,14 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
                           "url": clip(d.url, META_MAX), "indexed_at": ts, "size": _int(prep.size),
                           "mtime_ns": _int(prep.mtime_ns), "ctime_ns": _int(prep.ctime_ns), "chunks": len(prep.spans),
                           "_v": [0.0, 0.0]})
+    # the term counts of the versions these replace (whoever wrote them), read before their rows change
+    replacing = store.heads([prep.doc.path for prep in block])
+    old = milvus_terms.version_counts(store, {path: r["content_hash"] for path, r in replacing.items()})
     for name, rows in ((store.chunks_name, chunk_rows), (store.docs_name, doc_rows)):
         for part in _by_size(rows):
             store.run(lambda c: c.upsert(name, part))
     store.run(lambda c: c.upsert(store.heads_name, head_rows))  # the commit point of these documents
+    milvus_terms.apply(store, milvus_terms.count_rows(chunk_rows), old)
     replaced = {p.doc.path for p in block} & indexed
     if replaced:
         _delete_unkept(store, sorted(replaced), [r["id"] for r in chunk_rows if r["path"] in replaced],
