@@ -26,7 +26,7 @@ from .lexical import LexicalIndex, terms, tokenize
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, OtherSource, Result, Span
-from .features import ABSTAIN_FEATURES, DEFAULT_WEIGHTS, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
+from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches, says_who
