@@ -95,8 +95,15 @@ class SpeakerIndex:
 def speaks_for(name: str, role: str | None) -> bool:
     """Does a speaker described as `role` speak for `name`? Every word of a name of two words or more is in the
     role ("National Security Council" in "National Security Council spokesman"; "China's foreign ministry" in
-    "spokesperson for China's foreign ministry"). One-word names never match a role (too loose)."""
+    "spokesperson for China's foreign ministry"); a one-word name only as the whole role or right after "at" or
+    "for" in it ("communications at ESPN")."""
     if not role:
         return False
     want = [t for t in _norm_tokens(name) if t not in _ROLE_NOISE]
-    return len(want) >= 2 and set(want) <= set(_norm_tokens(role))
+    have = _norm_tokens(role)
+    if len(want) == 1:  # "communications at ESPN", "a spokesperson for OpenAI": the body after at/for
+        return have == want or any(have[k] in _FOR_BODY and have[k + 1] == want[0] for k in range(len(have) - 1))
+    return len(want) >= 2 and set(want) <= set(have)
+
+
+_FOR_BODY = frozenset("at for".split())

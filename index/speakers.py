@@ -103,8 +103,24 @@ _TITLES = frozenset(
     pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
     envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
     officer ceo founder editor correspondent analyst councillor councilor councilman councilwoman
-    councilmember alderman""".split()
+    councilmember alderman coach pollster entrepreneur superintendent commissioner rabbi archbishop actor
+    actress pastor agent detective sheriff trooper republican republicans democrat democrats democratic gop
+    independent lady congressman congresswoman whip administrator director-general secretary-general""".split()
 )
+# words that open a sentence before a name but are no part of it ("But Lee said", "When Mandel ...", "On Tuesday
+# Smith ...", "Does OpenAI ..."): conjunctions, adverbs, question words, auxiliaries, prepositions, days, months
+_LEAD_NOISE = frozenset(
+    """but and or so yet when while after before as if though although because since until unless once even
+    still also then now meanwhile however instead indeed later earlier still what who why how where which whether
+    does do did is are was were has have had can could would should might must in on at for to from by
+    with without about of over under into onto upon during despite like unlike than the a an this that these those
+    his her their its our my your first last next both either neither not no yes only just yesterday today tonight
+    monday tuesday wednesday thursday friday saturday sunday january february march april june july august
+    september october november december""".split()
+)
+_DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+# prepositions before a place: "the 31-year-old from Mexico described ...": Mexico is not the speaker
+_PLACE_PREPS = frozenset("from in at near outside".split())
 _ORGS = frozenset(
     """house department council ministry office agency army navy party government administration
     committee commission court senate congress union nations bank press news times post journal
@@ -195,6 +211,9 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
         i += 1
     run = toks[i:]
     phrase = text[toks[0].start : toks[-1].end]
+    whole = run
+    run = _strip_noise(run)
+    role_start = run[0].start if run and run is not whole and run[0] is not whole[0] else toks[0].start
     if not run or not run[-1].capitalised:
         return _Who(None, None, None, phrase)
     if len(toks) == 1 and run[0].bare in _COMMON_SUBJECTS:
@@ -204,18 +223,43 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     for k, tok in enumerate(run[:-1]):
         if tok.bare in _ORGS and run[k + 1].low in _CONNECTORS:
             continue  # "Bank of England", "University of Michigan": the organisation's own name goes on
-        if tok.bare in _TITLES or tok.bare in _ORGS:
+        if tok.bare in _TITLES and run[k + 1].low == "of":
+            # "Archbishop of Canterbury" is the speaker as named; "Mayor of London Sadiq Khan" is Sadiq Khan
+            cut = k + 3 if len(run) > k + 3 else 0
+            continue
+        if tok.bare in _TITLES or tok.bare in _ORGS or _acronym_before_name(run, k):
             cut = k + 1
     if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
         cut = 0
+    if cut == 0 and i > 0 and toks[i - 1].low in _PLACE_PREPS and toks[i - 1].end <= run[0].start:
+        # a place after "from"/"in": the speaker is the name before it ("Chuck Grassley from Iowa"), or no one
+        # named ("the 31-year-old from Mexico")
+        return _parse_who(text, toks[: i - 1]) if i > 1 and toks[i - 2].capitalised else _Who(None, None, None, phrase)
     while cut < len(run) and run[cut].low in _CONNECTORS:
         cut += 1
     name = run[cut:] or run
     role_end = name[0].start
-    role = text[toks[0].start : role_end].strip(" ,") or None
+    role = text[role_start : role_end].strip(" ,") or None
     start, end = name[0].start, name[-1].end
     speaker = re.sub(r"['’]s$", "", text[start:end])
     return _Who(speaker, start, end, role)
+
+
+def _acronym_before_name(run: list[_Tok], k: int) -> bool:
+    """run[k] is an acronym ("ESPN", "NASA") followed by a personal name of two words or more."""
+    tok, rest = run[k], run[k + 1 :]
+    return (len(tok.text) >= 2 and tok.text.isalpha() and tok.text.isupper() and len(rest) >= 2
+            and all(t.capitalised and not t.text.isupper() for t in rest))
+
+
+def _strip_noise(run: list[_Tok]) -> list[_Tok]:
+    """A run of capitalised words without what opens a sentence before a name ("But", "When", "On Tuesday") and a day after it ("Iowa Wednesday"); an acronym before a full name is the body it speaks for
+    ("ESPN Ben Cafardo"), kept as role."""
+    while run and run[0].bare in _LEAD_NOISE:
+        run = run[1:]
+    while run and run[-1].bare in _DAYS:
+        run = run[:-1]
+    return run
 
 
 def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] | None:
@@ -233,7 +277,9 @@ def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] 
         if prev.text[0].isdigit():
             break
         spokes = prev.low == "for" and k - 2 >= 0 and toks[k - 2].bare in _SPOKES  # "a spokesperson for X"
-        if prev.low in _TAIL_STOP and not spokes and \
+        # "officials in Kyiv", "the 31-year-old from Mexico": the place is part of the subject, not the subject
+        place = prev.low in _PLACE_PREPS and toks[k].capitalised
+        if prev.low in _TAIL_STOP and not spokes and not place and \
                 not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
             break
         k -= 1
@@ -304,6 +350,8 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
         verb = toks[i].low
     else:
         for j in range(i, min(len(toks), i + 12)):
+            if toks[j].text == "," and not toks[i].capitalised and j > i:
+                continue  # a description with a comma before the name: "senior director, communications at ESPN X Y"
             if not toks[j].is_word:
                 aside = _after_aside(toks, i, j)  # "Stevenson, who has been endorsed by ..., told USA TODAY."
                 if aside is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from newsdesk.index.speaker_index import speaks_for
 from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
 from tests.samples import FIXTURES
 
@@ -129,6 +130,48 @@ def test_title_goes_to_role() -> None:
 )
 def test_no_named_speaker(text: str) -> None:
     assert only(text).speaker is None
+
+
+# ---- clean labels: what the text attributes the words to, nothing around the name -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "role"),
+    [
+        # a word opening the sentence is no part of the name
+        ('Bill Lee spoke first. But Lee said: "There is a desire to find a way forward."', "Bill Lee", None),
+        ('Howie Mandel froze. When Mandel said "I feel stabbed," the crowd gasped.', "Howie Mandel", None),
+        ('On Tuesday Rita Moreno said: "We are not done."', "Rita Moreno", None),
+        # a day after the name is when, not who
+        ('"We are ready," Iowa Wednesday said.', "Iowa", None),
+        # party and job words before a name are the role
+        ('"It is a sham," Republican James Comer said.', "James Comer", "Republican"),
+        ('"Nobody wins tonight," Pollster Frank Luntz said.', "Frank Luntz", "Pollster"),
+        # an acronym before a full name is the body the person speaks for
+        ('"We mistakenly used an old stock image," senior director, communications at ESPN Ben Cafardo wrote.',
+         "Ben Cafardo", "communications at ESPN"),
+        # "Title of Place" is the speaker as named; a name after it is the person
+        ('"Stand firm," the Archbishop of Canterbury said.', "Archbishop of Canterbury", None),
+        ('"London is open," Mayor of London Sadiq Khan said.', "Sadiq Khan", "Mayor of London"),
+        # a place after "from" is where the speaker is from
+        ('"It was a big fight," Sen. Chuck Grassley from Iowa said.', "Chuck Grassley", "Sen."),
+    ],
+)
+def test_label_is_the_name_alone(text: str, speaker: str, role: str | None) -> None:
+    q = extract_quotations(text)[-1]
+    assert (q.speaker, q.role) == (speaker, role)
+
+
+@pytest.mark.parametrize("text", ['The 31-year-old from Mexico described his round as "a big fight."',
+                                  'Officials in Kyiv said the strike was "a war crime."'])
+def test_place_after_from_is_not_the_speaker(text: str) -> None:
+    assert only(text).speaker is None
+
+
+def test_one_word_body_speaks_through_its_staff() -> None:
+    assert speaks_for("ESPN", "communications at ESPN")
+    assert speaks_for("OpenAI", "a spokesperson for OpenAI")
+    assert not speaks_for("ESPN", "a former ESPN anchor")
 
 
 def test_pronoun_resolves_to_the_last_named_subject() -> None:
