@@ -18,16 +18,16 @@ Speakers are the proper-name part of the attribution: titles and roles go to `ro
 ("Secretary of State Mike Pompeo" -> speaker "Mike Pompeo", role "Secretary of State"). A surname
 alone is expanded to the full name when the text named that person earlier ("Pompeo" ->
 "Mike Pompeo"). "he"/"she" resolve to the previous quotation's person speaker, else to the last
-full personal name before the quote. Organisations ("the White House", "Politico") are kept as
-speakers. A common-noun attribution ("officials said", "a spokeswoman said") leaves the speaker None
+person named opening a sentence or as speaking, never to one the text gives the other gender
+(`pronouns.py`). Organisations ("the White House", "Politico") are kept as speakers. A common-noun attribution ("officials said", "a spokeswoman said") leaves the speaker None
 and puts the phrase in `role`.
 
 `speaker_start`/`speaker_end` locate the attribution as written near the quote (the surname, the
 name, or the pronoun), so `text[speaker_start:speaker_end]` may be shorter than `speaker`.
 
 Limitations: single quotes ('…') are not treated as quotations (apostrophes make them ambiguous);
-no gender agreement for pronouns; "they"/"we"/"I" are not resolved; a verb far earlier in a long
-sentence can attribute a partial quote to that sentence's subject.
+"they"/"we"/"I" are not resolved; a verb far earlier in a long sentence can attribute a partial
+quote to that sentence's subject.
 """
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from . import pronouns
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,8 @@ _LEAD_NOISE = frozenset(
     still also then now meanwhile however instead indeed later earlier still what who why how where which whether
     does do did is are was were has have had can could would should might must in on at for to from by
     with without about of over under into onto upon during despite like unlike than the a an this that these those
-    his her their its our my your first last next both either neither not no yes only just yesterday today tonight
+    i i'm i’m i've i’ve i'll i’ll we we're we’re it's it’s his her their its our my your first last next both any
+    every each some all many most several either neither not no yes only just yesterday today tonight
     monday tuesday wednesday thursday friday saturday sunday january february march april june july august
     september october november december""".split()
 )
@@ -127,7 +130,7 @@ _ORGS = frozenset(
     reuters politico bloomberg forces command pentagon kremlin institute university foundation group
     company corp corp. inc inc. association organization organisation service bureau embassy network
     insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
-    agency police parliament assembly cabinet""".split()
+    agency police parliament assembly cabinet team""".split()
 )
 _SPOKES = frozenset("spokesman spokeswoman spokesperson spokespeople representative".split())
 _COMMON_SUBJECTS = frozenset(
@@ -599,6 +602,8 @@ def extract_quotations(text: str) -> list[Quotation]:
     names = speaker_mentions(text)
     results: list[Quotation] = []
     attr_end: list[int] = []  # where each quote's own attribution (or the quote) ends
+    people: list[pronouns.Mention] | None = None  # everyone named, for "he"/"she" (computed on the first)
+    gender: dict[str, str] = {}
     for idx, sp in enumerate(spans):
         para = _paragraph_start(text, sp.open)
         attribution: _Attribution | None = None
@@ -616,6 +621,9 @@ def extract_quotations(text: str) -> list[Quotation]:
                 inherited = prev
         if attribution is None and inherited is None:
             attribution = _before_attribution(text, sp.open, para)
+        if attribution is None and inherited is None and results and not results[-1].closed and \
+                results[-1].speaker and not text[results[-1].end : sp.open].strip(" \t\n\"“”«"):
+            inherited = results[-1]  # news style: a quote left open at a paragraph's end goes on in the next
         if inherited is not None:
             q = Quotation(sp.start, sp.end, inherited.speaker, inherited.speaker_start,
                           inherited.speaker_end, inherited.verb, inherited.role, sp.closed)
@@ -627,7 +635,12 @@ def extract_quotations(text: str) -> list[Quotation]:
             who = attribution.who
             verb, role, s_start, s_end = attribution.verb, who.role, who.start, who.end
             if who.pronoun:
-                speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
+                if people is None:
+                    people = pronouns.person_mentions(text, [(n.start, n.end, n.name, n.subject) for n in names],
+                                                      _VERBS)
+                    gender = pronouns.genders(text, people)
+                at = min(sp.open, s_start) if s_start is not None else sp.open  # "He said X has been "…""
+                speaker = _resolve_pronoun(who.pronoun, results, people, gender, at)
             elif who.speaker and _titles_only(who.speaker):
                 # "the Home Secretary said": the person the text last named
                 speaker = _last_named(names, sp.open) or who.speaker
@@ -729,20 +742,15 @@ def says_who(sentence: str) -> str | None:
     return None
 
 
-def _resolve_pronoun(pronoun: str, earlier: list[Quotation], names: list[NameMention], pos: int) -> str | None:
-    """The person "he"/"she" most likely refers to: the last person quoted, else the last full name."""
+def _resolve_pronoun(pronoun: str, earlier: list[Quotation], people: list[pronouns.Mention],
+                     gender: dict[str, str], pos: int) -> str | None:
+    """The person "he"/"she" refers to (`pronouns.resolve`); "it" after a body's quote is that body."""
     if pronoun not in _PRONOUNS:
         if pronoun == "it" and earlier and earlier[-1].speaker and _is_org(earlier[-1].speaker):
             return earlier[-1].speaker
         return None
-    before = [n for n in names if n.end <= pos]
-    last_name = next((n for n in reversed(before) if n.subject), before[-1] if before else None)
-    for q in reversed(earlier):
-        if q.speaker and not _is_org(q.speaker):
-            if last_name is None or q.start > last_name.start or pos - q.end < 600:
-                return q.speaker
-            break
-    return last_name.name if last_name else None
+    quoted = [(q.start, q.end, q.speaker) for q in earlier if q.speaker]
+    return pronouns.resolve(pronoun, quoted, people, gender, pos, _is_org)
 
 
 def _carry_back(text: str, quotes: list[Quotation]) -> list[Quotation]:

@@ -195,6 +195,43 @@ def test_pronoun_prefers_sentence_subject_over_object() -> None:
     assert only(text).speaker == "Angela Merkel"
 
 
+def test_pronoun_skips_a_person_of_the_other_gender() -> None:
+    text = (
+        '"This is misconduct," Eric Trump said, calling it an attack on his father.\n\n'
+        "But their sister, Ivanka Trump, said nothing until Friday, when she offered a cautious response.\n\n"
+        '"I love my father, and I love my country," she wrote.'
+    )
+    assert [q.speaker for q in extract_quotations(text)] == ["Eric Trump", "Ivanka Trump"]
+
+
+def test_pronoun_with_no_one_of_its_gender_is_unattributed() -> None:
+    text = 'Coach Mike White said his team played well. "I take the high road," she said.'
+    assert only(text).speaker is None
+
+
+def test_pronoun_after_a_later_sayer_is_that_sayer() -> None:
+    text = (
+        'Dr. Hani Maarouf estimated the baby was born hours earlier. "She would have died," he said.\n\n'
+        "California quakes should be more frequent, said Robert Muir-Wood, a risk officer. Building codes are "
+        'better in California, Muir-Wood said.\n\n"Such earthquakes should be twice as common," he said.'
+    )
+    quotes = extract_quotations(text)
+    assert quotes[-1].speaker == "Robert Muir-Wood"
+
+
+def test_pronoun_is_read_where_it_stands() -> None:
+    text = 'Violent TikTok trends were shown. Shou Zi Chew spoke. He said TikTok had taken "real action."'
+    assert only(text).speaker == "Shou Zi Chew"
+
+
+def test_quote_reopening_the_next_paragraph_goes_on() -> None:
+    text = (
+        'Mike White spoke after the game. "I praised Oklahoma," White said. "I said they reloaded.\n\n'
+        '"I did not call her a cheater."\n\nPatty Gasso was asked about it.'
+    )
+    assert [q.speaker for q in extract_quotations(text)] == ["Mike White"] * 3
+
+
 def test_quote_split_around_attribution() -> None:
     text = '"I don\'t know," Trump said, "but we will see."'
     assert [q.speaker for q in extract_quotations(text)] == ["Trump", "Trump"]
