@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 # (2: attribution after a relative clause, names after a role, role-only "the governor said", more verbs;
 # 11: a name before an aside ahead of the verb, "told X" names the listener; 12-14: no sentence-opening words, days,
 # party or job words in a name, no place after "from" as speaker).
-FACTS_VERSION = 16
+FACTS_VERSION = 17
 
 
 @dataclass

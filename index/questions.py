@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .dates import DateRange, question_dates
 
 _SAY = re.compile(
-    r"\b(say|says|said|saying|tell|tells|told|state|stated|claim|claimed|comment|commented|react|reacted|"
+    r"\b(say|says|said|saying|tell|tells|told|stated|claim|claimed|comment|commented|react|reacted|"
     r"respond|responded|tweet|tweeted|announce|announced|warn|warned|argue|argued|reply|replied|quote|words)\b",
     re.I,
 )

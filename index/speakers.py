@@ -105,9 +105,14 @@ _TITLES = frozenset(
     pope sheikh field marshal commander speaker leader majority minority chairman chairwoman chair
     envoy special representative chancellor premier emir sultan cardinal bishop rev rev. father
     officer ceo founder editor correspondent analyst councillor councilor councilman councilwoman
-    councilmember alderman coach pollster entrepreneur superintendent commissioner rabbi archbishop actor
-    actress pastor agent detective sheriff trooper republican republicans democrat democrats democratic gop
-    independent lady congressman congresswoman whip administrator director-general secretary-general""".split()
+    councilmember alderman""".split()
+)
+# party and job words that, before a name, belong to its role ("Republican James Comer", "Pollster Frank Luntz");
+# unlike the titles, "the pastor said" alone is not taken for the person last named
+_ROLE_WORDS = frozenset(
+    """coach pollster entrepreneur superintendent commissioner rabbi archbishop actor actress pastor agent detective
+    sheriff trooper republican republicans democrat democrats democratic gop independent lady congressman
+    congresswoman whip administrator director-general secretary-general""".split()
 )
 # words that open a sentence before a name but are no part of it ("But Lee said", "When Mandel ...", "On Tuesday
 # Smith ...", "Does OpenAI ..."): conjunctions, adverbs, question words, auxiliaries, prepositions, days, months
@@ -226,13 +231,13 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     for k, tok in enumerate(run[:-1]):
         if tok.bare in _ORGS and run[k + 1].low in _CONNECTORS:
             continue  # "Bank of England", "University of Michigan": the organisation's own name goes on
-        if tok.bare in _TITLES and run[k + 1].low == "of":
+        if tok.bare in _TITLES | _ROLE_WORDS and run[k + 1].low == "of":
             # "Archbishop of Canterbury" is the speaker as named; "Mayor of London Sadiq Khan" is Sadiq Khan
             cut = k + 3 if len(run) > k + 3 else 0
             continue
-        if tok.bare in _TITLES or tok.bare in _ORGS or _acronym_before_name(run, k):
+        if tok.bare in _TITLES or tok.bare in _ROLE_WORDS or tok.bare in _ORGS or _acronym_before_name(run, k):
             cut = k + 1
-    if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
+    if run[-1].bare in _ORGS or run[-1].bare in _TITLES or run[-1].bare in _ROLE_WORDS:
         cut = 0
     if cut == 0 and i > 0 and toks[i - 1].low in _PLACE_PREPS and toks[i - 1].end <= run[0].start:
         # a place after "from"/"in": the speaker is the name before it ("Chuck Grassley from Iowa"), or no one
