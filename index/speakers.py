@@ -64,6 +64,7 @@ class NameMention:
     end: int
     name: str
     subject: bool = False  # the name (with its title) opens its sentence
+    role: str | None = None  # the title or description written before the name ("Tennessee Gov.")
 
 
 # ---- vocabulary -------------------------------------------------------------------------------
@@ -580,7 +581,30 @@ def speaker_mentions(text: str) -> list[NameMention]:
             if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
                 lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
                 subject = not lead.strip(" \t\"“”«")
-                out.append(NameMention(who.start, who.end, who.speaker, subject))
+                out.append(NameMention(who.start, who.end, who.speaker, subject, who.role))
+    return out
+
+
+# an appositive after a name: "Pat Ryder, the Pentagon press secretary, said"
+_APPOSITIVE = re.compile(r",\s+(?:the\s+|a\s+|an\s+)?([\w'’.\- ]{3,60}?)(?=,|\s+said\b|\.)")
+
+
+def speaker_roles(text: str, quotations: list[Quotation]) -> dict[str, list[str]]:
+    """The roles the text gives each quoted person where it names them: the title before the name ("Tennessee
+    Gov. Bill Lee" -> "Tennessee Gov.") and an appositive naming an office after it ("Pat Ryder, the Pentagon
+    press secretary,"), so that a question asking for "Tennessee's governor" finds Bill Lee's words."""
+    quoted = {q.speaker for q in quotations if q.speaker}
+    out: dict[str, list[str]] = {}
+    for m in speaker_mentions(text):
+        if m.name not in quoted:
+            continue
+        roles = [m.role] if m.role else []
+        app = _APPOSITIVE.match(text, m.end)
+        if app and any(_bare_word(w.lower()) in _TITLES | _ROLE_WORDS | _SPOKES for w in app.group(1).split()):
+            roles.append(app.group(1))
+        for r in roles:
+            if r not in out.setdefault(m.name, []):
+                out[m.name].append(r)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from newsdesk.index.speaker_index import speaks_for
-from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
+from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions, speaker_roles
 from tests.samples import FIXTURES
 
 ARTICLE = FIXTURES / "004_563c2adb94c7b42a.txt"
@@ -172,6 +172,16 @@ def test_one_word_body_speaks_through_its_staff() -> None:
     assert speaks_for("ESPN", "communications at ESPN")
     assert speaks_for("OpenAI", "a spokesperson for OpenAI")
     assert not speaks_for("ESPN", "a former ESPN anchor")
+
+
+def test_roles_given_where_a_quoted_person_is_named() -> None:
+    text = (
+        'Tennessee Gov. Bill Lee visited the plant. "It means jobs," Lee said.\n\n'
+        'Air Force Brig. Gen. Pat Ryder, the Pentagon press secretary, said the balloon was "a threat."\n\n'
+        "Jane Roe, a local resident, watched."
+    )
+    assert speaker_roles(text, extract_quotations(text)) == {
+        "Bill Lee": ["Tennessee Gov."], "Pat Ryder": ["Air Force Brig. Gen.", "Pentagon press secretary"]}
 
 
 def test_pronoun_resolves_to_the_last_named_subject() -> None:
