@@ -14,9 +14,10 @@ log = logging.getLogger(__name__)
 
 # Bump when quotation attribution or date extraction changes what a text gives: documents are re-prepared
 # (2: attribution after a relative clause, names after a role, role-only "the governor said", more verbs;
-# 11: a name before an aside ahead of the verb, "told X" names the listener; 12-14: no sentence-opening words, days,
-# party or job words in a name, no place after "from" as speaker; 18: the roles given quoted people).
-FACTS_VERSION = 18
+# 11: a name before an aside ahead of the verb, "told X" names the listener; 12-17: no sentence-opening words, days,
+# party or job words in a name, no place after "from" as speaker, pronouns by gender and last sayer; 18: the roles
+# given quoted people; 19: initials inside a name, a body's short name).
+FACTS_VERSION = 19
 
 
 @dataclass

@@ -151,6 +151,7 @@ _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
     r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc|Brig|Maj|Cpl|Cmdr|Det|Supt)"
     r"\.(?=\s)"
+    r"|[A-Z]\.(?=\s+[A-Z][a-z])"  # a middle or first initial: "J. Ann Selzer", "Michael J. Fox"
     r"|[^\W_](?:[\w'’\-]*[^\W_])?(?:['’]s?)?"  # words, hyphenated and possessive
     r"|[^\w\s]",  # a punctuation mark
 )
@@ -553,6 +554,9 @@ def _paragraph_start(text: str, pos: int) -> int:
 # ---- names --------------------------------------------------------------------------------------
 
 
+_INITIAL = re.compile(r"[A-Z]\.")
+
+
 def speaker_mentions(text: str) -> list[NameMention]:
     """Capitalised personal names of two or more tokens (titles stripped; organisations left out)."""
     out: list[NameMention] = []
@@ -577,7 +581,7 @@ def speaker_mentions(text: str) -> list[NameMention]:
             if any(t.bare in _ORGS for t in words):
                 continue  # an organisation, not a person ("Police Chief Marcus Reed" is a person)
             plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
-                        for t in words)
+                        or _INITIAL.fullmatch(t.text) for t in words)
             if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
                 lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
                 subject = not lead.strip(" \t\"“”«")
@@ -613,11 +617,17 @@ def _is_org(name: str) -> bool:
 
 
 def _expand_surname(name: str, names: list[NameMention], before: int) -> str:
-    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`."""
+    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`; else a name that opens
+    with it ("Kaiser" -> "Kaiser Permanente")."""
     if " " in name or _is_org(name):
         return name
-    for m in reversed([n for n in names if n.start < before]):
+    earlier = [n for n in names if n.start < before]
+    for m in reversed(earlier):
         if m.name.split()[-1].lower() == name.lower():
+            return m.name
+    # a body's short name: "Kaiser" for "Kaiser Permanente" (no one of that surname named before)
+    for m in reversed(earlier):
+        if m.name.split()[0].lower() == name.lower():
             return m.name
     return name
 

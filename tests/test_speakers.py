@@ -155,6 +155,11 @@ def test_no_named_speaker(text: str) -> None:
         ('"London is open," Mayor of London Sadiq Khan said.', "Sadiq Khan", "Mayor of London"),
         # a place after "from" is where the speaker is from
         ('"It was a big fight," Sen. Chuck Grassley from Iowa said.', "Chuck Grassley", "Sen."),
+        # an initial is part of the name
+        ('"Iowa is where it starts," said pollster J. Ann Selzer, who ran the poll.', "J. Ann Selzer", "pollster"),
+        ('George W. Bush spoke first. "We will see," Bush said.', "George W. Bush", None),
+        # a body named in full, then by its first word
+        ('Kaiser Permanente faces a strike. "We continue to make progress," Kaiser said.', "Kaiser Permanente", None),
     ],
 )
 def test_label_is_the_name_alone(text: str, speaker: str, role: str | None) -> None:
