@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import facts
-from .speakers import _norm_tokens, name_matches
+from .speakers import _demonym_stem, _national_body, _norm_tokens, name_matches
 
 if TYPE_CHECKING:
     from .store import Store
@@ -40,6 +40,7 @@ class SpeakerIndex:
         self.speakers: dict[str, SpokenIn] = {}
         self._by_token: dict[str, set[str]] = defaultdict(set)
         self._by_role_token: dict[str, set[str]] = defaultdict(set)
+        self._by_country: dict[str, set[str]] = defaultdict(set)  # "mexic" -> {"Mexican government"}
 
     @classmethod
     def load(cls, store: "Store") -> "SpeakerIndex":
@@ -75,6 +76,8 @@ class SpeakerIndex:
             entry = self.speakers[speaker] = SpokenIn(speaker)
             for t in _norm_tokens(speaker):
                 self._by_token[t].add(speaker)
+            if _national_body(speaker):
+                self._by_country[_demonym_stem(_norm_tokens(speaker)[0])].add(speaker)
         entry.chunks.setdefault(chunk_id, []).append(start)
         if role:
             self._add_role(speaker, role)
@@ -92,11 +95,13 @@ class SpeakerIndex:
 
     def matching(self, name: str) -> list[SpokenIn]:
         """The speakers a name in a question refers to (by name, never by a shared first name alone), and those
-        speaking for it ("the National Security Council" -> its spokesman Garrett Marquis)."""
+        speaking for it ("the National Security Council" -> its spokesman Garrett Marquis; "Mexico" -> "Mexican
+        government")."""
         toks = _norm_tokens(name)
         cands: set[str] = set()
         for t in toks:
             cands |= self._by_token.get(t, set()) | self._by_role_token.get(_FULL.get(t, t), set())
+            cands |= self._by_country.get(_demonym_stem(t), set())
         return [self.speakers[s] for s in sorted(cands)
                 if name_matches(name, s) or any(speaks_for(name, r) for r in self.speakers[s].roles)]
 

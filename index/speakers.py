@@ -694,6 +694,9 @@ def extract_quotations(text: str) -> list[Quotation]:
             elif _named_body(who.role):
                 # "a spokesperson for China's foreign ministry said": the body speaks
                 speaker = who.role
+            elif _national_body(who.role):
+                # "the Mexican government said": that government speaks
+                speaker = _national_body(who.role)
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
@@ -734,6 +737,43 @@ def _named_body(role: str | None) -> bool:
         return False
     words = role.split()
     return len(words) <= 8 and _bare_word(words[0].lower()) in _SPOKES and any(w[:1].isupper() for w in words)
+
+
+# what a country speaks through, named by its adjective ("the Mexican government", "the Chinese foreign ministry")
+_STATE_BODIES = frozenset("government ministry military army embassy authorities navy".split())
+_STATE_WORDS = _STATE_BODIES | frozenset("foreign defense defence interior affairs".split())
+
+
+def _national_body(role: str | None) -> str | None:
+    """"the Mexican government" -> "Mexican government": a capitalised adjective and a state body; else None."""
+    if not role:
+        return None
+    words = role.split()
+    if words and words[0].lower() in _DETERMINERS:
+        words = words[1:]
+    if not 2 <= len(words) <= 4 or not words[0][:1].isupper() or words[-1].lower() not in _STATE_BODIES:
+        return None
+    return " ".join(words) if all(w.lower() in _STATE_WORDS for w in words[1:]) else None
+
+
+def _demonym_stem(token: str) -> str:
+    """"mexican"/"mexico" -> "mexic", "chinese"/"china" -> "chin", "israeli"/"israel" -> "israel": a country's
+    name and its adjective reduced to one stem (a suffix, then final vowels, off)."""
+    for suffix in ("ese", "an", "i"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
+            token = token[: -len(suffix)]
+            break
+    while token[-1:] in ("a", "e", "i", "o") and len(token) > 4:
+        token = token[:-1]
+    return token
+
+
+def _country_matches(query: list[str], speaker: str) -> bool:
+    """A country asked about ("Mexico") and its government quoted ("Mexican government")."""
+    words = _norm_tokens(speaker)
+    if len(query) != 1 or not _national_body(speaker) or len(_demonym_stem(query[0])) < 4:
+        return False
+    return _demonym_stem(words[0]) == _demonym_stem(query[0])
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:
@@ -837,4 +877,4 @@ def name_matches(query_name: str, speaker: str | None) -> bool:
         return False
     if set(q) <= set(s):
         return True
-    return set(s) <= set(q) and q[-1] == s[-1]
+    return (set(s) <= set(q) and q[-1] == s[-1]) or _country_matches(q, speaker)

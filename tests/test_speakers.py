@@ -158,6 +158,9 @@ def test_no_named_speaker(text: str) -> None:
         # an initial is part of the name
         ('"Iowa is where it starts," said pollster J. Ann Selzer, who ran the poll.', "J. Ann Selzer", "pollster"),
         ('George W. Bush spoke first. "We will see," Bush said.', "George W. Bush", None),
+        # a country speaks through its government, named by the country's adjective
+        ('"It is a violation of our sovereignty," the Mexican government said.', "Mexican government",
+         "Mexican government"),
         # a body named in full, then by its first word
         ('Kaiser Permanente faces a strike. "We continue to make progress," Kaiser said.', "Kaiser Permanente", None),
     ],
@@ -303,6 +306,11 @@ def test_speaker_mentions_strip_titles() -> None:
         ("Mike Smith", "Mike Pompeo", False),
         ("State Department", "Defense Department", False),
         ("Trump", None, False),
+        ("Mexico", "Mexican government", True),  # a country and its government
+        ("China", "Chinese foreign ministry", True),
+        ("Russia", "Russian Defense Ministry", True),
+        ("Mexico", "Mexican singer", False),
+        ("Mexico", "New Mexican", False),
         ("", "Mike Pompeo", False),
     ],
 )
