@@ -248,6 +248,8 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     while cut < len(run) and run[cut].low in _CONNECTORS:
         cut += 1
     name = run[cut:] or run
+    if all(t.bare in _ROLE_WORDS for t in name):
+        return _Who(None, None, None, phrase)  # "the Republican from South Carolina": a role, no name
     role_end = name[0].start
     role = text[role_start : role_end].strip(" ,") or None
     start, end = name[0].start, name[-1].end
@@ -728,6 +730,8 @@ def _last_body(text: str, pos: int) -> str | None:
     for m in _ACRONYM_OR_BODY.finditer(text, max(0, pos - 800), pos):
         if m.group() not in {"I", "TV", "OK", "AM", "PM"}:
             found = m.group().strip()
+    while found and " " in found and found.split()[0].lower() in _LEAD_NOISE:  # "The Associated Press", "When House"
+        found = found.split(" ", 1)[1]
     return found
 
 

@@ -171,6 +171,7 @@ def test_label_is_the_name_alone(text: str, speaker: str, role: str | None) -> N
 
 
 @pytest.mark.parametrize("text", ['The 31-year-old from Mexico described his round as "a big fight."',
+                                  '"We will respond," the Republican from South Carolina said.',
                                   'Officials in Kyiv said the strike was "a war crime."'])
 def test_place_after_from_is_not_the_speaker(text: str) -> None:
     assert only(text).speaker is None
