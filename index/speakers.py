@@ -561,6 +561,12 @@ _INITIAL = re.compile(r"[A-Z]\.")
 
 def speaker_mentions(text: str) -> list[NameMention]:
     """Capitalised personal names of two or more tokens (titles stripped; organisations left out)."""
+    return list(_mentions(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _mentions(text: str) -> tuple[NameMention, ...]:
+    """`speaker_mentions`, kept for the last few texts: quotations and roles of one document both need them."""
     out: list[NameMention] = []
     toks = _tokens(text)
     i = 0
@@ -588,7 +594,7 @@ def speaker_mentions(text: str) -> list[NameMention]:
                 lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
                 subject = not lead.strip(" \t\"“”«")
                 out.append(NameMention(who.start, who.end, who.speaker, subject, who.role))
-    return out
+    return tuple(out)
 
 
 # an appositive after a name: "Pat Ryder, the Pentagon press secretary, said"
