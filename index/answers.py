@@ -205,6 +205,12 @@ class AnswerBuilder:
         drop |= set(terms(" ".join(m.text for m in question_date_mentions(q.text, q.asked_at or dt.date.today()))))
         return {t: self.lexical.idf(t) for t in set(terms(q.text)) - drop}
 
+    def holders(self, q: QuestionInfo) -> list[str]:
+        """For a question naming someone by role ("Tennessee's governor"): the speakers the articles give that
+        role ("Bill Lee", quoted elsewhere as "Tennessee Gov. Bill Lee"); [] when none or no speaker index."""
+        si = self.speaker_index
+        return sorted({e.speaker for n in q.speakers for e in si.matching(n)}) if si else []
+
     def unknown_names(self, q: QuestionInfo) -> list[str]:
         """Names in the question no indexed chunk contains a word of: a person or body of two words or more
         ("Angela Merkel"), or anyone whose words are asked for ("what did Putin say"). Nothing in the corpus
@@ -253,10 +259,11 @@ class AnswerBuilder:
         sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
-        who = asked_speakers(q)
+        who = self.holders(q) if q.by_role else asked_speakers(q)
         topic = self.topic_terms(q, who)
         # the asked people's last names, to try reported speech only in sentences that name them
-        surnames = re.compile("|".join(re.escape(n.split()[-1]) for n in q.speakers) or "(?!)", re.I)
+        surnames = re.compile("|".join(re.escape(n.split()[-1]) for n in (who if q.by_role else q.speakers))
+                              or "(?!)", re.I)
         # every sentence's terms in one tokenizer call (a call has a fixed cost that dominated per sentence)
         pieces = [row.doc.text[row.start + int(a) : row.start + int(b)]
                   for row in rows for a, b in sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))[0]]
@@ -283,7 +290,7 @@ class AnswerBuilder:
                 share = _quoted_share(info, span)
                 direct = asked_by and share >= 0.5
                 indirect = False
-                if not asked_by and q.speakers and surnames.search(sent):
+                if not asked_by and who and q.speakers and surnames.search(sent):
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
                     sayer = says_who(sent)
                     indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
@@ -454,7 +461,7 @@ class AnswerBuilder:
         of theirs (as of the question's time) among the candidates, or none said on the pinned days (the
         reason then names the nearest days they were quoted)."""
         if not q.speakers or q.kind in ("when", "number", "where", "who") or q.subject.startswith("according to ") \
-                or q.speakers[0].split()[-1][:1].islower():
+                or q.speakers[0].split()[-1][:1].islower() or q.by_role:
             # "when did X announce ..." asks for a fact, which narrative may give without X's words;
             # a study or agency cited "according to" may be paraphrased, never quoted; a body described
             # ("Florida's emergency management agency") is named in too many ways to be sure it is absent

@@ -5,23 +5,28 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from .dates import DateMention, DateRange, text_dates
-from .speakers import Quotation, extract_quotations
+from .speakers import Quotation, extract_quotations, speaker_roles
 
 log = logging.getLogger(__name__)
 
 # Bump when quotation attribution or date extraction changes what a text gives: documents are re-prepared
 # (2: attribution after a relative clause, names after a role, role-only "the governor said", more verbs;
-# 11: a name before an aside ahead of the verb, "told X" names the listener).
-FACTS_VERSION = 11
+# 11: a name before an aside ahead of the verb, "told X" names the listener; 12-17: no sentence-opening words, days,
+# party or job words in a name, no place after "from" as speaker, pronouns by gender and last sayer; 18: the roles
+# given quoted people; 19: initials inside a name, a body's short name;
+# 20-21: "the Mexican government" speaks, a party word alone is no name).
+FACTS_VERSION = 21
 
 
 @dataclass
 class DocFacts:
     quotations: list[Quotation]
     dates: list[DateMention]
+    # the roles the text gives quoted people where it names them ("Bill Lee": ["Tennessee Gov."])
+    roles: dict[str, list[str]] = field(default_factory=dict)
 
 
 def extract(text: str, date: str | None) -> DocFacts:
@@ -35,19 +40,27 @@ def extract(text: str, date: str | None) -> DocFacts:
         log.exception("quotation extraction failed")
         quotes = []
     try:
+        roles = speaker_roles(text, quotes)
+    except MemoryError:
+        raise
+    except Exception:
+        log.exception("role extraction failed")
+        roles = {}
+    try:
         dates = text_dates(text, dt.date.fromisoformat(date) if date else None)
     except MemoryError:
         raise
     except Exception:
         log.exception("date extraction failed")
         dates = []
-    return DocFacts(quotes, dates)
+    return DocFacts(quotes, dates, roles)
 
 
 def dumps(facts: DocFacts) -> str:
     return json.dumps({
         "quotations": [asdict(q) for q in facts.quotations],
         "dates": [[d.start, d.end, d.text, d.range.start.isoformat(), d.range.end.isoformat()] for d in facts.dates],
+        "roles": facts.roles,
     }, ensure_ascii=False)
 
 
@@ -63,4 +76,5 @@ def loads(data: str) -> DocFacts | None:
         [Quotation(**q) for q in d["quotations"]],
         [DateMention(a, b, t, DateRange(dt.date.fromisoformat(s), dt.date.fromisoformat(e)))
          for a, b, t, s, e in d["dates"]],
+        {str(k): [str(r) for r in v] for k, v in (d.get("roles") or {}).items()},
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from .dates import DateRange, question_dates
 
 _SAY = re.compile(
-    r"\b(say|says|said|saying|tell|tells|told|state|stated|claim|claimed|comment|commented|react|reacted|"
+    r"\b(say|says|said|saying|tell|tells|told|stated|claim|claimed|comment|commented|react|reacted|"
     r"respond|responded|tweet|tweeted|announce|announced|warn|warned|argue|argued|reply|replied|quote|words)\b",
     re.I,
 )
@@ -41,6 +41,9 @@ class QuestionInfo:
     latest: bool = False  # asks for the newest state of things ("the new UK prime minister", "latest", "now")
     # asks for someone's own words, named or not: "how did X react", "why ..., according to the company"
     wants_words: bool = False
+    # the subject is a role, not a name ("Tennessee's governor", "the mayor of Dimmitt"): `speakers` holds the role,
+    # matched against the roles the articles give speakers
+    by_role: bool = False
 
 
 def names_in(question: str) -> list[str]:
@@ -62,7 +65,8 @@ _LATEST = re.compile(r"\b(?:latest|newest|new|current|currently|now|most recent|
 _SAY_VERBS = (r"say|says|said|tell|tells|told|tweet|tweeted|post|posted|write|wrote|react|reacted|respond|responded|"
               r"reply|replied|claim|claimed|comment|commented|announce|announced|warn|warned|argue|argued|"
               r"stated|answer|answered|justify|justified|explain|explained|describe|described|call|called|"
-              r"think|thinks|admit|admitted|deny|denied|pitch|pitching|defend|defended")
+              r"think|thinks|admit|admitted|deny|denied|pitch|pitching|defend|defended|characterize|characterized|"
+              r"characterise|characterised|hit back|fire back|fired back")
 _SUBJECT = re.compile(rf"\b(?:did|does|do|has|have|had)\s+(?P<who>.+?)\s+(?:really\s+|just\s+|first\s+)?(?:{_SAY_VERBS})\b")
 _POSSESSIVE = re.compile(r"\b(?:was|is|were|are)\s+(?P<who>.+?)['\u2019]s?\s+(?:\w+\s+)?"
                          r"(?:response|reaction|reply|statement|comment|comments|message|answer|explanation|view|take)\b",
@@ -82,10 +86,31 @@ def subject_of(question: str) -> tuple[list[str], str]:
     for rx in (_SUBJECT, _POSSESSIVE, _ACCORDING):
         m = rx.search(question)
         if m:
-            who = _subject_name(m.group("who"))
+            who = _subject_name(m.group("who")) or _subject_role(m.group("who"))
             if who:
                 return [who], ("according to " if rx is _ACCORDING else "") + m.group("who")
     return [], ""
+
+
+# words naming an office or job, which the articles tie to a person ("Gov. Bill Lee", "Dimmitt Mayor Roger Malone")
+_ROLES = frozenset("""governor mayor senator secretary spokesman spokeswoman spokesperson president minister chairman
+    chairwoman chair director commissioner chief coach ceo sheriff attorney general prosecutor judge ambassador
+    speaker leader premier chancellor king queen prince pope archbishop bishop manager owner""".split())
+
+
+def _subject_role(who: str) -> str | None:
+    """A role the subject phrase names someone by, with what places it ("Tennessee's governor", "the mayor of
+    Dimmitt", "the Pentagon press secretary"): the phrase without its article, or None when it names no office or
+    nothing but the office ("the governor": too little to find whose)."""
+    words = re.findall(r"[\w'\u2019.-]+", who)
+    if not any(w.lower() in _ROLES for w in words) or not any(w[:1].isupper() for w in words) or len(words) > 6:
+        return None
+    return re.sub(r"^(?:the|a|an)\s+", "", who.strip(), flags=re.I)
+
+
+def is_role(subject: str) -> bool:
+    """Is a speaker taken from a question a role ("Tennessee's governor") rather than a name?"""
+    return _subject_name(subject) is None and _subject_role(subject) is not None
 
 
 def _subject_name(who: str) -> str | None:
@@ -129,4 +154,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         subject=subject,
         latest=bool(_LATEST.search(question)),
         wants_words=bool(speakers or _WORDS.search(question)),
+        by_role=bool(speakers) and is_role(speakers[0]),
     )

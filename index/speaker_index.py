@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from . import facts
-from .speakers import _norm_tokens, name_matches
+from .speakers import _demonym_stem, _national_body, _norm_tokens, name_matches
 
 if TYPE_CHECKING:
     from .store import Store
@@ -40,11 +40,13 @@ class SpeakerIndex:
         self.speakers: dict[str, SpokenIn] = {}
         self._by_token: dict[str, set[str]] = defaultdict(set)
         self._by_role_token: dict[str, set[str]] = defaultdict(set)
+        self._by_country: dict[str, set[str]] = defaultdict(set)  # "mexic" -> {"Mexican government"}
 
     @classmethod
     def load(cls, store: "Store") -> "SpeakerIndex":
         out = cls()
         spans: dict[str, tuple[list[int], list[int]]] = {}
+        pending: list[tuple[str, str]] = []  # roles given where a quoted person is named, once all are in
         for cid, path, start in store.chunk_starts():
             starts, ids = spans.setdefault(path, ([], []))
             starts.append(start)
@@ -62,6 +64,9 @@ class SpeakerIndex:
                 if i < 0:
                     continue
                 out._add(q.speaker, ids[i], q.start, q.role)
+            pending += [(name, role) for name, roles in info.roles.items() for role in roles]
+        for name, role in pending:
+            out._add_role(name, role)
         log.info("speaker index: %d speakers", len(out.speakers))
         return out
 
@@ -71,23 +76,32 @@ class SpeakerIndex:
             entry = self.speakers[speaker] = SpokenIn(speaker)
             for t in _norm_tokens(speaker):
                 self._by_token[t].add(speaker)
+            if _national_body(speaker):
+                self._by_country[_demonym_stem(_norm_tokens(speaker)[0])].add(speaker)
         entry.chunks.setdefault(chunk_id, []).append(start)
         if role:
-            role_toks = [t for t in _norm_tokens(role) if t not in _ROLE_NOISE]
-            if role_toks and len(role_toks) <= 6:
-                key = " ".join(role_toks)
-                if key not in entry.roles:
-                    entry.roles.add(key)
-                    for t in role_toks:
-                        self._by_role_token[t].add(speaker)
+            self._add_role(speaker, role)
+
+    def _add_role(self, speaker: str, role: str) -> None:
+        """Index a role the text gives a quoted speaker (a speaker not quoted anywhere is left out)."""
+        entry = self.speakers.get(speaker)
+        role_toks = [_FULL.get(t, t) for t in _norm_tokens(role) if t not in _ROLE_NOISE]
+        if entry is not None and role_toks and len(role_toks) <= 6:
+            key = " ".join(role_toks)
+            if key not in entry.roles:
+                entry.roles.add(key)
+                for t in role_toks:
+                    self._by_role_token[t].add(speaker)
 
     def matching(self, name: str) -> list[SpokenIn]:
         """The speakers a name in a question refers to (by name, never by a shared first name alone), and those
-        speaking for it ("the National Security Council" -> its spokesman Garrett Marquis)."""
+        speaking for it ("the National Security Council" -> its spokesman Garrett Marquis; "Mexico" -> "Mexican
+        government")."""
         toks = _norm_tokens(name)
         cands: set[str] = set()
         for t in toks:
-            cands |= self._by_token.get(t, set()) | self._by_role_token.get(t, set())
+            cands |= self._by_token.get(t, set()) | self._by_role_token.get(_FULL.get(t, t), set())
+            cands |= self._by_country.get(_demonym_stem(t), set())
         return [self.speakers[s] for s in sorted(cands)
                 if name_matches(name, s) or any(speaks_for(name, r) for r in self.speakers[s].roles)]
 
@@ -95,8 +109,18 @@ class SpeakerIndex:
 def speaks_for(name: str, role: str | None) -> bool:
     """Does a speaker described as `role` speak for `name`? Every word of a name of two words or more is in the
     role ("National Security Council" in "National Security Council spokesman"; "China's foreign ministry" in
-    "spokesperson for China's foreign ministry"). One-word names never match a role (too loose)."""
+    "spokesperson for China's foreign ministry"); a one-word name only as the whole role or right after "at" or
+    "for" in it ("communications at ESPN")."""
     if not role:
         return False
-    want = [t for t in _norm_tokens(name) if t not in _ROLE_NOISE]
-    return len(want) >= 2 and set(want) <= set(_norm_tokens(role))
+    want = [_FULL.get(t, t) for t in _norm_tokens(name) if t not in _ROLE_NOISE]
+    have = [_FULL.get(t, t) for t in _norm_tokens(role)]
+    if len(want) == 1:  # "communications at ESPN", "a spokesperson for OpenAI": the body after at/for
+        return have == want or any(have[k] in _FOR_BODY and have[k + 1] == want[0] for k in range(len(have) - 1))
+    return len(want) >= 2 and set(want) <= set(have)
+
+
+_FOR_BODY = frozenset("at for".split())
+# abbreviated titles, as the articles write them ("Tennessee Gov. Bill Lee") and questions spell them out
+_FULL = {"gov": "governor", "sen": "senator", "rep": "representative", "gen": "general", "lt": "lieutenant",
+         "sec": "secretary", "atty": "attorney", "pres": "president", "supt": "superintendent", "cmdr": "commander"}

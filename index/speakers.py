@@ -18,16 +18,16 @@ Speakers are the proper-name part of the attribution: titles and roles go to `ro
 ("Secretary of State Mike Pompeo" -> speaker "Mike Pompeo", role "Secretary of State"). A surname
 alone is expanded to the full name when the text named that person earlier ("Pompeo" ->
 "Mike Pompeo"). "he"/"she" resolve to the previous quotation's person speaker, else to the last
-full personal name before the quote. Organisations ("the White House", "Politico") are kept as
-speakers. A common-noun attribution ("officials said", "a spokeswoman said") leaves the speaker None
+person named opening a sentence or as speaking, never to one the text gives the other gender
+(`pronouns.py`). Organisations ("the White House", "Politico") are kept as speakers. A common-noun attribution ("officials said", "a spokeswoman said") leaves the speaker None
 and puts the phrase in `role`.
 
 `speaker_start`/`speaker_end` locate the attribution as written near the quote (the surname, the
 name, or the pronoun), so `text[speaker_start:speaker_end]` may be shorter than `speaker`.
 
 Limitations: single quotes ('…') are not treated as quotations (apostrophes make them ambiguous);
-no gender agreement for pronouns; "they"/"we"/"I" are not resolved; a verb far earlier in a long
-sentence can attribute a partial quote to that sentence's subject.
+"they"/"we"/"I" are not resolved; a verb far earlier in a long sentence can attribute a partial
+quote to that sentence's subject.
 """
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from . import pronouns
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class NameMention:
     end: int
     name: str
     subject: bool = False  # the name (with its title) opens its sentence
+    role: str | None = None  # the title or description written before the name ("Tennessee Gov.")
 
 
 # ---- vocabulary -------------------------------------------------------------------------------
@@ -105,13 +108,35 @@ _TITLES = frozenset(
     officer ceo founder editor correspondent analyst councillor councilor councilman councilwoman
     councilmember alderman""".split()
 )
+# party and job words that, before a name, belong to its role ("Republican James Comer", "Pollster Frank Luntz");
+# unlike the titles, "the pastor said" alone is not taken for the person last named
+_ROLE_WORDS = frozenset(
+    """coach pollster entrepreneur superintendent commissioner rabbi archbishop actor actress pastor agent detective
+    sheriff trooper republican republicans democrat democrats democratic gop independent lady congressman
+    congresswoman whip administrator director-general secretary-general""".split()
+)
+# words that open a sentence before a name but are no part of it ("But Lee said", "When Mandel ...", "On Tuesday
+# Smith ...", "Does OpenAI ..."): conjunctions, adverbs, question words, auxiliaries, prepositions, days, months
+_LEAD_NOISE = frozenset(
+    """but and or so yet when while after before as if though although because since until unless once even
+    still also then now meanwhile however instead indeed later earlier still what who why how where which whether
+    does do did is are was were has have had can could would should might must in on at for to from by
+    with without about of over under into onto upon during despite like unlike than the a an this that these those
+    i i'm i’m i've i’ve i'll i’ll we we're we’re it's it’s his her their its our my your first last next both any
+    every each some all many most several either neither not no yes only just yesterday today tonight
+    monday tuesday wednesday thursday friday saturday sunday january february march april june july august
+    september october november december""".split()
+)
+_DAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
+# prepositions before a place: "the 31-year-old from Mexico described ...": Mexico is not the speaker
+_PLACE_PREPS = frozenset("from in at near outside".split())
 _ORGS = frozenset(
     """house department council ministry office agency army navy party government administration
     committee commission court senate congress union nations bank press news times post journal
     reuters politico bloomberg forces command pentagon kremlin institute university foundation group
     company corp corp. inc inc. association organization organisation service bureau embassy network
     insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
-    agency police parliament assembly cabinet""".split()
+    agency police parliament assembly cabinet team""".split()
 )
 _SPOKES = frozenset("spokesman spokeswoman spokesperson spokespeople representative".split())
 _COMMON_SUBJECTS = frozenset(
@@ -126,6 +151,7 @@ _TOKEN = re.compile(
     r"(?:[A-Za-z]\.){2,}"  # U.S., U.N.
     r"|(?:Mr|Mrs|Ms|Dr|Sen|Rep|Gov|Gen|Lt|Col|Sgt|Capt|Adm|Jr|Sr|St|Prof|Rev|Corp|Inc|Brig|Maj|Cpl|Cmdr|Det|Supt)"
     r"\.(?=\s)"
+    r"|[A-Z]\.(?=\s+[A-Z][a-z])"  # a middle or first initial: "J. Ann Selzer", "Michael J. Fox"
     r"|[^\W_](?:[\w'’\-]*[^\W_])?(?:['’]s?)?"  # words, hyphenated and possessive
     r"|[^\w\s]",  # a punctuation mark
 )
@@ -195,6 +221,9 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
         i += 1
     run = toks[i:]
     phrase = text[toks[0].start : toks[-1].end]
+    whole = run
+    run = _strip_noise(run)
+    role_start = run[0].start if run and run is not whole and run[0] is not whole[0] else toks[0].start
     if not run or not run[-1].capitalised:
         return _Who(None, None, None, phrase)
     if len(toks) == 1 and run[0].bare in _COMMON_SUBJECTS:
@@ -204,18 +233,45 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     for k, tok in enumerate(run[:-1]):
         if tok.bare in _ORGS and run[k + 1].low in _CONNECTORS:
             continue  # "Bank of England", "University of Michigan": the organisation's own name goes on
-        if tok.bare in _TITLES or tok.bare in _ORGS:
+        if tok.bare in _TITLES | _ROLE_WORDS and run[k + 1].low == "of":
+            # "Archbishop of Canterbury" is the speaker as named; "Mayor of London Sadiq Khan" is Sadiq Khan
+            cut = k + 3 if len(run) > k + 3 else 0
+            continue
+        if tok.bare in _TITLES or tok.bare in _ROLE_WORDS or tok.bare in _ORGS or _acronym_before_name(run, k):
             cut = k + 1
-    if run[-1].bare in _ORGS or run[-1].bare in _TITLES:
+    if run[-1].bare in _ORGS or run[-1].bare in _TITLES or run[-1].bare in _ROLE_WORDS:
         cut = 0
+    if cut == 0 and i > 0 and toks[i - 1].low in _PLACE_PREPS and toks[i - 1].end <= run[0].start:
+        # a place after "from"/"in": the speaker is the name before it ("Chuck Grassley from Iowa"), or no one
+        # named ("the 31-year-old from Mexico")
+        return _parse_who(text, toks[: i - 1]) if i > 1 and toks[i - 2].capitalised else _Who(None, None, None, phrase)
     while cut < len(run) and run[cut].low in _CONNECTORS:
         cut += 1
     name = run[cut:] or run
+    if all(t.bare in _ROLE_WORDS for t in name):
+        return _Who(None, None, None, phrase)  # "the Republican from South Carolina": a role, no name
     role_end = name[0].start
-    role = text[toks[0].start : role_end].strip(" ,") or None
+    role = text[role_start : role_end].strip(" ,") or None
     start, end = name[0].start, name[-1].end
     speaker = re.sub(r"['’]s$", "", text[start:end])
     return _Who(speaker, start, end, role)
+
+
+def _acronym_before_name(run: list[_Tok], k: int) -> bool:
+    """run[k] is an acronym ("ESPN", "NASA") followed by a personal name of two words or more."""
+    tok, rest = run[k], run[k + 1 :]
+    return (len(tok.text) >= 2 and tok.text.isalpha() and tok.text.isupper() and len(rest) >= 2
+            and all(t.capitalised and not t.text.isupper() for t in rest))
+
+
+def _strip_noise(run: list[_Tok]) -> list[_Tok]:
+    """A run of capitalised words without what opens a sentence before a name ("But", "When", "On Tuesday") and a day after it ("Iowa Wednesday"); an acronym before a full name is the body it speaks for
+    ("ESPN Ben Cafardo"), kept as role."""
+    while run and run[0].bare in _LEAD_NOISE:
+        run = run[1:]
+    while run and run[-1].bare in _DAYS:
+        run = run[:-1]
+    return run
 
 
 def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] | None:
@@ -233,7 +289,9 @@ def _subject_before(text: str, toks: list[_Tok], verb_index: int) -> list[_Tok] 
         if prev.text[0].isdigit():
             break
         spokes = prev.low == "for" and k - 2 >= 0 and toks[k - 2].bare in _SPOKES  # "a spokesperson for X"
-        if prev.low in _TAIL_STOP and not spokes and \
+        # "officials in Kyiv", "the 31-year-old from Mexico": the place is part of the subject, not the subject
+        place = prev.low in _PLACE_PREPS and toks[k].capitalised
+        if prev.low in _TAIL_STOP and not spokes and not place and \
                 not (k - 2 >= 0 and toks[k - 2].capitalised and toks[k].capitalised):
             break
         k -= 1
@@ -304,6 +362,8 @@ def _after_attribution(text: str, close: int) -> _Attribution | None:
         verb = toks[i].low
     else:
         for j in range(i, min(len(toks), i + 12)):
+            if toks[j].text == "," and not toks[i].capitalised and j > i:
+                continue  # a description with a comma before the name: "senior director, communications at ESPN X Y"
             if not toks[j].is_word:
                 aside = _after_aside(toks, i, j)  # "Stevenson, who has been endorsed by ..., told USA TODAY."
                 if aside is None:
@@ -496,8 +556,17 @@ def _paragraph_start(text: str, pos: int) -> int:
 # ---- names --------------------------------------------------------------------------------------
 
 
+_INITIAL = re.compile(r"[A-Z]\.")
+
+
 def speaker_mentions(text: str) -> list[NameMention]:
     """Capitalised personal names of two or more tokens (titles stripped; organisations left out)."""
+    return list(_mentions(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _mentions(text: str) -> tuple[NameMention, ...]:
+    """`speaker_mentions`, kept for the last few texts: quotations and roles of one document both need them."""
     out: list[NameMention] = []
     toks = _tokens(text)
     i = 0
@@ -520,11 +589,34 @@ def speaker_mentions(text: str) -> list[NameMention]:
             if any(t.bare in _ORGS for t in words):
                 continue  # an organisation, not a person ("Police Chief Marcus Reed" is a person)
             plain = all(not re.search(r"['’]s?$", t.text) and not (t.text.isupper() and len(t.text) > 1)
-                        for t in words)
+                        or _INITIAL.fullmatch(t.text) for t in words)
             if 2 <= len(words) <= 5 and plain and not any(t.bare in _TITLES for t in words):
                 lead = text[_sentence_start(text, run[0].start, _paragraph_start(text, run[0].start)) : run[0].start]
                 subject = not lead.strip(" \t\"“”«")
-                out.append(NameMention(who.start, who.end, who.speaker, subject))
+                out.append(NameMention(who.start, who.end, who.speaker, subject, who.role))
+    return tuple(out)
+
+
+# an appositive after a name: "Pat Ryder, the Pentagon press secretary, said"
+_APPOSITIVE = re.compile(r",\s+(?:the\s+|a\s+|an\s+)?([\w'’.\- ]{3,60}?)(?=,|\s+said\b|\.)")
+
+
+def speaker_roles(text: str, quotations: list[Quotation]) -> dict[str, list[str]]:
+    """The roles the text gives each quoted person where it names them: the title before the name ("Tennessee
+    Gov. Bill Lee" -> "Tennessee Gov.") and an appositive naming an office after it ("Pat Ryder, the Pentagon
+    press secretary,"), so that a question asking for "Tennessee's governor" finds Bill Lee's words."""
+    quoted = {q.speaker for q in quotations if q.speaker}
+    out: dict[str, list[str]] = {}
+    for m in speaker_mentions(text):
+        if m.name not in quoted:
+            continue
+        roles = [m.role] if m.role else []
+        app = _APPOSITIVE.match(text, m.end)
+        if app and any(_bare_word(w.lower()) in _TITLES | _ROLE_WORDS | _SPOKES for w in app.group(1).split()):
+            roles.append(app.group(1))
+        for r in roles:
+            if r not in out.setdefault(m.name, []):
+                out[m.name].append(r)
     return out
 
 
@@ -533,11 +625,17 @@ def _is_org(name: str) -> bool:
 
 
 def _expand_surname(name: str, names: list[NameMention], before: int) -> str:
-    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`."""
+    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`; else a name that opens
+    with it ("Kaiser" -> "Kaiser Permanente")."""
     if " " in name or _is_org(name):
         return name
-    for m in reversed([n for n in names if n.start < before]):
+    earlier = [n for n in names if n.start < before]
+    for m in reversed(earlier):
         if m.name.split()[-1].lower() == name.lower():
+            return m.name
+    # a body's short name: "Kaiser" for "Kaiser Permanente" (no one of that surname named before)
+    for m in reversed(earlier):
+        if m.name.split()[0].lower() == name.lower():
             return m.name
     return name
 
@@ -551,6 +649,8 @@ def extract_quotations(text: str) -> list[Quotation]:
     names = speaker_mentions(text)
     results: list[Quotation] = []
     attr_end: list[int] = []  # where each quote's own attribution (or the quote) ends
+    people: list[pronouns.Mention] | None = None  # everyone named, for "he"/"she" (computed on the first)
+    gender: dict[str, str] = {}
     for idx, sp in enumerate(spans):
         para = _paragraph_start(text, sp.open)
         attribution: _Attribution | None = None
@@ -568,6 +668,9 @@ def extract_quotations(text: str) -> list[Quotation]:
                 inherited = prev
         if attribution is None and inherited is None:
             attribution = _before_attribution(text, sp.open, para)
+        if attribution is None and inherited is None and results and not results[-1].closed and \
+                results[-1].speaker and not text[results[-1].end : sp.open].strip(" \t\n\"“”«"):
+            inherited = results[-1]  # news style: a quote left open at a paragraph's end goes on in the next
         if inherited is not None:
             q = Quotation(sp.start, sp.end, inherited.speaker, inherited.speaker_start,
                           inherited.speaker_end, inherited.verb, inherited.role, sp.closed)
@@ -579,7 +682,12 @@ def extract_quotations(text: str) -> list[Quotation]:
             who = attribution.who
             verb, role, s_start, s_end = attribution.verb, who.role, who.start, who.end
             if who.pronoun:
-                speaker = _resolve_pronoun(who.pronoun, results, names, sp.open)
+                if people is None:
+                    people = pronouns.person_mentions(text, [(n.start, n.end, n.name, n.subject) for n in names],
+                                                      _VERBS)
+                    gender = pronouns.genders(text, people)
+                at = min(sp.open, s_start) if s_start is not None else sp.open  # "He said X has been "…""
+                speaker = _resolve_pronoun(who.pronoun, results, people, gender, at)
             elif who.speaker and _titles_only(who.speaker):
                 # "the Home Secretary said": the person the text last named
                 speaker = _last_named(names, sp.open) or who.speaker
@@ -594,6 +702,9 @@ def extract_quotations(text: str) -> list[Quotation]:
             elif _named_body(who.role):
                 # "a spokesperson for China's foreign ministry said": the body speaks
                 speaker = who.role
+            elif _national_body(who.role):
+                # "the Mexican government said": that government speaks
+                speaker = _national_body(who.role)
         results.append(Quotation(sp.start, sp.end, speaker, s_start, s_end, verb, role, sp.closed))
         closes_here = attribution is not None and attribution.end > sp.close
         attr_end.append(attribution.end if closes_here else sp.close)
@@ -625,6 +736,8 @@ def _last_body(text: str, pos: int) -> str | None:
     for m in _ACRONYM_OR_BODY.finditer(text, max(0, pos - 800), pos):
         if m.group() not in {"I", "TV", "OK", "AM", "PM"}:
             found = m.group().strip()
+    while found and " " in found and found.split()[0].lower() in _LEAD_NOISE:  # "The Associated Press", "When House"
+        found = found.split(" ", 1)[1]
     return found
 
 
@@ -634,6 +747,43 @@ def _named_body(role: str | None) -> bool:
         return False
     words = role.split()
     return len(words) <= 8 and _bare_word(words[0].lower()) in _SPOKES and any(w[:1].isupper() for w in words)
+
+
+# what a country speaks through, named by its adjective ("the Mexican government", "the Chinese foreign ministry")
+_STATE_BODIES = frozenset("government ministry military army embassy authorities navy".split())
+_STATE_WORDS = _STATE_BODIES | frozenset("foreign defense defence interior affairs".split())
+
+
+def _national_body(role: str | None) -> str | None:
+    """"the Mexican government" -> "Mexican government": a capitalised adjective and a state body; else None."""
+    if not role:
+        return None
+    words = role.split()
+    if words and words[0].lower() in _DETERMINERS:
+        words = words[1:]
+    if not 2 <= len(words) <= 4 or not words[0][:1].isupper() or words[-1].lower() not in _STATE_BODIES:
+        return None
+    return " ".join(words) if all(w.lower() in _STATE_WORDS for w in words[1:]) else None
+
+
+def _demonym_stem(token: str) -> str:
+    """"mexican"/"mexico" -> "mexic", "chinese"/"china" -> "chin", "israeli"/"israel" -> "israel": a country's
+    name and its adjective reduced to one stem (a suffix, then final vowels, off)."""
+    for suffix in ("ese", "an", "i"):
+        if token.endswith(suffix) and len(token) - len(suffix) >= 4:
+            token = token[: -len(suffix)]
+            break
+    while token[-1:] in ("a", "e", "i", "o") and len(token) > 4:
+        token = token[:-1]
+    return token
+
+
+def _country_matches(query: list[str], speaker: str) -> bool:
+    """A country asked about ("Mexico") and its government quoted ("Mexican government")."""
+    words = _norm_tokens(speaker)
+    if len(query) != 1 or not _national_body(speaker) or len(_demonym_stem(query[0])) < 4:
+        return False
+    return _demonym_stem(words[0]) == _demonym_stem(query[0])
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:
@@ -681,20 +831,15 @@ def says_who(sentence: str) -> str | None:
     return None
 
 
-def _resolve_pronoun(pronoun: str, earlier: list[Quotation], names: list[NameMention], pos: int) -> str | None:
-    """The person "he"/"she" most likely refers to: the last person quoted, else the last full name."""
+def _resolve_pronoun(pronoun: str, earlier: list[Quotation], people: list[pronouns.Mention],
+                     gender: dict[str, str], pos: int) -> str | None:
+    """The person "he"/"she" refers to (`pronouns.resolve`); "it" after a body's quote is that body."""
     if pronoun not in _PRONOUNS:
         if pronoun == "it" and earlier and earlier[-1].speaker and _is_org(earlier[-1].speaker):
             return earlier[-1].speaker
         return None
-    before = [n for n in names if n.end <= pos]
-    last_name = next((n for n in reversed(before) if n.subject), before[-1] if before else None)
-    for q in reversed(earlier):
-        if q.speaker and not _is_org(q.speaker):
-            if last_name is None or q.start > last_name.start or pos - q.end < 600:
-                return q.speaker
-            break
-    return last_name.name if last_name else None
+    quoted = [(q.start, q.end, q.speaker) for q in earlier if q.speaker]
+    return pronouns.resolve(pronoun, quoted, people, gender, pos, _is_org)
 
 
 def _carry_back(text: str, quotes: list[Quotation]) -> list[Quotation]:
@@ -742,4 +887,4 @@ def name_matches(query_name: str, speaker: str | None) -> bool:
         return False
     if set(q) <= set(s):
         return True
-    return set(s) <= set(q) and q[-1] == s[-1]
+    return (set(s) <= set(q) and q[-1] == s[-1]) or _country_matches(q, speaker)

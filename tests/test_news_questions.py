@@ -66,6 +66,13 @@ Borrowing costs rose again across the country.
 
 "We oppose the visit," a spokesperson for China's foreign ministry said on Tuesday.
 """),
+    # a person asked for by role: the text ties the office to the name once, the quote gives the surname only
+    "footbridge.md": ("2023-06-07", "Harbourview opens its footbridge", """Harbourview Mayor Carl Osei cut the ribbon on the new footbridge on Wednesday morning.
+
+"This footbridge joins the two halves of our town at last," Osei said.
+
+"We built the footbridge on time and under budget," said engineer Priya Nand.
+"""),
 }
 
 
@@ -137,6 +144,20 @@ def test_organisations_and_their_spokespeople_are_speakers():
 
 
 # --- answers ------------------------------------------------------------------------------------------------------------
+def test_a_role_in_a_question_is_the_person_the_articles_give_it():
+    for question, role in (("What did Tennessee's governor say about In-N-Out?", "Tennessee's governor"),
+                           ("How did the mayor of Dimmitt react to the fire?", "mayor of Dimmitt")):
+        q = analyze(question)
+        assert q.speakers == [role] and q.by_role
+    assert not analyze("What did the governor say?").speakers  # an office alone does not say whose
+    assert not analyze("What did Lena White say?").by_role
+
+
+def test_asked_by_role_answers_with_that_persons_words(news_engine):
+    ans = news_engine.ask("What did the mayor of Harbourview say about the footbridge?", asked_at=dt.date(2023, 6, 10))
+    assert ans.results[0].speaker == "Carl Osei" and "joins the two halves" in ans.results[0].quote
+
+
 def test_pinned_day_answers_with_that_days_words_and_says_when(news_engine):
     ans = news_engine.ask("What did Lena White say on Monday?", asked_at=dt.date(2023, 6, 7))
     first = ans.results[0]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions
+from newsdesk.index.speaker_index import speaks_for
+from newsdesk.index.speakers import Quotation, extract_quotations, name_matches, speaker_mentions, speaker_roles
 from tests.samples import FIXTURES
 
 ARTICLE = FIXTURES / "004_563c2adb94c7b42a.txt"
@@ -131,6 +132,67 @@ def test_no_named_speaker(text: str) -> None:
     assert only(text).speaker is None
 
 
+# ---- clean labels: what the text attributes the words to, nothing around the name -----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "role"),
+    [
+        # a word opening the sentence is no part of the name
+        ('Bill Lee spoke first. But Lee said: "There is a desire to find a way forward."', "Bill Lee", None),
+        ('Howie Mandel froze. When Mandel said "I feel stabbed," the crowd gasped.', "Howie Mandel", None),
+        ('On Tuesday Rita Moreno said: "We are not done."', "Rita Moreno", None),
+        # a day after the name is when, not who
+        ('"We are ready," Iowa Wednesday said.', "Iowa", None),
+        # party and job words before a name are the role
+        ('"It is a sham," Republican James Comer said.', "James Comer", "Republican"),
+        ('"Nobody wins tonight," Pollster Frank Luntz said.', "Frank Luntz", "Pollster"),
+        # an acronym before a full name is the body the person speaks for
+        ('"We mistakenly used an old stock image," senior director, communications at ESPN Ben Cafardo wrote.',
+         "Ben Cafardo", "communications at ESPN"),
+        # "Title of Place" is the speaker as named; a name after it is the person
+        ('"Stand firm," the Archbishop of Canterbury said.', "Archbishop of Canterbury", None),
+        ('"London is open," Mayor of London Sadiq Khan said.', "Sadiq Khan", "Mayor of London"),
+        # a place after "from" is where the speaker is from
+        ('"It was a big fight," Sen. Chuck Grassley from Iowa said.', "Chuck Grassley", "Sen."),
+        # an initial is part of the name
+        ('"Iowa is where it starts," said pollster J. Ann Selzer, who ran the poll.', "J. Ann Selzer", "pollster"),
+        ('George W. Bush spoke first. "We will see," Bush said.', "George W. Bush", None),
+        # a country speaks through its government, named by the country's adjective
+        ('"It is a violation of our sovereignty," the Mexican government said.', "Mexican government",
+         "Mexican government"),
+        # a body named in full, then by its first word
+        ('Kaiser Permanente faces a strike. "We continue to make progress," Kaiser said.', "Kaiser Permanente", None),
+    ],
+)
+def test_label_is_the_name_alone(text: str, speaker: str, role: str | None) -> None:
+    q = extract_quotations(text)[-1]
+    assert (q.speaker, q.role) == (speaker, role)
+
+
+@pytest.mark.parametrize("text", ['The 31-year-old from Mexico described his round as "a big fight."',
+                                  '"We will respond," the Republican from South Carolina said.',
+                                  'Officials in Kyiv said the strike was "a war crime."'])
+def test_place_after_from_is_not_the_speaker(text: str) -> None:
+    assert only(text).speaker is None
+
+
+def test_one_word_body_speaks_through_its_staff() -> None:
+    assert speaks_for("ESPN", "communications at ESPN")
+    assert speaks_for("OpenAI", "a spokesperson for OpenAI")
+    assert not speaks_for("ESPN", "a former ESPN anchor")
+
+
+def test_roles_given_where_a_quoted_person_is_named() -> None:
+    text = (
+        'Tennessee Gov. Bill Lee visited the plant. "It means jobs," Lee said.\n\n'
+        'Air Force Brig. Gen. Pat Ryder, the Pentagon press secretary, said the balloon was "a threat."\n\n'
+        "Jane Roe, a local resident, watched."
+    )
+    assert speaker_roles(text, extract_quotations(text)) == {
+        "Bill Lee": ["Tennessee Gov."], "Pat Ryder": ["Air Force Brig. Gen.", "Pentagon press secretary"]}
+
+
 def test_pronoun_resolves_to_the_last_named_subject() -> None:
     text = 'Secretary of State Mike Pompeo spoke on Monday. "We are worried," he said. "Very worried."'
     quotes = extract_quotations(text)
@@ -150,6 +212,43 @@ def test_pronoun_prefers_the_previous_speaker() -> None:
 def test_pronoun_prefers_sentence_subject_over_object() -> None:
     text = 'Angela Merkel met Emmanuel Macron in Paris. "It was a good meeting," she added.'
     assert only(text).speaker == "Angela Merkel"
+
+
+def test_pronoun_skips_a_person_of_the_other_gender() -> None:
+    text = (
+        '"This is misconduct," Eric Trump said, calling it an attack on his father.\n\n'
+        "But their sister, Ivanka Trump, said nothing until Friday, when she offered a cautious response.\n\n"
+        '"I love my father, and I love my country," she wrote.'
+    )
+    assert [q.speaker for q in extract_quotations(text)] == ["Eric Trump", "Ivanka Trump"]
+
+
+def test_pronoun_with_no_one_of_its_gender_is_unattributed() -> None:
+    text = 'Coach Mike White said his team played well. "I take the high road," she said.'
+    assert only(text).speaker is None
+
+
+def test_pronoun_after_a_later_sayer_is_that_sayer() -> None:
+    text = (
+        'Dr. Hani Maarouf estimated the baby was born hours earlier. "She would have died," he said.\n\n'
+        "California quakes should be more frequent, said Robert Muir-Wood, a risk officer. Building codes are "
+        'better in California, Muir-Wood said.\n\n"Such earthquakes should be twice as common," he said.'
+    )
+    quotes = extract_quotations(text)
+    assert quotes[-1].speaker == "Robert Muir-Wood"
+
+
+def test_pronoun_is_read_where_it_stands() -> None:
+    text = 'Violent TikTok trends were shown. Shou Zi Chew spoke. He said TikTok had taken "real action."'
+    assert only(text).speaker == "Shou Zi Chew"
+
+
+def test_quote_reopening_the_next_paragraph_goes_on() -> None:
+    text = (
+        'Mike White spoke after the game. "I praised Oklahoma," White said. "I said they reloaded.\n\n'
+        '"I did not call her a cheater."\n\nPatty Gasso was asked about it.'
+    )
+    assert [q.speaker for q in extract_quotations(text)] == ["Mike White"] * 3
 
 
 def test_quote_split_around_attribution() -> None:
@@ -208,6 +307,11 @@ def test_speaker_mentions_strip_titles() -> None:
         ("Mike Smith", "Mike Pompeo", False),
         ("State Department", "Defense Department", False),
         ("Trump", None, False),
+        ("Mexico", "Mexican government", True),  # a country and its government
+        ("China", "Chinese foreign ministry", True),
+        ("Russia", "Russian Defense Ministry", True),
+        ("Mexico", "Mexican singer", False),
+        ("Mexico", "New Mexican", False),
         ("", "Mike Pompeo", False),
     ],
 )
