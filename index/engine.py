@@ -210,8 +210,7 @@ class Engine:
                                AnswerBuilder(view, view, view.sentences, cross_encoder=self.cross_encoder,
                                              embed_quotes=self._embed_quotes, quote_weight=self.settings.quote_weight,
                                              passages=self.settings.passages, rerank_top=self.settings.rerank_top,
-                                             # the speaker and as-of tables (SQLite): the embedded store's only
-                                             store_of=getattr(view, "sql", None)))
+                                             tables=view))
             return self._view
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
@@ -231,8 +230,7 @@ class Engine:
                 view = self._refresh(force=False)
             if view is None:
                 return Answer(question, True, [])
-            sql = getattr(self.store, "sql", None)  # "who wrote the X article?": the bylines in SQLite (embedded store)
-            if sql is not None and (by_author := answer_author(question, sql(), k)) is not None:
+            if (by_author := answer_author(question, view.snapshot, k)) is not None:  # "who wrote the X article?"
                 return by_author
             info = analyze(question, asked_at or dt.datetime.now())
             qvec = self.embedder.encode_query(question)

@@ -8,13 +8,20 @@ Collections (prefix `NEWSDESK_MILVUS_COLLECTION`, default `newsdesk`):
                      (analysed by Milvus: standard tokenizer, lowercase, English stop words and Snowball stemmer;
                      a BM25 function turns it into the `sparse` field), the dense `vector`, `terms` (the chunk's
                      terms as `lexical.terms` analyses them, matched with TEXT_MATCH for the answer builder's
-                     document frequencies), and the sentence spans and int8 sentence vectors (base64).
+                     document frequencies), the sentence spans and int8 sentence vectors (base64), `day`
+                     (the document's publication day as a date ordinal, 0 undated: the as-of filter runs
+                     inside the search as `day <= N`) and `quotes` (the attributed quotations starting in the
+                     chunk: speaker, role, start; JSON), the tables of "what did X say" and pinned-day
+                     questions, read once per commit by a question-answering process (`MilvusView.timeline`).
     <prefix>_docs    a document version's clean text, metadata, reader-comment spans and facts (quotations,
                      dates), compressed and cut into parts; keyed by path and content hash, never modified.
     <prefix>_heads   one row per indexed path: the content hash of its live version, the writer's origin, the
-                     file's stat when hashed, metadata for /sources. A document's head row is its commit point.
+                     file's stat when hashed, metadata for /sources and the byline ("who wrote ..."). A
+                     document's head row is its commit point.
     <prefix>_terms   per term, how many live chunks hold it, and the live chunk count: the answer builder's
-                     document frequencies, kept by the writer (index/stores/milvus_terms.py).
+                     document frequencies, kept by the writer (index/stores/milvus_terms.py), and the row
+                     `#commit`, a stamp every commit rewrites: the store's generation, which tells a reader to
+                     read its timeline and speakers again.
 The chunks collection's property `newsdesk.meta` records the model, dimension and format: another model is refused with
 the command that rebuilds.
 
@@ -49,13 +56,15 @@ from ..records import IndexReport, IndexStatus, SourceInfo, Span
 from ..retrieval import Candidate, fuse, make_fusion
 from ..settings import Settings
 from ..errors import IndexDamaged, IndexProblem, ModelMismatch
+from ..speaker_index import QuotedIn, SpeakerIndex
 from ..store import ChunkRow, DocRow, unpack_sentence_vectors
+from ..timeline import AsOf, Timeline
 from .base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FORMAT = 1
+FORMAT = 2  # 2: chunk rows carry `day` and `quotes`, head rows `author`
 META_PROPERTY = "newsdesk.meta"  # the chunks collection's property holding model, dimension and format (JSON)
 TEXT_ANALYZER = {"tokenizer": "standard", "filter": [
     "lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}]}
@@ -68,7 +77,8 @@ DOC_CACHE = 512
 QUERY_LIMIT = 16_384  # Milvus's largest query result
 IN_BATCH = 500  # values in one `in [...]` filter
 CHUNK_FIELDS = ["id", "path", "content_hash", "start", "end", "hash", "text", "sparse", "vector", "terms",
-                "sent_spans", "sent_vectors"]
+                "sent_spans", "sent_vectors", "day", "quotes"]
+SCAN_BATCH = 4000  # rows per request when a reader reads its timeline and speakers
 
 
 def server_uri(store: str) -> str:
@@ -231,10 +241,8 @@ class MilvusStore:
     def load(self) -> None:
         c = self.client()
         with self.guard():
-            for name in (self.chunks_name, self.docs_name, self.heads_name):
+            for name in (self.chunks_name, self.docs_name, self.heads_name, self.terms_name):
                 c.load_collection(name)
-            if c.has_collection(self.terms_name):  # an index built before the term counts has none
-                c.load_collection(self.terms_name)
 
     # --- schema ------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -292,6 +300,8 @@ class MilvusStore:
                             enable_match=True, analyzer_params={"tokenizer": "whitespace"})
                 s.add_field("sent_spans", DataType.VARCHAR, max_length=VARCHAR_MAX)
                 s.add_field("sent_vectors", DataType.VARCHAR, max_length=VARCHAR_MAX)
+                s.add_field("day", DataType.INT64)
+                s.add_field("quotes", DataType.VARCHAR, max_length=VARCHAR_MAX)
                 s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                         output_field_names=["sparse"]))
                 ip = c.prepare_index_params()
@@ -299,14 +309,15 @@ class MilvusStore:
                 ip.add_index("vector", index_type=kind, metric_type="IP",
                              params={"M": 16, "efConstruction": 200} if kind == "HNSW" else {})
                 ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-                for field in ("path", "hash"):  # the writer's and the sentence reads' filters
+                for field in ("path", "hash", "day"):  # the writer's, the sentence reads' and the as-of filters
                     ip.add_index(field, index_type="INVERTED")
                 c.create_collection(self.chunks_name, schema=s, index_params=ip, consistency_level="Strong")
                 c.alter_collection_properties(self.chunks_name, properties={META_PROPERTY: json.dumps(
                     {"format": FORMAT, "model": self.settings.model, "dimension": dim})})
             for name, fields in ((self.docs_name, [("key", 128), ("path", PATH_MAX), ("content_hash", 128)]),
                                  (self.heads_name, [("path", PATH_MAX), ("content_hash", 128), ("origin", PATH_MAX),
-                                                    ("title", META_MAX), ("source", META_MAX), ("date", 64),
+                                                    ("title", META_MAX), ("author", META_MAX),
+                                                    ("source", META_MAX), ("date", 64),
                                                     ("url", META_MAX), ("indexed_at", 64)])):
                 if c.has_collection(name):
                     continue
@@ -348,9 +359,9 @@ class MilvusStore:
             out += self.query(collection, expr, fields)
         return out
 
-    def scan(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict]:
+    def scan(self, collection: str, expr: str, fields: list[str], batch: int = 1000) -> Iterator[dict]:
         """Every row matching `expr`, in batches (for the heads of a whole corpus)."""
-        it = self.run(lambda c: c.query_iterator(collection, batch_size=1000, filter=expr, output_fields=fields))
+        it = self.run(lambda c: c.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields))
         try:
             while True:
                 with self.guard():
@@ -394,7 +405,14 @@ class MilvusStore:
 
     # --- the IndexStore interface ------------------------------------------------------------------------------
     def generation(self) -> int:
-        """1 once the collections exist (Milvus serves the live state; there are no generations to load)."""
+        """The stamp of the last commit (milvus_terms.last_commit): Milvus serves the live state, and a new
+        stamp tells a reader to read its per-generation tables (timeline, speakers) again. 1 for collections
+        no commit stamped yet, 0 when there are none. One primary-key read."""
+        from .milvus_terms import last_commit
+
+        stamp = last_commit(self)
+        if stamp is not None:
+            return stamp
         return 1 if self.exists() else 0
 
     def open_view(self) -> "MilvusView":
@@ -403,7 +421,7 @@ class MilvusStore:
         self._meta = None
         self.check_model()
         self.load()
-        return MilvusView(self)
+        return MilvusView(self, self.generation())
 
     def index(self, get_embedder: Callable, *, rebuild: bool = False, progress: bool | None = None,
               paths: list[str | Path] | None = None) -> IndexReport:
@@ -432,16 +450,16 @@ class MilvusStore:
 class MilvusView:
     """The live index in Milvus, as a question reads it (it is its own retriever)."""
 
-    generation = 1
-
-    def __init__(self, store: MilvusStore) -> None:
+    def __init__(self, store: MilvusStore, generation: int = 1) -> None:
         self.store = store
+        self.generation = generation
         self.retriever = self
         self.fusion = make_fusion(store.settings.fusion)
         self._dim = int(store.meta()["dimension"])
         self._sentences: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._stats: dict[str, tuple[float, int]] = {}  # term (or milvus_terms.TOTAL) -> (when read, count)
         self._lock = threading.Lock()
+        self._read: tuple[Timeline, SpeakerIndex] | None = None
         # a question's requests (two searches, the statistics of its terms) go out together
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-milvus")
 
@@ -449,20 +467,24 @@ class MilvusView:
     def search(self, query_vec: np.ndarray, query_text: str, k: int = 30,
                allow: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Candidate]:
         """Dense and BM25 searches (two requests, so that each candidate keeps both scores and ranks for the
-        answer builder), stale versions dropped, fused as the embedded store fuses. `allow(ids)` (a boolean mask)
-        drops chunks from the results (not yet a filter inside Milvus, so fewer than `k` may remain)."""
+        answer builder), stale versions dropped, fused as the embedded store fuses. An as-of filter
+        (`timeline.AsOf`) runs inside both searches (`day <= N`; undated chunks are day 0); any other
+        `allow(ids)` (a boolean mask) drops chunks from the results."""
         s = self.store
         fields = ["path", "content_hash"]
+        expr = f"day <= {allow.day.toordinal()}" if isinstance(allow, AsOf) else ""
+        if expr:
+            allow = None
         dense_params: dict[str, Any] = {"metric_type": "IP"}
         if s.settings.milvus_index.upper() == "HNSW":
             dense_params["params"] = {"ef": max(128, k)}
         q_terms = set(terms(query_text))
         dense_f = self._pool.submit(s.run, lambda c: c.search(
             s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()], anns_field="vector", limit=k,
-            search_params=dense_params, output_fields=fields))
+            filter=expr, search_params=dense_params, output_fields=fields))
         lexical_f = self._pool.submit(s.run, lambda c: c.search(
             s.chunks_name, data=[query_text], anns_field="sparse", limit=k, search_params={"metric_type": "BM25"},
-            output_fields=fields)) if q_terms else None
+            filter=expr, output_fields=fields)) if q_terms else None
         # the answer builder asks for the idf of each question term next: have them ready (one read, cached)
         stats = self._pool.submit(self._counts, q_terms)
         dense = dense_f.result()[0]
@@ -524,6 +546,56 @@ class MilvusView:
                 out.update({h: self._sentences[h] for h in missing if h in self._sentences})
         return out
 
+    # --- per-generation tables ---------------------------------------------------------------------------------
+    def _tables(self) -> tuple[Timeline, SpeakerIndex]:
+        """The timeline and the speaker index of the live chunks: one scan of the chunks' `day` and `quotes`
+        fields (and of the heads, to keep only each path's live version), on first use."""
+        with self._lock:
+            if self._read is not None:
+                return self._read
+        s = self.store
+        heads = {r["path"]: r["content_hash"] for r in s.scan(s.heads_name, "", ["path", "content_hash"])}
+        days: list[tuple[int, int, str]] = []
+        quoted: list[QuotedIn] = []
+        for r in s.scan(s.chunks_name, "", ["id", "path", "content_hash", "day", "quotes"], batch=SCAN_BATCH):
+            if heads.get(r["path"]) != r["content_hash"]:
+                continue
+            days.append((int(r["id"]), int(r["day"]), r["path"]))
+            quoted += decode_quotes(int(r["id"]), r["quotes"])
+        read = (Timeline.from_rows(days), SpeakerIndex.from_quotations(quoted))
+        with self._lock:
+            self._read = read
+        return read
+
+    def timeline(self) -> Timeline:
+        return self._tables()[0]
+
+    def speakers(self) -> SpeakerIndex:
+        return self._tables()[1]
+
+    def chunk_vectors(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        s = self.store
+        found: list[int] = []
+        vecs: list[np.ndarray] = []
+        for i in range(0, len(ids), IN_BATCH):
+            part = [int(x) for x in ids[i : i + IN_BATCH]]
+            for r in _rows(s.run(lambda c: c.get(s.chunks_name, ids=part, output_fields=["vector"]))):
+                v = np.asarray(r["vector"], dtype=np.float32)
+                if v.size == dim:
+                    found.append(int(r["id"]))
+                    vecs.append(v)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), np.vstack(vecs)
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]:
+        s = self.store
+        rows = sorted(s.scan(s.heads_name, "", ["path", "title", "author"]), key=lambda r: r["path"])
+        return [(r["path"], r["title"] or None, r["author"] or None) for r in rows]
+
+    def document(self, path: str) -> DocRow | None:
+        return self.store.document(path)
+
     # --- BM25 statistics ---------------------------------------------------------------------------------------
     def _counts(self, words: Iterable[str]) -> dict[str, int]:
         """Document frequencies of `words` and the live chunk count (key `milvus_terms.TOTAL`): from the cache
@@ -567,6 +639,26 @@ class MilvusView:
 
         counts = self._counts([term])
         return _idf(counts[TOTAL], counts.get(term, 0))
+
+
+def encode_quotes(quoted: Iterable[QuotedIn]) -> str:
+    """A chunk's attributed quotations as its `quotes` field: JSON [[speaker, role, start], ...], as many as fit
+    the field (a chunk holds a few; the limit is never near)."""
+    out: list[list] = []
+    size = 2
+    for q in quoted:
+        item = [q.speaker, q.role, q.start]
+        n = len(json.dumps(item, ensure_ascii=False).encode("utf-8")) + 1
+        if size + n > VARCHAR_MAX:
+            log.warning("a chunk's quotations do not all fit its Milvus field; %d kept", len(out))
+            break
+        out.append(item)
+        size += n
+    return json.dumps(out, ensure_ascii=False)
+
+
+def decode_quotes(chunk_id: int, field: str) -> list[QuotedIn]:
+    return [QuotedIn(speaker, chunk_id, int(start), role) for speaker, role, start in json.loads(field or "[]")]
 
 
 def _countable(term: str) -> bool:
