@@ -6,7 +6,8 @@ An `IndexView` is everything a question reads from one generation: hybrid retrie
 with their documents, sentence spans and vectors, and BM25 term statistics (`df`, `idf`) for the answer
 builder's coverage features, and the per-generation tables of news questions: when each chunk was published
 (`timeline`: the as-of filter and pinned days), who is quoted where (`speakers`), the stored vectors of the
-chunks those reach (`chunk_vectors`), and the documents' bylines (`titles`, `document`: "who wrote ..."). `index/stores/__init__.py` chooses the implementation from `NEWSDESK_STORE`.
+chunks those reach (`chunk_vectors`), and the documents' bylines (`titles`, `document`: "who wrote ...").
+`index/stores/__init__.py` chooses the implementation from `NEWSDESK_STORE`.
 """
 from __future__ import annotations
 
