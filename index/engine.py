@@ -147,6 +147,16 @@ class Engine:
             self._refresh(force=False)
         return report
 
+    def recount_terms(self) -> None:
+        """Recount the BM25 term counts a Milvus index keeps (`newsdesk index --recount-terms`). ValueError on
+        the embedded store, whose counts are rebuilt with every index generation."""
+        recount = getattr(self.store, "recount_terms", None)
+        if recount is None:
+            raise ValueError("--recount-terms is for a Milvus store (NEWSDESK_STORE=milvus://...); the embedded "
+                             "store's term counts are rebuilt with every index run")
+        with self._write_lock:
+            recount()
+
     def add_file(self, name: str, data: bytes) -> "AddedFile":
         """Save `data` into the corpus folder under `name` (made a plain file name) and index it; never loses or
         replaces an article. The content is read first (in a bounded worker, as an index run reads) from a hidden

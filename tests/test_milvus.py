@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -235,8 +236,12 @@ def test_term_counts_equal_the_embedded_stores_through_changes_deletes_and_a_rec
         sorted(p for p in Path(folder).iterdir() if p.name != "flood.txt")[0].unlink()
     got = compare()
     assert got["vistula"] == 0 and got["dunajec"] == 1
-    milvus_terms.recount(on_milvus.store)
+    milvus_terms.apply(on_milvus.store, Counter({"dunajec": 3, "libya": -1}), Counter())  # two origins' drift
+    assert on_milvus._refresh(True).snapshot._read_counts(["dunajec"])["dunajec"] == 4
+    on_milvus.recount_terms()  # newsdesk index --recount-terms
     assert on_milvus._refresh(True).snapshot._read_counts(list(got)) == got
+    with pytest.raises(ValueError, match="--recount-terms is for a Milvus store"):
+        embedded.recount_terms()
 
 
 # News questions (as of a time, speakers, pinned days, bylines) on Milvus: the crafted dated archive of

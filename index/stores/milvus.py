@@ -429,6 +429,19 @@ class MilvusStore:
 
         return run_index(self, get_embedder, rebuild=rebuild, progress=progress, paths=paths)
 
+    def recount_terms(self) -> None:
+        """Count the live chunks' terms from scratch (`milvus_terms.recount`), as this data folder's writer:
+        repairs the counts two origins writing the same terms at once can leave off (`newsdesk index
+        --recount-terms`), without the full rebuild."""
+        from ..indexer import exclusive_run
+        from .milvus_terms import recount
+
+        if not self.exists():
+            raise IndexDamaged(f"no newsdesk index in Milvus at {self.uri}; build it with: newsdesk index")
+        self.check_model()
+        with exclusive_run(self.settings, self.settings.lock_timeout):
+            recount(self)
+
     def status(self) -> IndexStatus:
         if not self.exists():
             return IndexStatus(documents=0, chunks=0, updated_at=None, model=self.settings.model, sources=[])

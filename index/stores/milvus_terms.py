@@ -14,7 +14,8 @@ the same moment can overwrite each other's update of a shared term (the counts t
 until a recount). A run killed between a commit and its count update leaves the counts off by that batch;
 the next run on that machine sees the journal of the killed batch and recounts (`recount`: one scan of the
 heads and the chunks' terms), as does a writer that finds no `TOTAL` row (an index built before this
-collection existed). `newsdesk index --rebuild` rebuilds everything, counts included.
+collection existed). `newsdesk index --recount-terms` recounts on demand (the drift of two origins);
+`newsdesk index --rebuild` rebuilds everything, counts included.
 
 The row `COMMIT` is not a count: every commit (and recount) stamps it, and readers use it as the index's
 generation (`MilvusStore.generation`), reading their timeline and speakers again when it changes.
