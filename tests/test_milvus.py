@@ -311,6 +311,34 @@ def test_milvus_answers_who_wrote_from_the_byline(news_pair):
     assert "an hour later from July" in ans.results[0].quote
 
 
+def test_another_bot_answers_a_new_speakers_words_on_their_day(settings_for, embedder):
+    """A reader with no local index learns new quotations and days at the next commit (its timeline and speakers
+    are read again, for the changed documents only), and forgets a changed document's old ones."""
+    def write(folder: Path, name: str, date: str, body: str) -> None:
+        (folder / name).write_text(f'---\ntitle: "{name}"\ndate: "{date}"\n---\n\n{body}', encoding="utf-8")
+
+    writer = Engine(settings_for("writer", copy_sample=False), embedder=embedder)
+    reader = Engine(settings_for("reader", copy_sample=False), embedder=embedder)
+    corpus = Path(writer.settings.corpus)
+    write(corpus, "quay.md", "2023-06-05", '"The quay will be rebuilt in stone," Harbour chief Olga Marsh said.\n')
+    writer.index(progress=False)
+    asked = dt.date(2023, 6, 12)
+    before = reader.ask("What did Olga Marsh say on June 8?", asked_at=asked)
+    assert before.abstained
+    assert before.reason.startswith("nothing from Olga Marsh on 2023-06-08; nearest: 2023-06-05")
+    write(corpus, "tide.md", "2023-06-08", '"The spring tide flooded the lower quay," Olga Marsh said on Thursday.\n')
+    writer.index(progress=False)
+    after = reader.ask("What did Olga Marsh say on June 8?", asked_at=asked)
+    assert not after.abstained and "spring tide flooded" in after.results[0].quote
+    assert (after.results[0].speaker, after.results[0].said_on) == ("Olga Marsh", "2023-06-08")
+    write(corpus, "quay.md", "2023-06-05", '"The quay will be rebuilt in wood," Harbour chief Ivo Dent said.\n')
+    writer.index(progress=False)
+    dent = reader.ask("What did Ivo Dent say about the quay?", asked_at=asked)
+    assert dent.results[0].speaker == "Ivo Dent" and "in wood" in dent.results[0].quote
+    marsh = reader.ask("What did Olga Marsh say about the quay?", asked_at=asked)
+    assert not any("in stone" in r.quote for r in marsh.results + marsh.near_misses)
+
+
 def test_a_collection_of_the_previous_format_says_how_to_rebuild(settings_for, embedder, milvus):
     """An index written before the news-question fields (format 1) is refused with the command that rebuilds,
     by a question and by an index run alike, and the rebuild answers again."""

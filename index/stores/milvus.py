@@ -79,6 +79,7 @@ IN_BATCH = 500  # values in one `in [...]` filter
 CHUNK_FIELDS = ["id", "path", "content_hash", "start", "end", "hash", "text", "sparse", "vector", "terms",
                 "sent_spans", "sent_vectors", "day", "quotes"]
 SCAN_BATCH = 4000  # rows per request when a reader reads its timeline and speakers
+TABLES_FULL = 200  # past this many changed documents a reader reads every chunk's day and quotes again
 
 
 def server_uri(store: str) -> str:
@@ -153,6 +154,9 @@ class MilvusStore:
         self._meta: dict[str, Any] | None = None
         self._docs: OrderedDict[tuple[str, str], DocRow] = OrderedDict()
         self._docs_lock = threading.Lock()
+        # what MilvusView's timeline and speakers were last read from: (heads read, table rows per path)
+        self._table_rows: tuple[dict[str, str], dict[str, list[tuple[int, int, list[QuotedIn]]]]] = ({}, {})
+        self._tables_lock = threading.Lock()
 
     # --- connection and errors ---------------------------------------------------------------------------------
     @property
@@ -344,6 +348,8 @@ class MilvusStore:
                 if c.has_collection(name):
                     c.drop_collection(name)
         self._meta = None
+        with self._tables_lock:
+            self._table_rows = ({}, {})
 
     # --- reads -------------------------------------------------------------------------------------------------
     def query(self, collection: str, expr: str, fields: list[str], limit: int | None = QUERY_LIMIT) -> list[dict]:
@@ -401,6 +407,34 @@ class MilvusStore:
                     self._docs[(d.path, d.content_hash)] = out[(d.path, d.content_hash)] = d
                 while len(self._docs) > DOC_CACHE:
                     self._docs.popitem(last=False)
+        return out
+
+    def table_rows(self) -> dict[str, list[tuple[int, int, list[QuotedIn]]]]:
+        """Per live path: (chunk id, publication day, quotations) of its live version's chunks. Kept between
+        reads: a read after a commit fetches only the paths whose head changed (one scan of the heads, then the
+        chunks of those paths), or every chunk when more than TABLES_FULL paths changed."""
+        heads = {r["path"]: r["content_hash"] for r in self.scan(self.heads_name, "", ["path", "content_hash"])}
+        with self._tables_lock:
+            known_heads, known = self._table_rows
+        changed = [p for p, h in heads.items() if known_heads.get(p) != h]
+        fields = ["id", "path", "content_hash", "day", "quotes"]
+        if len(changed) > TABLES_FULL:
+            kept: dict[str, list[tuple[int, int, list[QuotedIn]]]] = {}
+            found = self.scan(self.chunks_name, "", fields, batch=SCAN_BATCH)
+        else:
+            kept = {p: got for p, got in known.items() if p in heads and known_heads[p] == heads[p]}
+            found = (r for i in range(0, len(changed), 100)
+                     for r in self.scan(self.chunks_name, f"path in {lit_list(changed[i : i + 100])}", fields,
+                                        batch=SCAN_BATCH))
+        fresh: dict[str, list[tuple[int, int, list[QuotedIn]]]] = {}
+        for r in found:
+            if heads.get(r["path"]) == r["content_hash"]:
+                cid = int(r["id"])
+                fresh.setdefault(r["path"], []).append((cid, int(r["day"]), decode_quotes(cid, r["quotes"])))
+        out = {**kept, **fresh}
+        with self._tables_lock:
+            self._table_rows = (heads, out)
+        log.info("read the timeline and speakers of %d changed documents (%d live)", len(changed), len(heads))
         return out
 
     # --- the IndexStore interface ------------------------------------------------------------------------------
@@ -561,20 +595,15 @@ class MilvusView:
 
     # --- per-generation tables ---------------------------------------------------------------------------------
     def _tables(self) -> tuple[Timeline, SpeakerIndex]:
-        """The timeline and the speaker index of the live chunks: one scan of the chunks' `day` and `quotes`
-        fields (and of the heads, to keep only each path's live version), on first use."""
+        """The timeline and the speaker index of the live chunks, on first use: the heads are read, and the
+        `day` and `quotes` fields of the chunks of each path's live version, only for the paths whose version
+        changed since the store last read them (all on the first read; `MilvusStore.table_rows`)."""
         with self._lock:
             if self._read is not None:
                 return self._read
-        s = self.store
-        heads = {r["path"]: r["content_hash"] for r in s.scan(s.heads_name, "", ["path", "content_hash"])}
-        days: list[tuple[int, int, str]] = []
-        quoted: list[QuotedIn] = []
-        for r in s.scan(s.chunks_name, "", ["id", "path", "content_hash", "day", "quotes"], batch=SCAN_BATCH):
-            if heads.get(r["path"]) != r["content_hash"]:
-                continue
-            days.append((int(r["id"]), int(r["day"]), r["path"]))
-            quoted += decode_quotes(int(r["id"]), r["quotes"])
+        rows = self.store.table_rows()
+        days = [(cid, day, path) for path, got in rows.items() for cid, day, _ in got]
+        quoted = [q for got in rows.values() for _, _, qs in got for q in qs]
         read = (Timeline.from_rows(days), SpeakerIndex.from_quotations(quoted))
         with self._lock:
             self._read = read
