@@ -62,7 +62,7 @@ def _check_paths(eng: Engine, given: list[str]) -> list[Path]:
         raise UsageError(f"not inside the corpus folder {corpus}: {', '.join(g for g, _ in outside)}")
     gone = [(g, full) for g, full in zip(given, paths) if not full.exists()]
     if gone:
-        indexed = eng._store().document_stats(normalize_names(corpus, [full for _, full in gone]))  # noqa: SLF001
+        indexed = eng.store.indexed(normalize_names(corpus, [full for _, full in gone]))
         unknown = []
         for g, full in gone:
             name = full.relative_to(corpus).as_posix()

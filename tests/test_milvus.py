@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from newsdesk.bot.cli import _check_paths
+from newsdesk.bot.exits import UsageError
 from newsdesk.index.engine import Engine
 from newsdesk.index.settings import Settings
 from newsdesk.index.store import IndexDamaged, ModelMismatch
@@ -106,6 +108,10 @@ def test_add_change_and_delete_follow_in_answers(settings_for, embedder):
     got = quotes(eng, FLOOD_Q)
     assert any("Dunajec" in q for q in got) and not any("Vistula" in q for q in got)
     flood.unlink()
+    # `newsdesk index flood.txt` names a deleted file: accepted, as it is indexed; a never-indexed one is not
+    assert _check_paths(eng, [str(flood)]) == [flood.resolve()]
+    with pytest.raises(UsageError, match="nothing indexed there: .*never.txt"):
+        _check_paths(eng, [str(Path(s.corpus) / "never.txt")])
     rep = eng.index(progress=False)
     assert rep.removed == 1 and rep.documents == 2
     assert not any(r.path == "flood.txt" for r in eng.ask(FLOOD_Q).results)

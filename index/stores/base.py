@@ -103,6 +103,10 @@ class IndexStore(Protocol):
     def status(self) -> IndexStatus:
         ...
 
+    def indexed(self, names: list[str]) -> list[str]:
+        """The indexed document paths at these corpus-relative paths or inside these folders."""
+        ...
+
     def document(self, path: str) -> DocRow | None:
         """The indexed document at `path` as it is now (None when not indexed)."""
         ...

@@ -134,5 +134,8 @@ class EmbeddedStore:
             sources=sources,
         )
 
+    def indexed(self, names: list[str]) -> list[str]:
+        return sorted(self.sql().document_stats(under=names))
+
     def document(self, path: str) -> DocRow | None:
         return self.sql().document(path)

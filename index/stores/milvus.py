@@ -385,6 +385,17 @@ class MilvusStore:
     def heads(self, paths: Iterable[str]) -> dict[str, dict]:
         return {r["path"]: r for r in self.query_in(self.heads_name, "path", paths, ["path", "content_hash"])}
 
+    def heads_under(self, names: list[str], fields: list[str]) -> dict[str, dict]:
+        """The head rows at these paths or inside these folders (corpus-relative names), by path."""
+        out = {}
+        for name in names:
+            like = name.replace("\\", "\\\\").replace('"', '\\"')
+            for r in self.scan(self.heads_name, f'path like "{like}%"', fields):
+                p = r["path"]
+                if p == name or p.startswith(name + "/"):
+                    out[p] = r
+        return out
+
     def documents(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DocRow]:
         """Document versions by (path, content hash), from the cache or the server (immutable rows)."""
         want = list(dict.fromkeys(keys))
@@ -486,6 +497,11 @@ class MilvusStore:
         return IndexStatus(documents=len(sources), chunks=sum(s.chunks for s in sources),
                            updated_at=max((r["indexed_at"] for r in heads), default=None),
                            model=self.meta().get("model", self.settings.model), sources=sources)
+
+    def indexed(self, names: list[str]) -> list[str]:
+        if not self.exists():
+            return []
+        return sorted(self.heads_under(names, ["path"]))
 
     def document(self, path: str) -> DocRow | None:
         head = self.heads([path]).get(path)

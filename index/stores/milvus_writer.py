@@ -118,14 +118,7 @@ def _heads(store: MilvusStore, origin: str, names: list[str] | None) -> dict[str
     everything under folders) whoever wrote them."""
     if names is None:
         return {r["path"]: r for r in store.scan(store.heads_name, f"origin == {lit(origin)}", HEAD_FIELDS)}
-    out = {}
-    for name in names:
-        like = name.replace("\\", "\\\\").replace('"', '\\"')
-        for r in store.scan(store.heads_name, f'path like "{like}%"', HEAD_FIELDS):
-            p = r["path"]
-            if p == name or p.startswith(name + "/"):
-                out[p] = r
-    return out
+    return store.heads_under(names, HEAD_FIELDS)
 
 
 def _journal(pending: Path, paths: list[str]) -> None:
