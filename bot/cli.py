@@ -62,7 +62,7 @@ def _check_paths(eng: Engine, given: list[str]) -> list[Path]:
         raise UsageError(f"not inside the corpus folder {corpus}: {', '.join(g for g, _ in outside)}")
     gone = [(g, full) for g, full in zip(given, paths) if not full.exists()]
     if gone:
-        indexed = eng._store().document_stats(normalize_names(corpus, [full for _, full in gone]))  # noqa: SLF001
+        indexed = eng.store.indexed(normalize_names(corpus, [full for _, full in gone]))
         unknown = []
         for g, full in gone:
             name = full.relative_to(corpus).as_posix()
@@ -78,6 +78,11 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     eng = _engine(args)
     paths = _check_paths(eng, args.paths) if args.paths else None
+    if args.recount_terms:
+        try:
+            eng.recount_terms()
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     rep = eng.index(rebuild=args.rebuild, progress=not args.json and sys.stderr.isatty(), paths=paths)
     if args.json:
         _print_json(rep.to_json())
@@ -313,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("paths", nargs="*", help="only these files or folders of the corpus (added, changed or "
                     "deleted); default: the whole corpus")
     sp.add_argument("--rebuild", action="store_true", help="rebuild everything from the corpus")
+    sp.add_argument("--recount-terms", action="store_true", help="Milvus store: first count every term of the "
+                    "index again (repairs counts two writers left off; no rebuild)")
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_index)
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,10 +31,13 @@ from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
 from .speakers import name_matches, says_who
-from .store import ChunkRow, DocRow, Snapshot, Store
+from .store import ChunkRow, DocRow, Snapshot
 from .speaker_index import SpeakerIndex, speaks_for
 from .speakers import Quotation
-from .timeline import Timeline
+from .timeline import AsOf, Timeline
+
+if TYPE_CHECKING:
+    from .stores.base import IndexView
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +96,7 @@ class AnswerBuilder:
     def __init__(self, snapshot: Snapshot, lexical: LexicalIndex, sentences_of, *, passages: int = 12,
                  weights: dict[str, float] | None = None, cross_encoder=None, rerank_top: int = 30,
                  embed_quotes: Callable[[list[str]], np.ndarray] | None = None, quote_weight: float = 0.0,
-                 store_of: Callable[[], "Store"] | None = None) -> None:
+                 tables: "IndexView | None" = None) -> None:
         """`sentences_of(hashes)` returns {chunk hash: (spans n x 2 chunk-relative, vectors n x dim)}.
         `cross_encoder`: an optional sentence-transformers CrossEncoder that reorders the best
         `rerank_top` sentences (abstention still uses the calibrated linear score).
@@ -101,9 +105,10 @@ class AnswerBuilder:
         question. A sentence vector from the chunk's pass carries its neighbours' context, so the sentence
         next to the answer, restating the question, scores close to it; the quote alone tells them apart
         (xquad, `newsdesk eval`: quote hit@1 0.802 at weight 0, 0.815 at 2; hit@3 within 0.1 point).
-        `store_of()`: this thread's `Store` of the index (the embedded store), for the publication dates of
-        chunks and the speakers of quotations; without it those channels are off."""
-        self.store_of = store_of
+        `tables`: the store's view of the index generation (`stores.base.IndexView`), for the publication days
+        of chunks, the speakers of quotations and the chunk vectors those channels compare; without it the
+        as-of filter and those channels are off."""
+        self.tables = tables
         self._timeline: Timeline | None = None
         self._speakers: SpeakerIndex | None = None
         self.embed_quotes = embed_quotes
@@ -121,10 +126,10 @@ class AnswerBuilder:
         self._lock = threading.Lock()
 
     # --- time ------------------------------------------------------------------------------------
-    def _once(self, attr: str, load: Callable[["Store"], object]):
-        """A per-generation table read from the index on first use (None without a connection)."""
-        if getattr(self, attr) is None and self.store_of is not None:
-            value = load(self.store_of())
+    def _once(self, attr: str, load: Callable[["IndexView"], object]):
+        """A per-generation table read from the index on first use (None without one)."""
+        if getattr(self, attr) is None and self.tables is not None:
+            value = load(self.tables)
             with self._lock:
                 setattr(self, attr, value)
         return getattr(self, attr)
@@ -132,7 +137,7 @@ class AnswerBuilder:
     @property
     def timeline(self) -> Timeline | None:
         """Publication days of this generation's chunks, read once on first use."""
-        return self._once("_timeline", Timeline.load)
+        return self._once("_timeline", lambda view: view.timeline())
 
     def allow_for(self, q: QuestionInfo) -> Callable[[np.ndarray], np.ndarray] | None:
         """The as-of filter for retrieval: only chunks published by the day the question was asked (None when
@@ -140,13 +145,12 @@ class AnswerBuilder:
         tl = self.timeline
         if q.asked_at is None or tl is None or not tl.any_after(q.asked_at):
             return None
-        day = q.asked_at
-        return lambda ids: tl.published_by(ids, day)
+        return AsOf(tl, q.asked_at)
 
     @property
     def speaker_index(self) -> SpeakerIndex | None:
         """This generation's quotations by speaker, read once on the first question that names someone."""
-        return self._once("_speakers", SpeakerIndex.load)
+        return self._once("_speakers", lambda view: view.speakers())
 
     # --- retrieval channels -------------------------------------------------------------------------
     def channels(self, q: QuestionInfo, qvec: np.ndarray, pool: list[Candidate]) -> list[Candidate]:
@@ -154,7 +158,7 @@ class AnswerBuilder:
         the chunks holding quotations of the person asked about (on the pinned days first), else, for a
         question pinned to days, the chunks published on them; the best CHANNEL_TAKE of each by cosine to
         the question. Only chunks published by the time it was asked."""
-        if self.store_of is None:
+        if self.tables is None:
             return []
         have = np.asarray([c.chunk_id for c in pool], dtype=np.int64)
         arr = self._speaker_chunks(q.speakers, q.asked_at) if q.speakers else np.zeros(0, np.int64)
@@ -166,7 +170,7 @@ class AnswerBuilder:
         arr = arr[~np.isin(arr, have)]
         if not len(arr):
             return []
-        found, vecs = self.store_of().chunk_vectors([int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
+        found, vecs = self.tables.chunk_vectors([int(i) for i in arr[:CHANNEL_SCAN]], len(qvec))
         if not len(found):
             return []
         cos = vecs @ qvec

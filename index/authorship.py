@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from .lexical import terms
 from .quotes import MAX_QUOTE_WORDS, clip_quote, doc_sentences, passage_around
 from .records import Answer, Result, Span
-from .store import DocRow, Store
+from .store import DocRow
 
 __all__ = ["asks_author", "answer_author"]
 
@@ -47,7 +48,16 @@ def asks_author(question: str) -> list[str] | None:
     return words or None
 
 
-def answer_author(question: str, store: Store, k: int) -> Answer | None:
+class Bylines(Protocol):
+    """Where the documents' titles and authors are read: a store's view of its index (`stores.base.IndexView`)
+    or the embedded store's SQLite."""
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]: ...
+
+    def document(self, path: str) -> DocRow | None: ...
+
+
+def answer_author(question: str, store: Bylines, k: int) -> Answer | None:
     """The answer to a "who wrote …" question naming an indexed article, or None when the question is not
     one or names no article (then it is asked as any other question)."""
     words = asks_author(question)
@@ -65,7 +75,7 @@ def answer_author(question: str, store: Store, k: int) -> Answer | None:
     return Answer(question, False, with_author)
 
 
-def _named_articles(store: Store, words: list[str]) -> list[_Named]:
+def _named_articles(store: Bylines, words: list[str]) -> list[_Named]:
     """The articles whose title (or file name) holds the largest share of `words`, best first."""
     want = set(words)
     best: list[_Named] = []

@@ -147,6 +147,16 @@ class Engine:
             self._refresh(force=False)
         return report
 
+    def recount_terms(self) -> None:
+        """Recount the BM25 term counts a Milvus index keeps (`newsdesk index --recount-terms`). ValueError on
+        the embedded store, whose counts are rebuilt with every index generation."""
+        recount = getattr(self.store, "recount_terms", None)
+        if recount is None:
+            raise ValueError("--recount-terms is for a Milvus store (NEWSDESK_STORE=milvus://...); the embedded "
+                             "store's term counts are rebuilt with every index run")
+        with self._write_lock:
+            recount()
+
     def add_file(self, name: str, data: bytes) -> "AddedFile":
         """Save `data` into the corpus folder under `name` (made a plain file name) and index it; never loses or
         replaces an article. The content is read first (in a bounded worker, as an index run reads) from a hidden
@@ -210,8 +220,7 @@ class Engine:
                                AnswerBuilder(view, view, view.sentences, cross_encoder=self.cross_encoder,
                                              embed_quotes=self._embed_quotes, quote_weight=self.settings.quote_weight,
                                              passages=self.settings.passages, rerank_top=self.settings.rerank_top,
-                                             # the speaker and as-of tables (SQLite): the embedded store's only
-                                             store_of=getattr(view, "sql", None)))
+                                             tables=view))
             return self._view
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
@@ -231,8 +240,7 @@ class Engine:
                 view = self._refresh(force=False)
             if view is None:
                 return Answer(question, True, [])
-            sql = getattr(self.store, "sql", None)  # "who wrote the X article?": the bylines in SQLite (embedded store)
-            if sql is not None and (by_author := answer_author(question, sql(), k)) is not None:
+            if (by_author := answer_author(question, view.snapshot, k)) is not None:  # "who wrote the X article?"
                 return by_author
             info = analyze(question, asked_at or dt.datetime.now())
             qvec = self.embedder.encode_query(question)

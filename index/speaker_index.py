@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import logging
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,11 +20,40 @@ from . import facts
 from .speakers import _demonym_stem, _national_body, _norm_tokens, name_matches
 
 if TYPE_CHECKING:
+    from .speakers import Quotation
     from .store import Store
 
 log = logging.getLogger(__name__)
 
 _ROLE_NOISE = frozenset("the a an of and for in on at to s".split())
+
+
+@dataclass(frozen=True)
+class QuotedIn:
+    """One attributed quotation: its speaker, the chunk holding its start, where it starts in the document,
+    and the speaker's role as the text gives it."""
+
+    speaker: str
+    chunk_id: int
+    start: int
+    role: str | None = None
+
+
+def quoted_in(quotations: Iterable["Quotation"], starts: list[int], ids: list[int]) -> Iterator[QuotedIn]:
+    """The attributed quotations of one document, each placed in the chunk where it starts: the last of the
+    document's chunks (`ids`, by their `starts` in ascending order) starting at or before it."""
+    for q in quotations:
+        if not q.speaker:
+            continue
+        i = bisect.bisect_right(starts, q.start) - 1
+        if i >= 0:
+            yield QuotedIn(q.speaker, ids[i], q.start, q.role)
+
+
+def document_roles(roles: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """A document's roles by name (`facts.Facts.roles`: where a quoted person is named, "Gov. Bill Lee", "Roger
+    Malone, the mayor of Dimmitt") as (name, role) pairs."""
+    return [(name, role) for name, given in roles.items() for role in given]
 
 
 @dataclass
@@ -44,28 +74,31 @@ class SpeakerIndex:
 
     @classmethod
     def load(cls, store: "Store") -> "SpeakerIndex":
-        out = cls()
+        """The embedded store's quotations: every document's stored facts, mapped to its chunks."""
         spans: dict[str, tuple[list[int], list[int]]] = {}
-        pending: list[tuple[str, str]] = []  # roles given where a quoted person is named, once all are in
         for cid, path, start in store.chunk_starts():
             starts, ids = spans.setdefault(path, ([], []))
             starts.append(start)
             ids.append(cid)
+        quotations: list[QuotedIn] = []
+        roles: list[tuple[str, str]] = []
         for path, data in store.document_facts():
             info = facts.loads(data)
             where = spans.get(path)
-            if info is None or where is None:
-                continue
-            starts, ids = where
-            for q in info.quotations:
-                if not q.speaker:
-                    continue
-                i = bisect.bisect_right(starts, q.start) - 1
-                if i < 0:
-                    continue
-                out._add(q.speaker, ids[i], q.start, q.role)
-            pending += [(name, role) for name, roles in info.roles.items() for role in roles]
-        for name, role in pending:
+            if info is not None and where is not None:
+                quotations.extend(quoted_in(info.quotations, *where))
+                roles.extend(document_roles(info.roles))
+        return cls.from_quotations(quotations, roles)
+
+    @classmethod
+    def from_quotations(cls, quotations: Iterable[QuotedIn], roles: Iterable[tuple[str, str]] = ()) -> "SpeakerIndex":
+        """The index of attributed quotations, each with the chunk it is in (`quoted_in`), then the roles the
+        documents give quoted people where they are named ((name, role) pairs, `document_roles`; a role of
+        someone quoted nowhere is left out)."""
+        out = cls()
+        for q in quotations:
+            out._add(q.speaker, q.chunk_id, q.start, q.role)
+        for name, role in roles:
             out._add_role(name, role)
         log.info("speaker index: %d speakers", len(out.speakers))
         return out

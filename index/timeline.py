@@ -2,14 +2,16 @@
 question is retrieved ("as of"), and a question that pins days ("on Tuesday", "last week") can look at
 the documents of those days directly.
 
-One read of the chunk table joined to the documents' dates, per index generation, kept as numpy arrays
-(chunk id -> publication day as a date ordinal, 0 when the document has no date). Undated documents are
-never excluded: their time is unknown, not later.
+One read per index generation, kept as numpy arrays (chunk id -> publication day as a date ordinal, 0 when
+the document has no date): the embedded store's chunk table joined to the documents' dates (`load`), or the
+`day` field of Milvus's chunk rows (`from_rows`). Undated documents are never excluded: their time is unknown,
+not later.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,11 +33,17 @@ class Timeline:
 
     @classmethod
     def load(cls, store: "Store") -> "Timeline":
-        rows = store.chunk_dates()
-        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        days = np.fromiter((_ordinal(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        """The embedded store's timeline (its chunks joined to their documents' dates)."""
+        return cls.from_rows((cid, day_ordinal(date), path) for cid, date, path in store.chunk_dates())
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, int, str]]) -> "Timeline":
+        """A timeline of (chunk id, publication day ordinal or 0, document path) rows, in any order."""
+        got = sorted(rows)
+        ids = np.fromiter((r[0] for r in got), dtype=np.int64, count=len(got))
+        days = np.fromiter((r[1] for r in got), dtype=np.int64, count=len(got))
         log.info("timeline of %d chunks (%d dated)", len(ids), int((days > 0).sum()))
-        return cls(ids, days, [r[2] for r in rows])
+        return cls(ids, days, [r[2] for r in got])
 
     def day_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         """The publication day (ordinal, 0 unknown) of each chunk id; 0 for ids not in the timeline."""
@@ -67,7 +75,21 @@ class Timeline:
         return self.ids[m]
 
 
-def _ordinal(value: str | None) -> int:
+@dataclass(frozen=True)
+class AsOf:
+    """The as-of filter of a question asked on `day`: a boolean mask over chunk ids (published on or before it,
+    or undated). A store that can filter inside its own search (Milvus: `day <= ordinal`, undated chunks being
+    day 0) reads `day` instead of calling it."""
+
+    timeline: Timeline
+    day: dt.date
+
+    def __call__(self, chunk_ids: np.ndarray) -> np.ndarray:
+        return self.timeline.published_by(chunk_ids, self.day)
+
+
+def day_ordinal(value: str | None) -> int:
+    """A document date (ISO, maybe with a time) as a date ordinal; 0 when missing or unreadable."""
     if not value:
         return 0
     try:

@@ -3,20 +3,26 @@ session, spoken to by pymilvus over that socket (the client code a Standalone or
 The real model, the real indexer, the real engine; each test writes its own collections."""
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from newsdesk.bot.cli import _check_paths
+from newsdesk.bot.exits import UsageError
 from newsdesk.index.engine import Engine
 from newsdesk.index.settings import Settings
 from newsdesk.index.store import IndexDamaged, ModelMismatch
 from newsdesk.index.stores import StoreUnavailable
+from newsdesk.index.stores.milvus import META_PROPERTY
 from tests.samples import copy_samples
 
 pytest.importorskip("pymilvus", reason="the milvus extra (in dev) is not installed")
@@ -90,9 +96,11 @@ def test_add_change_and_delete_follow_in_answers(settings_for, embedder):
     s = settings_for()
     eng = Engine(s, embedder=embedder)
     eng.index(progress=False)
+    before = eng.store.generation()
     flood = Path(s.corpus) / "flood.txt"
     flood.write_text(FLOOD)
     assert eng.index(progress=False).added == 1
+    assert eng.store.generation() != before, "a commit gives readers a new generation (their tables are re-read)"
     assert any("Vistula" in q for q in quotes(eng, FLOOD_Q))
     flood.write_text(FLOOD.replace("Vistula", "Dunajec"))
     rep = eng.index(progress=False)
@@ -100,6 +108,10 @@ def test_add_change_and_delete_follow_in_answers(settings_for, embedder):
     got = quotes(eng, FLOOD_Q)
     assert any("Dunajec" in q for q in got) and not any("Vistula" in q for q in got)
     flood.unlink()
+    # `newsdesk index flood.txt` names a deleted file: accepted, as it is indexed; a never-indexed one is not
+    assert _check_paths(eng, [str(flood)]) == [flood.resolve()]
+    with pytest.raises(UsageError, match="nothing indexed there: .*never.txt"):
+        _check_paths(eng, [str(Path(s.corpus) / "never.txt")])
     rep = eng.index(progress=False)
     assert rep.removed == 1 and rep.documents == 2
     assert not any(r.path == "flood.txt" for r in eng.ask(FLOOD_Q).results)
@@ -230,8 +242,129 @@ def test_term_counts_equal_the_embedded_stores_through_changes_deletes_and_a_rec
         sorted(p for p in Path(folder).iterdir() if p.name != "flood.txt")[0].unlink()
     got = compare()
     assert got["vistula"] == 0 and got["dunajec"] == 1
-    milvus_terms.recount(on_milvus.store)
+    milvus_terms.apply(on_milvus.store, Counter({"dunajec": 3, "libya": -1}), Counter())  # two origins' drift
+    assert on_milvus._refresh(True).snapshot._read_counts(["dunajec"])["dunajec"] == 4
+    on_milvus.recount_terms()  # newsdesk index --recount-terms
     assert on_milvus._refresh(True).snapshot._read_counts(list(got)) == got
+    with pytest.raises(ValueError, match="--recount-terms is for a Milvus store"):
+        embedded.recount_terms()
+
+
+# News questions (as of a time, speakers, pinned days, bylines) on Milvus: the crafted dated archive of
+# tests/test_news_questions.py plus an article with a byline, in Milvus and in the embedded store.
+BYLINE = ("ferry.md", "2023-06-02", "Night ferry timetable changes", "Jane Doe",
+          "The night ferry will leave Port Alder an hour later from July, the operator said on Friday.\n")
+NEWS_ASKED = dt.date(2023, 6, 10)
+NEWS_QUESTIONS = ["What did Lena White say on Monday?", "What did Mike Ferris say about the bridge?",
+                  "What did Lena White say about the summer festival?", "What did Lena White say on May 1?",
+                  "What did Lena White say about interest rates?", "What did China's foreign ministry say?",
+                  "Who is the new harbour master of Port Alder?", "What did Marcus Reed say about the parade?",
+                  "What did the mayor of Harbourview say about the footbridge?"]
+
+
+@pytest.fixture(scope="module")
+def news_pair(milvus, tmp_path_factory, embedder):
+    """(on Milvus, embedded): two engines over the same dated articles, indexed."""
+    from tests.test_news_questions import ARTICLES
+
+    root = tmp_path_factory.mktemp("milvus-news")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name, date, title, author, body in [(n, d, t, None, b) for n, (d, t, b) in ARTICLES.items()] + [BYLINE]:
+        by = f'author: "{author}"\n' if author else ""
+        (corpus / name).write_text(f'---\ntitle: "{title}"\ndate: "{date}"\n{by}---\n\n{body}', encoding="utf-8")
+    engines = []
+    for name, store in (("milvus", milvus.store), ("embedded", "embedded")):
+        eng = Engine(Settings(_env_file=None, corpus=corpus, data=root / name, progress=False, store=store,
+                              milvus_collection=f"t{uuid.uuid4().hex[:12]}", milvus_timeout=5), embedder=embedder)
+        eng.index(progress=False)
+        engines.append(eng)
+    return tuple(engines)
+
+
+def test_milvus_never_returns_what_was_published_after_the_question(news_pair):
+    on_milvus, _ = news_pair
+    for question in ("What did Lena White say about the summer festival?", "Who is the new harbour master?"):
+        ans = on_milvus.ask(question, asked_at=NEWS_ASKED)
+        assert all(r.date <= "2023-06-10" for r in ans.results + ans.near_misses), question
+        assert all(r.path != "later.md" for r in ans.results + ans.near_misses), question
+    later = on_milvus.ask("What did Lena White say about the summer festival?", asked_at=dt.date(2023, 6, 21))
+    assert "free for every child" in later.results[0].quote
+    assert later.results[0].speaker == "Lena White"
+
+
+def test_milvus_answers_speaker_and_pinned_day_questions_as_the_embedded_store(news_pair):
+    on_milvus, embedded = news_pair
+    ferris = on_milvus.ask("What did Mike Ferris say about the bridge?", asked_at=NEWS_ASKED)
+    assert (ferris.results[0].speaker, ferris.results[0].said_on) == ("Mike Ferris", "2023-06-05")
+    assert "bridge will reopen" in ferris.results[0].quote
+    monday = on_milvus.ask("What did Lena White say on Monday?", asked_at=dt.date(2023, 6, 7))
+    assert "The toll keeps our ferries running" in monday.results[0].quote
+    assert (monday.results[0].speaker, monday.results[0].said_on) == ("Lena White", "2023-06-05")
+    by_role = on_milvus.ask("What did the mayor of Harbourview say about the footbridge?", asked_at=NEWS_ASKED)
+    assert "joins the two halves of our town" in by_role.results[0].quote  # the role is read from Milvus too
+    nearest = on_milvus.ask("What did Lena White say on May 1?", asked_at=NEWS_ASKED)
+    assert nearest.abstained
+    assert nearest.reason.startswith("nothing from Lena White on 2023-05-01; nearest: 2023-06-05")
+    for q in NEWS_QUESTIONS:
+        a, b = on_milvus.ask(q, asked_at=NEWS_ASKED), embedded.ask(q, asked_at=NEWS_ASKED)
+        assert (a.abstained, a.reason) == (b.abstained, b.reason), q
+        assert [(r.quote, r.speaker, r.said_on) for r in a.results[:3]] == \
+            [(r.quote, r.speaker, r.said_on) for r in b.results[:3]], q
+
+
+def test_milvus_answers_who_wrote_from_the_byline(news_pair):
+    on_milvus, _ = news_pair
+    ans = on_milvus.ask("Who wrote the night ferry timetable article?")
+    assert not ans.abstained and ans.results[0].author == "Jane Doe" and ans.results[0].path == "ferry.md"
+    assert "an hour later from July" in ans.results[0].quote
+
+
+def test_another_bot_answers_a_new_speakers_words_on_their_day(settings_for, embedder):
+    """A reader with no local index learns new quotations and days at the next commit (its timeline and speakers
+    are read again, for the changed documents only), and forgets a changed document's old ones."""
+    def write(folder: Path, name: str, date: str, body: str) -> None:
+        (folder / name).write_text(f'---\ntitle: "{name}"\ndate: "{date}"\n---\n\n{body}', encoding="utf-8")
+
+    writer = Engine(settings_for("writer", copy_sample=False), embedder=embedder)
+    reader = Engine(settings_for("reader", copy_sample=False), embedder=embedder)
+    corpus = Path(writer.settings.corpus)
+    write(corpus, "quay.md", "2023-06-05", '"The quay will be rebuilt in stone," Harbour chief Olga Marsh said.\n')
+    writer.index(progress=False)
+    asked = dt.date(2023, 6, 12)
+    before = reader.ask("What did Olga Marsh say on June 8?", asked_at=asked)
+    assert before.abstained
+    assert before.reason.startswith("nothing from Olga Marsh on 2023-06-08; nearest: 2023-06-05")
+    write(corpus, "tide.md", "2023-06-08", '"The spring tide flooded the lower quay," Olga Marsh said on Thursday.\n')
+    writer.index(progress=False)
+    after = reader.ask("What did Olga Marsh say on June 8?", asked_at=asked)
+    assert not after.abstained and "spring tide flooded" in after.results[0].quote
+    assert (after.results[0].speaker, after.results[0].said_on) == ("Olga Marsh", "2023-06-08")
+    write(corpus, "quay.md", "2023-06-05", '"The quay will be rebuilt in wood," Harbour chief Ivo Dent said.\n')
+    writer.index(progress=False)
+    dent = reader.ask("What did Ivo Dent say about the quay?", asked_at=asked)
+    assert dent.results[0].speaker == "Ivo Dent" and "in wood" in dent.results[0].quote
+    marsh = reader.ask("What did Olga Marsh say about the quay?", asked_at=asked)
+    assert not any("in stone" in r.quote for r in marsh.results + marsh.near_misses)
+
+
+def test_a_collection_of_the_previous_format_says_how_to_rebuild(settings_for, embedder, milvus):
+    """An index written before the news-question fields (format 1) is refused with the command that rebuilds,
+    by a question and by an index run alike, and the rebuild answers again."""
+    s = settings_for(copy_sample=False)
+    (Path(s.corpus) / "flood.txt").write_text(FLOOD)
+    eng = Engine(s, embedder=embedder)
+    eng.index(progress=False)
+    client = MilvusClient(f"http://127.0.0.1:{milvus.port}")
+    client.alter_collection_properties(eng.store.chunks_name, properties={META_PROPERTY: json.dumps(
+        {"format": 1, "model": s.model, "dimension": embedder.dim})})
+    old = Engine(s, embedder=embedder)
+    with pytest.raises(IndexDamaged, match=r"not a newsdesk index of format 2 \(format 1\).*newsdesk index --rebuild"):
+        old.ask(FLOOD_Q)
+    with pytest.raises(IndexDamaged, match="newsdesk index --rebuild"):
+        old.index(progress=False)
+    assert old.index(rebuild=True, progress=False).added == 1
+    assert any("Vistula" in q for q in quotes(old, FLOOD_Q))
 
 
 class StopsMilvus:

@@ -4,7 +4,10 @@ An `IndexStore` is where an index lives (the embedded FAISS + SQLite data folder
 index runs (`index`), says which generation is current, opens an `IndexView` of it, and reports what is indexed.
 An `IndexView` is everything a question reads from one generation: hybrid retrieval (`retriever`), chunk rows
 with their documents, sentence spans and vectors, and BM25 term statistics (`df`, `idf`) for the answer
-builder's coverage features. `index/stores/__init__.py` chooses the implementation from `NEWSDESK_STORE`.
+builder's coverage features, and the per-generation tables of news questions: when each chunk was published
+(`timeline`: the as-of filter and pinned days), who is quoted where (`speakers`), the stored vectors of the
+chunks those reach (`chunk_vectors`), and the documents' bylines (`titles`, `document`: "who wrote ...").
+`index/stores/__init__.py` chooses the implementation from `NEWSDESK_STORE`.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from ..store import ChunkRow, DocRow
 if TYPE_CHECKING:
     from ..embedding import Embedder
     from ..retrieval import Candidate
+    from ..speaker_index import SpeakerIndex
+    from ..timeline import Timeline
 
 
 class StoreUnavailable(IndexProblem):
@@ -31,7 +36,8 @@ class Searcher(Protocol):
     def search(self, query_vec: np.ndarray, query_text: str, k: int = 30,
                allow: Callable[[np.ndarray], np.ndarray] | None = None) -> list["Candidate"]:
         """The best `k` chunks for a question by dense and BM25 retrieval, fused; `allow(ids)` (a boolean mask)
-        keeps only some chunks (those published by the time the question was asked)."""
+        keeps only some chunks (those published by the time the question was asked; a `timeline.AsOf` a store
+        may apply inside its own search)."""
         ...
 
 
@@ -58,6 +64,26 @@ class IndexView(Protocol):
         """The term's BM25 idf over the live chunks."""
         ...
 
+    def timeline(self) -> "Timeline":
+        """When each live chunk was published (read from the index; the caller keeps it for the generation)."""
+        ...
+
+    def speakers(self) -> "SpeakerIndex":
+        """The attributed quotations of the live documents by speaker (read from the index; kept by the caller)."""
+        ...
+
+    def chunk_vectors(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """The stored dense vectors of these chunk ids: (ids found, n x dim float32)."""
+        ...
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]:
+        """Per live document: (path, title, author), for finding an article by its name."""
+        ...
+
+    def document(self, path: str) -> DocRow | None:
+        """The live document at `path` (None when not indexed)."""
+        ...
+
 
 class IndexStore(Protocol):
     def generation(self) -> int:
@@ -75,6 +101,10 @@ class IndexStore(Protocol):
         ...
 
     def status(self) -> IndexStatus:
+        ...
+
+    def indexed(self, names: list[str]) -> list[str]:
+        """The indexed document paths at these corpus-relative paths or inside these folders."""
         ...
 
     def document(self, path: str) -> DocRow | None:

@@ -16,6 +16,8 @@ from ..lexical import LexicalIndex, SegmentedLexical
 from ..records import IndexReport, IndexStatus, SourceInfo
 from ..retrieval import Retriever, make_fusion
 from ..settings import Settings
+from ..speaker_index import SpeakerIndex
+from ..timeline import Timeline
 from ..store import ChunkRow, DocRow, Snapshot, Store, meta_int
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,23 @@ class EmbeddedView:
         return self._sql().get_sentences(hashes, self._dim)
 
     def sql(self) -> Store:
-        """This thread's SQLite access to the data folder (the speaker and publication-date tables the answer
-        builder reads for "what did X say" and as-of questions)."""
+        """This thread's SQLite access to the data folder."""
         return self._sql()
+
+    def timeline(self) -> Timeline:
+        return Timeline.load(self._sql())
+
+    def speakers(self) -> SpeakerIndex:
+        return SpeakerIndex.load(self._sql())
+
+    def chunk_vectors(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._sql().chunk_vectors(ids, dim)
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]:
+        return self._sql().titles()
+
+    def document(self, path: str) -> DocRow | None:
+        return self._sql().document(path)
 
     def df(self, term: str) -> int:
         return self.lexical.df(term)
@@ -117,6 +133,9 @@ class EmbeddedStore:
             model=meta.get("model", self.settings.model),
             sources=sources,
         )
+
+    def indexed(self, names: list[str]) -> list[str]:
+        return sorted(self.sql().document_stats(under=names))
 
     def document(self, path: str) -> DocRow | None:
         return self.sql().document(path)

@@ -8,13 +8,20 @@ Collections (prefix `NEWSDESK_MILVUS_COLLECTION`, default `newsdesk`):
                      (analysed by Milvus: standard tokenizer, lowercase, English stop words and Snowball stemmer;
                      a BM25 function turns it into the `sparse` field), the dense `vector`, `terms` (the chunk's
                      terms as `lexical.terms` analyses them, matched with TEXT_MATCH for the answer builder's
-                     document frequencies), and the sentence spans and int8 sentence vectors (base64).
+                     document frequencies), the sentence spans and int8 sentence vectors (base64), `day`
+                     (the document's publication day as a date ordinal, 0 undated: the as-of filter runs
+                     inside the search as `day <= N`) and `quotes` (the attributed quotations starting in the
+                     chunk: speaker, role, start; JSON), the tables of "what did X say" and pinned-day
+                     questions, read once per commit by a question-answering process (`MilvusView.timeline`).
     <prefix>_docs    a document version's clean text, metadata, reader-comment spans and facts (quotations,
                      dates), compressed and cut into parts; keyed by path and content hash, never modified.
     <prefix>_heads   one row per indexed path: the content hash of its live version, the writer's origin, the
-                     file's stat when hashed, metadata for /sources. A document's head row is its commit point.
+                     file's stat when hashed, metadata for /sources and the byline ("who wrote ..."). A
+                     document's head row is its commit point.
     <prefix>_terms   per term, how many live chunks hold it, and the live chunk count: the answer builder's
-                     document frequencies, kept by the writer (index/stores/milvus_terms.py).
+                     document frequencies, kept by the writer (index/stores/milvus_terms.py), and the row
+                     `#commit`, a stamp every commit rewrites: the store's generation, which tells a reader to
+                     read its timeline and speakers again.
 The chunks collection's property `newsdesk.meta` records the model, dimension and format: another model is refused with
 the command that rebuilds.
 
@@ -49,13 +56,15 @@ from ..records import IndexReport, IndexStatus, SourceInfo, Span
 from ..retrieval import Candidate, fuse, make_fusion
 from ..settings import Settings
 from ..errors import IndexDamaged, IndexProblem, ModelMismatch
+from ..speaker_index import QuotedIn, SpeakerIndex
 from ..store import ChunkRow, DocRow, unpack_sentence_vectors
+from ..timeline import AsOf, Timeline
 from .base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-FORMAT = 1
+FORMAT = 2  # 2: chunk rows carry `day` and `quotes`, head rows `author`
 META_PROPERTY = "newsdesk.meta"  # the chunks collection's property holding model, dimension and format (JSON)
 TEXT_ANALYZER = {"tokenizer": "standard", "filter": [
     "lowercase", {"type": "stop", "stop_words": ["_english_"]}, {"type": "stemmer", "language": "english"}]}
@@ -68,7 +77,13 @@ DOC_CACHE = 512
 QUERY_LIMIT = 16_384  # Milvus's largest query result
 IN_BATCH = 500  # values in one `in [...]` filter
 CHUNK_FIELDS = ["id", "path", "content_hash", "start", "end", "hash", "text", "sparse", "vector", "terms",
-                "sent_spans", "sent_vectors"]
+                "sent_spans", "sent_vectors", "day", "quotes"]
+SCAN_BATCH = 4000  # rows per request when a reader reads its timeline and speakers
+TABLES_FULL = 200  # past this many changed documents a reader reads every chunk's day and quotes again
+
+
+# per live chunk, as the per-generation tables read it: (chunk id, publication day, quotations, roles)
+ChunkTables = tuple[int, int, list[QuotedIn], list[tuple[str, str]]]
 
 
 def server_uri(store: str) -> str:
@@ -143,6 +158,9 @@ class MilvusStore:
         self._meta: dict[str, Any] | None = None
         self._docs: OrderedDict[tuple[str, str], DocRow] = OrderedDict()
         self._docs_lock = threading.Lock()
+        # what MilvusView's timeline and speakers were last read from: (heads read, table rows per path)
+        self._table_rows: tuple[dict[str, str], dict[str, list[ChunkTables]]] = ({}, {})
+        self._tables_lock = threading.Lock()
 
     # --- connection and errors ---------------------------------------------------------------------------------
     @property
@@ -231,10 +249,8 @@ class MilvusStore:
     def load(self) -> None:
         c = self.client()
         with self.guard():
-            for name in (self.chunks_name, self.docs_name, self.heads_name):
+            for name in (self.chunks_name, self.docs_name, self.heads_name, self.terms_name):
                 c.load_collection(name)
-            if c.has_collection(self.terms_name):  # an index built before the term counts has none
-                c.load_collection(self.terms_name)
 
     # --- schema ------------------------------------------------------------------------------------------------
     def exists(self) -> bool:
@@ -292,6 +308,8 @@ class MilvusStore:
                             enable_match=True, analyzer_params={"tokenizer": "whitespace"})
                 s.add_field("sent_spans", DataType.VARCHAR, max_length=VARCHAR_MAX)
                 s.add_field("sent_vectors", DataType.VARCHAR, max_length=VARCHAR_MAX)
+                s.add_field("day", DataType.INT64)
+                s.add_field("quotes", DataType.VARCHAR, max_length=VARCHAR_MAX)
                 s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
                                         output_field_names=["sparse"]))
                 ip = c.prepare_index_params()
@@ -299,14 +317,15 @@ class MilvusStore:
                 ip.add_index("vector", index_type=kind, metric_type="IP",
                              params={"M": 16, "efConstruction": 200} if kind == "HNSW" else {})
                 ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
-                for field in ("path", "hash"):  # the writer's and the sentence reads' filters
+                for field in ("path", "hash", "day"):  # the writer's, the sentence reads' and the as-of filters
                     ip.add_index(field, index_type="INVERTED")
                 c.create_collection(self.chunks_name, schema=s, index_params=ip, consistency_level="Strong")
                 c.alter_collection_properties(self.chunks_name, properties={META_PROPERTY: json.dumps(
                     {"format": FORMAT, "model": self.settings.model, "dimension": dim})})
             for name, fields in ((self.docs_name, [("key", 128), ("path", PATH_MAX), ("content_hash", 128)]),
                                  (self.heads_name, [("path", PATH_MAX), ("content_hash", 128), ("origin", PATH_MAX),
-                                                    ("title", META_MAX), ("source", META_MAX), ("date", 64),
+                                                    ("title", META_MAX), ("author", META_MAX),
+                                                    ("source", META_MAX), ("date", 64),
                                                     ("url", META_MAX), ("indexed_at", 64)])):
                 if c.has_collection(name):
                     continue
@@ -333,6 +352,8 @@ class MilvusStore:
                 if c.has_collection(name):
                     c.drop_collection(name)
         self._meta = None
+        with self._tables_lock:
+            self._table_rows = ({}, {})
 
     # --- reads -------------------------------------------------------------------------------------------------
     def query(self, collection: str, expr: str, fields: list[str], limit: int | None = QUERY_LIMIT) -> list[dict]:
@@ -348,9 +369,9 @@ class MilvusStore:
             out += self.query(collection, expr, fields)
         return out
 
-    def scan(self, collection: str, expr: str, fields: list[str]) -> Iterator[dict]:
+    def scan(self, collection: str, expr: str, fields: list[str], batch: int = 1000) -> Iterator[dict]:
         """Every row matching `expr`, in batches (for the heads of a whole corpus)."""
-        it = self.run(lambda c: c.query_iterator(collection, batch_size=1000, filter=expr, output_fields=fields))
+        it = self.run(lambda c: c.query_iterator(collection, batch_size=batch, filter=expr, output_fields=fields))
         try:
             while True:
                 with self.guard():
@@ -367,6 +388,17 @@ class MilvusStore:
 
     def heads(self, paths: Iterable[str]) -> dict[str, dict]:
         return {r["path"]: r for r in self.query_in(self.heads_name, "path", paths, ["path", "content_hash"])}
+
+    def heads_under(self, names: list[str], fields: list[str]) -> dict[str, dict]:
+        """The head rows at these paths or inside these folders (corpus-relative names), by path."""
+        out = {}
+        for name in names:
+            like = name.replace("\\", "\\\\").replace('"', '\\"')
+            for r in self.scan(self.heads_name, f'path like "{like}%"', fields):
+                p = r["path"]
+                if p == name or p.startswith(name + "/"):
+                    out[p] = r
+        return out
 
     def documents(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], DocRow]:
         """Document versions by (path, content hash), from the cache or the server (immutable rows)."""
@@ -392,9 +424,45 @@ class MilvusStore:
                     self._docs.popitem(last=False)
         return out
 
+    def table_rows(self) -> dict[str, list[ChunkTables]]:
+        """Per live path: (chunk id, publication day, quotations) of its live version's chunks. Kept between
+        reads: a read after a commit fetches only the paths whose head changed (one scan of the heads, then the
+        chunks of those paths), or every chunk when more than TABLES_FULL paths changed."""
+        heads = {r["path"]: r["content_hash"] for r in self.scan(self.heads_name, "", ["path", "content_hash"])}
+        with self._tables_lock:
+            known_heads, known = self._table_rows
+        changed = [p for p, h in heads.items() if known_heads.get(p) != h]
+        fields = ["id", "path", "content_hash", "day", "quotes"]
+        if len(changed) > TABLES_FULL:
+            kept: dict[str, list[ChunkTables]] = {}
+            found = self.scan(self.chunks_name, "", fields, batch=SCAN_BATCH)
+        else:
+            kept = {p: got for p, got in known.items() if p in heads and known_heads[p] == heads[p]}
+            found = (r for i in range(0, len(changed), 100)
+                     for r in self.scan(self.chunks_name, f"path in {lit_list(changed[i : i + 100])}", fields,
+                                        batch=SCAN_BATCH))
+        fresh: dict[str, list[ChunkTables]] = {}
+        for r in found:
+            if heads.get(r["path"]) == r["content_hash"]:
+                cid = int(r["id"])
+                fresh.setdefault(r["path"], []).append((cid, int(r["day"]), decode_quotes(cid, r["quotes"]),
+                                                        decode_roles(r["quotes"])))
+        out = {**kept, **fresh}
+        with self._tables_lock:
+            self._table_rows = (heads, out)
+        log.info("read the timeline and speakers of %d changed documents (%d live)", len(changed), len(heads))
+        return out
+
     # --- the IndexStore interface ------------------------------------------------------------------------------
     def generation(self) -> int:
-        """1 once the collections exist (Milvus serves the live state; there are no generations to load)."""
+        """The stamp of the last commit (milvus_terms.last_commit): Milvus serves the live state, and a new
+        stamp tells a reader to read its per-generation tables (timeline, speakers) again. 1 for collections
+        no commit stamped yet, 0 when there are none. One primary-key read."""
+        from .milvus_terms import last_commit
+
+        stamp = last_commit(self)
+        if stamp is not None:
+            return stamp
         return 1 if self.exists() else 0
 
     def open_view(self) -> "MilvusView":
@@ -403,13 +471,26 @@ class MilvusStore:
         self._meta = None
         self.check_model()
         self.load()
-        return MilvusView(self)
+        return MilvusView(self, self.generation())
 
     def index(self, get_embedder: Callable, *, rebuild: bool = False, progress: bool | None = None,
               paths: list[str | Path] | None = None) -> IndexReport:
         from .milvus_writer import run_index
 
         return run_index(self, get_embedder, rebuild=rebuild, progress=progress, paths=paths)
+
+    def recount_terms(self) -> None:
+        """Count the live chunks' terms from scratch (`milvus_terms.recount`), as this data folder's writer:
+        repairs the counts two origins writing the same terms at once can leave off (`newsdesk index
+        --recount-terms`), without the full rebuild."""
+        from ..indexer import exclusive_run
+        from .milvus_terms import recount
+
+        if not self.exists():
+            raise IndexDamaged(f"no newsdesk index in Milvus at {self.uri}; build it with: newsdesk index")
+        self.check_model()
+        with exclusive_run(self.settings, self.settings.lock_timeout):
+            recount(self)
 
     def status(self) -> IndexStatus:
         if not self.exists():
@@ -422,6 +503,11 @@ class MilvusStore:
                            updated_at=max((r["indexed_at"] for r in heads), default=None),
                            model=self.meta().get("model", self.settings.model), sources=sources)
 
+    def indexed(self, names: list[str]) -> list[str]:
+        if not self.exists():
+            return []
+        return sorted(self.heads_under(names, ["path"]))
+
     def document(self, path: str) -> DocRow | None:
         head = self.heads([path]).get(path)
         if head is None:
@@ -432,16 +518,16 @@ class MilvusStore:
 class MilvusView:
     """The live index in Milvus, as a question reads it (it is its own retriever)."""
 
-    generation = 1
-
-    def __init__(self, store: MilvusStore) -> None:
+    def __init__(self, store: MilvusStore, generation: int = 1) -> None:
         self.store = store
+        self.generation = generation
         self.retriever = self
         self.fusion = make_fusion(store.settings.fusion)
         self._dim = int(store.meta()["dimension"])
         self._sentences: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._stats: dict[str, tuple[float, int]] = {}  # term (or milvus_terms.TOTAL) -> (when read, count)
         self._lock = threading.Lock()
+        self._read: tuple[Timeline, SpeakerIndex] | None = None
         # a question's requests (two searches, the statistics of its terms) go out together
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-milvus")
 
@@ -449,20 +535,24 @@ class MilvusView:
     def search(self, query_vec: np.ndarray, query_text: str, k: int = 30,
                allow: Callable[[np.ndarray], np.ndarray] | None = None) -> list[Candidate]:
         """Dense and BM25 searches (two requests, so that each candidate keeps both scores and ranks for the
-        answer builder), stale versions dropped, fused as the embedded store fuses. `allow(ids)` (a boolean mask)
-        drops chunks from the results (not yet a filter inside Milvus, so fewer than `k` may remain)."""
+        answer builder), stale versions dropped, fused as the embedded store fuses. An as-of filter
+        (`timeline.AsOf`) runs inside both searches (`day <= N`; undated chunks are day 0); any other
+        `allow(ids)` (a boolean mask) drops chunks from the results."""
         s = self.store
         fields = ["path", "content_hash"]
+        expr = f"day <= {allow.day.toordinal()}" if isinstance(allow, AsOf) else ""
+        if expr:
+            allow = None
         dense_params: dict[str, Any] = {"metric_type": "IP"}
         if s.settings.milvus_index.upper() == "HNSW":
             dense_params["params"] = {"ef": max(128, k)}
         q_terms = set(terms(query_text))
         dense_f = self._pool.submit(s.run, lambda c: c.search(
             s.chunks_name, data=[np.asarray(query_vec, dtype=np.float32).tolist()], anns_field="vector", limit=k,
-            search_params=dense_params, output_fields=fields))
+            filter=expr, search_params=dense_params, output_fields=fields))
         lexical_f = self._pool.submit(s.run, lambda c: c.search(
             s.chunks_name, data=[query_text], anns_field="sparse", limit=k, search_params={"metric_type": "BM25"},
-            output_fields=fields)) if q_terms else None
+            filter=expr, output_fields=fields)) if q_terms else None
         # the answer builder asks for the idf of each question term next: have them ready (one read, cached)
         stats = self._pool.submit(self._counts, q_terms)
         dense = dense_f.result()[0]
@@ -524,6 +614,52 @@ class MilvusView:
                 out.update({h: self._sentences[h] for h in missing if h in self._sentences})
         return out
 
+    # --- per-generation tables ---------------------------------------------------------------------------------
+    def _tables(self) -> tuple[Timeline, SpeakerIndex]:
+        """The timeline and the speaker index of the live chunks, on first use: the heads are read, and the
+        `day` and `quotes` fields of the chunks of each path's live version, only for the paths whose version
+        changed since the store last read them (all on the first read; `MilvusStore.table_rows`)."""
+        with self._lock:
+            if self._read is not None:
+                return self._read
+        rows = self.store.table_rows()
+        days = [(cid, day, path) for path, got in rows.items() for cid, day, _, _ in got]
+        quoted = [q for got in rows.values() for _, _, qs, _ in got for q in qs]
+        roles = [r for got in rows.values() for _, _, _, rs in got for r in rs]
+        read = (Timeline.from_rows(days), SpeakerIndex.from_quotations(quoted, roles))
+        with self._lock:
+            self._read = read
+        return read
+
+    def timeline(self) -> Timeline:
+        return self._tables()[0]
+
+    def speakers(self) -> SpeakerIndex:
+        return self._tables()[1]
+
+    def chunk_vectors(self, ids: list[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        s = self.store
+        found: list[int] = []
+        vecs: list[np.ndarray] = []
+        for i in range(0, len(ids), IN_BATCH):
+            part = [int(x) for x in ids[i : i + IN_BATCH]]
+            for r in _rows(s.run(lambda c: c.get(s.chunks_name, ids=part, output_fields=["vector"]))):
+                v = np.asarray(r["vector"], dtype=np.float32)
+                if v.size == dim:
+                    found.append(int(r["id"]))
+                    vecs.append(v)
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, dim), dtype=np.float32)
+        return np.asarray(found, dtype=np.int64), np.vstack(vecs)
+
+    def titles(self) -> list[tuple[str, str | None, str | None]]:
+        s = self.store
+        rows = sorted(s.scan(s.heads_name, "", ["path", "title", "author"]), key=lambda r: r["path"])
+        return [(r["path"], r["title"] or None, r["author"] or None) for r in rows]
+
+    def document(self, path: str) -> DocRow | None:
+        return self.store.document(path)
+
     # --- BM25 statistics ---------------------------------------------------------------------------------------
     def _counts(self, words: Iterable[str]) -> dict[str, int]:
         """Document frequencies of `words` and the live chunk count (key `milvus_terms.TOTAL`): from the cache
@@ -567,6 +703,33 @@ class MilvusView:
 
         counts = self._counts([term])
         return _idf(counts[TOTAL], counts.get(term, 0))
+
+
+def encode_quotes(quoted: Iterable[QuotedIn], roles: Iterable[tuple[str, str]] = ()) -> str:
+    """A chunk's attributed quotations as its `quotes` field: JSON [[speaker, role, start], ...], then, in a
+    document's first chunk, the roles the document gives quoted people where it names them as [[name, role],
+    ...] (`speaker_index.document_roles`); as many as fit the field (a chunk holds a few; the limit is never
+    near)."""
+    out: list[list] = []
+    size = 2
+    items = [[q.speaker, q.role, q.start] for q in quoted] + [[name, role] for name, role in roles]
+    for item in items:
+        n = len(json.dumps(item, ensure_ascii=False).encode("utf-8")) + 1
+        if size + n > VARCHAR_MAX:
+            log.warning("a chunk's quotations do not all fit its Milvus field; %d kept", len(out))
+            break
+        out.append(item)
+        size += n
+    return json.dumps(out, ensure_ascii=False)
+
+
+def decode_quotes(chunk_id: int, field: str) -> list[QuotedIn]:
+    return [QuotedIn(item[0], chunk_id, int(item[2]), item[1]) for item in json.loads(field or "[]")
+            if len(item) == 3]
+
+
+def decode_roles(field: str) -> list[tuple[str, str]]:
+    return [(item[0], item[1]) for item in json.loads(field or "[]") if len(item) == 2]
 
 
 def _countable(term: str) -> bool:

@@ -14,15 +14,21 @@ the same moment can overwrite each other's update of a shared term (the counts t
 until a recount). A run killed between a commit and its count update leaves the counts off by that batch;
 the next run on that machine sees the journal of the killed batch and recounts (`recount`: one scan of the
 heads and the chunks' terms), as does a writer that finds no `TOTAL` row (an index built before this
-collection existed). `newsdesk index --rebuild` rebuilds everything, counts included.
+collection existed). `newsdesk index --recount-terms` recounts on demand (the drift of two origins);
+`newsdesk index --rebuild` rebuilds everything, counts included.
+
+The row `COMMIT` is not a count: every commit (and recount) stamps it, and readers use it as the index's
+generation (`MilvusStore.generation`), reading their timeline and speakers again when it changes.
 """
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from ..errors import IndexDamaged
 from .milvus import IN_BATCH, lit, lit_list
 
 if TYPE_CHECKING:
@@ -31,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TOTAL = "#chunks"  # the live chunk count's row (no term holds '#': terms are word characters)
+COMMIT = "#commit"  # the row whose `df` is the last commit's stamp (MilvusStore.generation)
 TERM_MAX = 512  # bytes of a term's key; longer terms (a run of letters no article holds) are not counted
 
 
@@ -112,14 +119,31 @@ def recount(store: "MilvusStore") -> None:
     counts = count_rows(r for r in store.scan(store.chunks_name, "", ["path", "content_hash", "terms"])
                         if heads.get(r["path"]) == r["content_hash"])
     counts[TOTAL] += 0
-    stale = {r["term"]: 0 for r in store.scan(store.terms_name, "", ["term"]) if r["term"] not in counts}
+    stale = {r["term"]: 0 for r in store.scan(store.terms_name, "", ["term"])
+             if r["term"] not in counts and r["term"] != COMMIT}
     store.run(lambda c: c.delete(store.terms_name, filter=f"term == {lit(TOTAL)}"))  # untrusted while rewriting
     _write(store, {**stale, **counts})
+    mark_commit(store)  # readers read their tables again (a killed run may have committed unstamped)
+
+
+def mark_commit(store: "MilvusStore") -> None:
+    """Stamp a commit (the time in nanoseconds): readers compare it with the generation they loaded."""
+    store.run(lambda c: c.upsert(store.terms_name, [{"term": COMMIT, "df": time.time_ns(), "_v": [0.0, 0.0]}]))
+
+
+def last_commit(store: "MilvusStore") -> int | None:
+    """The last commit's stamp; None when nothing was stamped or there are no collections."""
+    try:
+        # `term in [...]` is a primary-key lookup; `term == ...` scans the collection on milvus-lite (a second)
+        rows = store.query_in(store.terms_name, "term", [COMMIT], ["df"])
+    except IndexDamaged:  # no terms collection (nothing indexed; checked by the caller)
+        return None
+    return int(rows[0]["df"]) if rows else None
 
 
 def has_total(store: "MilvusStore") -> bool:
     """Whether the counts are complete (a recount or the first write finished)."""
-    return bool(store.query(store.terms_name, f"term == {lit(TOTAL)}", ["df"]))
+    return bool(store.query_in(store.terms_name, "term", [TOTAL], ["df"]))
 
 
 def read(store: "MilvusStore", terms: Iterable[str]) -> dict[str, int] | None:

@@ -29,17 +29,20 @@ from ..indexer import EMBED_BLOCK, exclusive_run, finished, normalize_names, pla
 from ..lexical import terms
 from ..preparing import Prepared
 from ..records import IndexReport
+from ..speaker_index import QuotedIn, document_roles, quoted_in
+from ..timeline import day_ordinal
+from .. import facts
 from ..store import DocRow, now_iso, pack_sentence_vectors
 from . import milvus_terms
-from .milvus import (META_MAX, PATH_MAX, VARCHAR_MAX, MilvusStore, chunk_id, clip, doc_key, encode_doc, lit,
-                     lit_list)
+from .milvus import (META_MAX, PATH_MAX, VARCHAR_MAX, MilvusStore, chunk_id, clip, doc_key, encode_doc,
+                     encode_quotes, lit, lit_list)
 
 log = logging.getLogger(__name__)
 
 PENDING_FILE = "milvus-pending.json"
 FLUSH_MIN = 1_000  # chunks written by a run past which it flushes (Milvus advises against frequent flushes)
-HEAD_FIELDS = ["path", "content_hash", "origin", "title", "source", "date", "url", "indexed_at", "size", "mtime_ns",
-               "ctime_ns", "chunks"]
+HEAD_FIELDS = ["path", "content_hash", "origin", "title", "author", "source", "date", "url", "indexed_at", "size",
+               "mtime_ns", "ctime_ns", "chunks"]
 _NONE = -1  # an unknown stat (None in the plan) as stored in an INT64 field
 
 
@@ -115,14 +118,7 @@ def _heads(store: MilvusStore, origin: str, names: list[str] | None) -> dict[str
     everything under folders) whoever wrote them."""
     if names is None:
         return {r["path"]: r for r in store.scan(store.heads_name, f"origin == {lit(origin)}", HEAD_FIELDS)}
-    out = {}
-    for name in names:
-        like = name.replace("\\", "\\\\").replace('"', '\\"')
-        for r in store.scan(store.heads_name, f'path like "{like}%"', HEAD_FIELDS):
-            p = r["path"]
-            if p == name or p.startswith(name + "/"):
-                out[p] = r
-    return out
+    return store.heads_under(names, HEAD_FIELDS)
 
 
 def _journal(pending: Path, paths: list[str]) -> None:
@@ -175,6 +171,7 @@ def _remove(store: MilvusStore, paths: list[str]) -> None:
     for i in range(0, len(paths), 500):
         expr = f"path in {lit_list(paths[i : i + 500])}"
         store.run(lambda c: c.delete(store.heads_name, filter=expr))
+    milvus_terms.mark_commit(store)
     milvus_terms.apply(store, Counter(), old)
     _delete_stale(store, {p: None for p in paths})
 
@@ -210,6 +207,9 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
     ts = now_iso()
     for prep in block:
         d = prep.doc
+        day = day_ordinal(d.date)
+        quoted, roles = _quoted(prep)
+        first = min(prep.spans, default=None)
         for (s, e), h in zip(prep.spans, prep.hashes):
             cid = chunk_id(d.path, d.content_hash, s, e)
             k = known[h]
@@ -217,14 +217,16 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
             chunk_rows.append({"id": cid, "path": d.path, "content_hash": d.content_hash, "start": s, "end": e,
                                "hash": h, "text": clip(text, VARCHAR_MAX), "vector": k["vector"],
                                "terms": clip(" ".join(dict.fromkeys(terms(text))), VARCHAR_MAX),
-                               "sent_spans": k["sent_spans"], "sent_vectors": k["sent_vectors"]})
+                               "sent_spans": k["sent_spans"], "sent_vectors": k["sent_vectors"], "day": day,
+                               "quotes": encode_quotes(quoted.get(cid, []), roles if (s, e) == first else ())})
         row = DocRow(d.path, d.content_hash, d.title, d.source, d.date, d.url, d.author, d.text, d.comments,
                      prep.facts)
         key = doc_key(d.path, d.content_hash)
         doc_rows += [{"key": f"{key}:{i}", "path": d.path, "content_hash": d.content_hash, "part": i, "blob": part,
                       "_v": [0.0, 0.0]} for i, part in enumerate(encode_doc(row))]
         head_rows.append({"path": d.path, "content_hash": d.content_hash, "origin": clip(origin, PATH_MAX),
-                          "title": clip(d.title, META_MAX), "source": clip(d.source, META_MAX), "date": d.date or "",
+                          "title": clip(d.title, META_MAX), "author": clip(d.author, META_MAX),
+                          "source": clip(d.source, META_MAX), "date": d.date or "",
                           "url": clip(d.url, META_MAX), "indexed_at": ts, "size": _int(prep.size),
                           "mtime_ns": _int(prep.mtime_ns), "ctime_ns": _int(prep.ctime_ns), "chunks": len(prep.spans),
                           "_v": [0.0, 0.0]})
@@ -235,6 +237,7 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
         for part in _by_size(rows):
             store.run(lambda c: c.upsert(name, part))
     store.run(lambda c: c.upsert(store.heads_name, head_rows))  # the commit point of these documents
+    milvus_terms.mark_commit(store)
     milvus_terms.apply(store, milvus_terms.count_rows(chunk_rows), old)
     replaced = {p.doc.path for p in block} & indexed
     if replaced:
@@ -242,6 +245,20 @@ def _write(store: MilvusStore, block: list[Prepared], embedder: Embedder | None,
                        [r["key"] for r in doc_rows if r["path"] in replaced])
     _journal(pending, [])
     return embedder, len(missing)
+
+
+def _quoted(prep: Prepared) -> tuple[dict[int, list[QuotedIn]], list[tuple[str, str]]]:
+    """The document's attributed quotations by the chunk (id) each starts in, as the speaker index reads them,
+    and the roles it gives quoted people where it names them."""
+    info = facts.loads(prep.facts)
+    if info is None:
+        return {}, []
+    d = prep.doc
+    placed = sorted((s, chunk_id(d.path, d.content_hash, s, e)) for s, e in prep.spans)
+    out: dict[int, list[QuotedIn]] = {}
+    for q in quoted_in(info.quotations, [s for s, _ in placed], [i for _, i in placed]):
+        out.setdefault(q.chunk_id, []).append(q)
+    return out, document_roles(info.roles)
 
 
 def _by_size(rows: list[dict], limit: int = 4 << 20) -> Iterator[list[dict]]:
