@@ -51,13 +51,26 @@ def dumps(facts: DocFacts) -> str:
     }, ensure_ascii=False)
 
 
-def loads(data: str) -> DocFacts | None:
-    """None when nothing was stored (compute on demand instead)."""
+def _stored(data: str | bytes | None) -> dict | None:
+    """The stored facts as decoded JSON; None when nothing (or nothing readable) was stored."""
     try:
         d = json.loads(data or "{}")
     except ValueError:
         return None
-    if "quotations" not in d:
+    return d if "quotations" in d else None
+
+
+def attributed(data: str | bytes | None) -> list[tuple[str, int, str | None]] | None:
+    """The stored facts' attributed quotations as (speaker, start, role), read without building the rest (the
+    speaker index reads every document's); None when nothing was stored, as `loads`."""
+    d = _stored(data)
+    return None if d is None else [(q["speaker"], q["start"], q.get("role")) for q in d["quotations"] if q.get("speaker")]
+
+
+def loads(data: str) -> DocFacts | None:
+    """None when nothing was stored (compute on demand instead)."""
+    d = _stored(data)
+    if d is None:
         return None
     return DocFacts(
         [Quotation(**q) for q in d["quotations"]],

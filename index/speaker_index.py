@@ -50,18 +50,16 @@ class SpeakerIndex:
             starts.append(start)
             ids.append(cid)
         for path, data in store.document_facts():
-            info = facts.loads(data)
+            quoted = facts.attributed(data)
             where = spans.get(path)
-            if info is None or where is None:
+            if quoted is None or where is None:
                 continue
             starts, ids = where
-            for q in info.quotations:
-                if not q.speaker:
-                    continue
-                i = bisect.bisect_right(starts, q.start) - 1
+            for speaker, start, role in quoted:
+                i = bisect.bisect_right(starts, start) - 1
                 if i < 0:
                     continue
-                out._add(q.speaker, ids[i], q.start, q.role)
+                out._add(speaker, ids[i], start, role)
         log.info("speaker index: %d speakers", len(out.speakers))
         return out
 

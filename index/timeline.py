@@ -33,7 +33,9 @@ class Timeline:
     def load(cls, store: "Store") -> "Timeline":
         rows = store.chunk_dates()
         ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        days = np.fromiter((_ordinal(r[1]) for r in rows), dtype=np.int64, count=len(rows))
+        seen: dict[str | None, int] = {}  # a document's date repeats for each of its chunks: parse it once
+        days = np.fromiter((seen[r[1]] if r[1] in seen else seen.setdefault(r[1], _ordinal(r[1])) for r in rows),
+                           dtype=np.int64, count=len(rows))
         log.info("timeline of %d chunks (%d dated)", len(ids), int((days > 0).sum()))
         return cls(ids, days, [r[2] for r in rows])
 
