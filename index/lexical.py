@@ -35,6 +35,7 @@ Only the order of chunks with equal scores may differ from the rebuilt index's.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -75,9 +76,19 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return _tokenize(texts, return_ids=False)
 
 
+MEMO_CHARS = 1000  # `terms` remembers the analysis of texts up to this long (questions, sentences, quote pieces)
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_terms(text: str) -> tuple[str, ...]:
+    return tuple(tokenize([text])[0])
+
+
 def terms(text: str) -> list[str]:
-    """The stemmed, stop-word-free terms of one text (the same analysis BM25 uses)."""
-    return tokenize([text])[0]
+    """The stemmed, stop-word-free terms of one text (the same analysis BM25 uses). A question's text is analysed
+    by several steps of its answer, and the same sentences come back for related questions: short texts are
+    analysed once and remembered (a bounded LRU)."""
+    return list(_short_terms(text)) if len(text) <= MEMO_CHARS else tokenize([text])[0]
 
 
 def _extend_vocab(new_terms: Iterable[str], vocab_dict: dict[str, int], vocab: list[str]) -> np.ndarray:
