@@ -86,3 +86,70 @@ def test_timeline_days_are_each_document_s_date(sample_engine) -> None:
     tl = Timeline.load(store)
     assert tl.days.tolist() == [_ordinal(date) for _, date, _ in rows]
     assert tl.ids.tolist() == [cid for cid, _, _ in rows]
+
+
+def _flat_set(n: int = 24_000, d: int = 48, seed: int = 0):
+    """A flat base of clustered unit vectors (some exact duplicates: syndicated copies score equal) and queries."""
+    from newsdesk.index import vectors
+
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((40, d))
+    x = centres[rng.integers(0, 40, n)] + 0.6 * rng.standard_normal((n, d))
+    x[100:110] = x[5]  # ten copies of one vector
+    x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    base = vectors.new_index(d)
+    vectors.add(base, x, list(range(7, 7 + 3 * n, 3)))  # ids are not positions
+    q = x[rng.integers(0, n, 25)] + 0.3 * rng.standard_normal((25, d)).astype(np.float32)
+    return base, x, np.vstack([x[5:6], q / np.linalg.norm(q, axis=1, keepdims=True)]).astype(np.float32)
+
+
+def test_two_pass_vector_search_returns_exactly_the_flat_search() -> None:
+    """The bf16 copy only picks candidates: ids, scores and their order (equal scores included) are the flat
+    index's own, with and without removed ids, at every depth the retriever asks for; where the bf16 scores
+    cannot prove the top k, the flat search answers."""
+    from newsdesk.index import half_scan, vectors
+
+    base, x, queries = _flat_set()
+    ids = faiss_ids(base)
+    removed = ids[::7][:600]
+    scan = half_scan.for_index(base, wait=True)
+    assert scan is not None and scan.max_residual < 2.0 ** -8
+    proved = 0
+    for vs in (vectors.VectorSet(base), vectors.VectorSet(base, None, removed)):
+        for q in queries:
+            for k in (1, 10, 30, 240):
+                got = vs.search(q, k)
+                want_s, want_i = (base.search(q[None], k) if vs._sel is None
+                                  else base.search(q[None], k, params=vs._search_params()))
+                assert got[0].tolist() == want_i[0].tolist() and got[1].tolist() == want_s[0].tolist()
+                proved += vs._half_search(q[None], k) is not None
+    assert proved >= 0.9 * 2 * len(queries) * 4  # the copy answered nearly every search itself
+    # all scores equal: nothing proves a top 3 from the copy, and the flat search answers
+    same = vectors.new_index(8)
+    vectors.add(same, np.ones((half_scan.MIN_VECTORS, 8), np.float32) / np.sqrt(8), list(range(half_scan.MIN_VECTORS)))
+    q = np.ones(8, np.float32) / np.sqrt(8)
+    assert half_scan.for_index(same, wait=True).search(q, 3) is None
+    assert vectors.VectorSet(same).search(q, 3)[0].tolist() == same.search(q[None], 3)[1][0].tolist()
+
+
+def test_vector_search_answers_while_the_copy_is_made_and_after() -> None:
+    """The first search starts the copy in the background and is answered by the flat search; later ones use
+    the copy; same results throughout. A changed index drops its copy."""
+    from newsdesk.index import half_scan, vectors
+
+    base, x, queries = _flat_set(seed=1)
+    vs = vectors.VectorSet(base)
+    first = [vs.search(q, 30) for q in queries]  # the copy is being made meanwhile
+    half_scan.for_index(base, wait=True)
+    assert half_scan.for_index(base) is not None
+    for q, before in zip(queries, first):
+        after = vs.search(q, 30)
+        assert after[0].tolist() == before[0].tolist() and after[1].tolist() == before[1].tolist()
+    vectors.add(base, x[:1], [1])
+    assert half_scan.for_index(base) is None  # made again, of the new vectors, in the background
+
+
+def faiss_ids(index) -> np.ndarray:
+    import faiss
+
+    return faiss.vector_to_array(index.id_map).astype(np.int64)
