@@ -63,6 +63,9 @@ def test_terms_are_remembered_without_sharing_the_list() -> None:
     assert lexical.terms(text) == want
     long = " ".join([text] * 30)
     assert len(long) > lexical.MEMO_CHARS and lexical.terms(long) == lexical.tokenize([long])[0]
+    pieces = ["Shares of U.S. Steel fell 4% on Monday.", text, "", long, "Shares of U.S. Steel fell 4% on Monday.",
+              "The ministry's spokesperson said it would respond."]
+    assert lexical.terms_of(pieces) == lexical.tokenize(pieces)
 
 
 def test_speaker_index_reads_the_stored_quotations_as_the_full_facts_give_them(sample_engine) -> None:
