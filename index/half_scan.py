@@ -17,8 +17,8 @@ when it is not (many near-equal scores), `search` returns None and the caller ru
 and ordered as FAISS's heap does (lower positions kept, equal scores listed from the highest position down), so
 even equal scores come back in the flat search's order.
 
-The copy is made in a background thread on a base's first search (a one-off `newsdesk ask` answers from the flat
-search meanwhile and never waits for it) and shared by every later generation that keeps the same base; it holds
+The copy is made in a background thread from a base's second search on (a one-off `newsdesk ask` never makes it;
+searches meanwhile are the flat index's, and none waits for the copy) and shared by every later generation that keeps the same base; it holds
 n x d x 2 bytes in memory (77 MB at 100k 384-d vectors).
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ SAFETY = 1.25  # margin on the error bound (its own float32 arithmetic)
 
 _copies: "weakref.WeakKeyDictionary[faiss.Index, HalfScan | None]" = weakref.WeakKeyDictionary()
 _building: "weakref.WeakSet[faiss.Index]" = weakref.WeakSet()
+_searched: "weakref.WeakKeyDictionary[faiss.Index, int]" = weakref.WeakKeyDictionary()  # first search seen
 _lock = threading.Lock()
 
 
@@ -61,11 +62,19 @@ def forget(index: faiss.Index) -> None:
 
 def for_index(index: faiss.Index, *, wait: bool = False) -> "HalfScan | None":
     """The shared bf16 copy of a flat index of at least MIN_VECTORS vectors, or None: for other indexes, and
-    while the copy is being made (the first call starts that in a background thread; `wait` makes it here)."""
+    until the copy is made (the second call starts that in a background thread, so that a process asking one
+    question never makes it; `wait` makes it here and now)."""
     with _lock:
         if index in _copies:
             return _copies[index]
-        if index in _building and not wait:
+        if index in _building:
+            if not wait:
+                return None
+        elif index.ntotal < MIN_VECTORS or not isinstance(index, faiss.IndexIDMap2):
+            _copies[index] = None  # (`_make` checks the rest: an inner flat inner-product index)
+            return None
+        elif not wait and index not in _searched:
+            _searched[index] = 1
             return None
         _building.add(index)
     if wait:
@@ -78,7 +87,7 @@ def for_index(index: faiss.Index, *, wait: bool = False) -> "HalfScan | None":
 
 def _make(index: faiss.Index) -> None:
     try:
-        found = _flat_of(index) if index.ntotal >= MIN_VECTORS else None
+        found = _flat_of(index)
         scan = HalfScan.build(*found) if found is not None else None
     except Exception:  # pragma: no cover - the flat search still answers
         log.exception("no bf16 copy of the vector index; exact search reads the float32 vectors")
