@@ -33,7 +33,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 MIN_VECTORS = 20_000  # below this a flat scan is cheap (a few ms); the copy is not worth its memory
-BLOCK = 8192  # rows converted at a time (the temporaries stay small)
+BLOCK = 2048  # rows converted at a time (the temporaries stay at a few MB)
 SAFETY = 1.25  # margin on the error bound (its own float32 arithmetic)
 
 _copies: "weakref.WeakKeyDictionary[faiss.Index, HalfScan | None]" = weakref.WeakKeyDictionary()
