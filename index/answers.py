@@ -23,7 +23,7 @@ from . import facts
 from .dates import DateMention, question_date_mentions, text_dates
 from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
-from .lexical import LexicalIndex, terms, tokenize
+from .lexical import LexicalIndex, terms, terms_of
 from .questions import QuestionInfo
 from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
 from .records import Answer, OtherSource, Result, Span
@@ -268,10 +268,10 @@ class AnswerBuilder:
         # the asked people's last names, to try reported speech only in sentences that name them
         surnames = re.compile("|".join(re.escape(n.split()[-1]) for n in (who if q.by_role else q.speakers))
                               or "(?!)", re.I)
-        # every sentence's terms in one tokenizer call (a call has a fixed cost that dominated per sentence)
+        # every sentence's terms at once: remembered ones looked up, the others in one tokenizer call
         pieces = [row.doc.text[row.start + int(a) : row.start + int(b)]
                   for row in rows for a, b in sents_by_hash.get(row.hash, (np.zeros((0, 2), np.int32), None))[0]]
-        all_toks = iter([set(t) for t in tokenize(pieces)] if pieces else [])
+        all_toks = iter([set(t) for t in terms_of(pieces)] if pieces else [])
         out: list[Sent] = []
         for (rank, cand), row in zip(use, rows):
             path = row.path

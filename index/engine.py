@@ -30,6 +30,7 @@ from .settings import Settings
 from .store import DocRow, Store, damage_reported
 from .stores import IndexStore, IndexView, open_store
 from .stores.base import Searcher
+from .vector_cache import TextVectors
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class Engine:
         self._view_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._add_lock = threading.Lock()
+        # the returned quotes' own vectors, remembered by text (index/vector_cache.py)
+        self._quote_vectors = TextVectors(lambda texts: self.embedder.encode(texts, batch_size=max(1, len(texts))))
         set_threads(self.settings.query_threads)
 
     # --- resources --------------------------------------------------------------------------------
@@ -224,7 +227,7 @@ class Engine:
             return self._view
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.encode(texts, batch_size=max(1, len(texts)))
+        return self._quote_vectors.get(texts)
 
     def ask(self, question: str, *, k: int | None = None,
             asked_at: dt.datetime | dt.date | None = None) -> Answer:

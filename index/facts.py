@@ -64,13 +64,30 @@ def dumps(facts: DocFacts) -> str:
     }, ensure_ascii=False)
 
 
-def loads(data: str) -> DocFacts | None:
-    """None when nothing was stored (compute on demand instead)."""
+def _stored(data: str | bytes | None) -> dict | None:
+    """The stored facts as decoded JSON; None when nothing (or nothing readable) was stored."""
     try:
         d = json.loads(data or "{}")
     except ValueError:
         return None
-    if "quotations" not in d:
+    return d if "quotations" in d else None
+
+
+def attributed(data: str | bytes | None) -> tuple[list[tuple[str, int, str | None]], dict[str, list[str]]] | None:
+    """The stored facts' attributed quotations as (speaker, start, role) and the roles given by name, read
+    without building the rest (the speaker index reads every document's); None when nothing was stored, as
+    `loads`."""
+    d = _stored(data)
+    if d is None:
+        return None
+    quoted = [(q["speaker"], q["start"], q.get("role")) for q in d["quotations"] if q.get("speaker")]
+    return quoted, {str(k): [str(r) for r in v] for k, v in (d.get("roles") or {}).items()}
+
+
+def loads(data: str) -> DocFacts | None:
+    """None when nothing was stored (compute on demand instead)."""
+    d = _stored(data)
+    if d is None:
         return None
     return DocFacts(
         [Quotation(**q) for q in d["quotations"]],

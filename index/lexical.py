@@ -39,12 +39,14 @@ import itertools
 import logging
 import math
 import re
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
+from cachetools import LRUCache
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
@@ -75,9 +77,32 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return _tokenize(texts, return_ids=False)
 
 
+MEMO_CHARS = 1000  # `terms` remembers the analysis of texts up to this long (questions, sentences, quote pieces)
+MEMO_TEXTS = 16_384  # ... this many of them (about 100 questions' scored sentences; some 16 MB)
+_memo: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=MEMO_TEXTS)
+_memo_lock = threading.Lock()
+
+
+def terms_of(texts: list[str]) -> list[list[str]]:
+    """`terms` of each text, the texts not remembered analysed in one tokenizer call (a call has a fixed cost
+    that dominates for a sentence). A question's text is analysed by several steps of its answer, and the same
+    sentences come back for related questions: short texts are analysed once and remembered (a bounded LRU)."""
+    with _memo_lock:
+        found = [_memo.get(t) for t in texts]
+    todo = list(dict.fromkeys(t for t, f in zip(texts, found) if f is None))
+    if todo:
+        new = dict(zip(todo, map(tuple, tokenize(todo))))
+        with _memo_lock:
+            for t, toks in new.items():
+                if len(t) <= MEMO_CHARS:
+                    _memo[t] = toks
+        found = [new[t] if f is None else f for t, f in zip(texts, found)]
+    return [list(f) for f in found]
+
+
 def terms(text: str) -> list[str]:
-    """The stemmed, stop-word-free terms of one text (the same analysis BM25 uses)."""
-    return tokenize([text])[0]
+    """The stemmed, stop-word-free terms of one text (the same analysis BM25 uses; see `terms_of`)."""
+    return terms_of([text])[0]
 
 
 def _extend_vocab(new_terms: Iterable[str], vocab_dict: dict[str, int], vocab: list[str]) -> np.ndarray:

@@ -20,7 +20,6 @@ from . import facts
 from .speakers import _demonym_stem, _national_body, _norm_tokens, name_matches
 
 if TYPE_CHECKING:
-    from .speakers import Quotation
     from .store import Store
 
 log = logging.getLogger(__name__)
@@ -39,15 +38,16 @@ class QuotedIn:
     role: str | None = None
 
 
-def quoted_in(quotations: Iterable["Quotation"], starts: list[int], ids: list[int]) -> Iterator[QuotedIn]:
-    """The attributed quotations of one document, each placed in the chunk where it starts: the last of the
-    document's chunks (`ids`, by their `starts` in ascending order) starting at or before it."""
-    for q in quotations:
-        if not q.speaker:
+def quoted_in(quotations: Iterable[tuple[str, int, str | None]], starts: list[int], ids: list[int]) -> Iterator[QuotedIn]:
+    """The attributed quotations of one document, (speaker, start, role) as `facts.attributed` gives them, each
+    placed in the chunk where it starts: the last of the document's chunks (`ids`, by their `starts` in
+    ascending order) starting at or before it."""
+    for speaker, start, role in quotations:
+        if not speaker:
             continue
-        i = bisect.bisect_right(starts, q.start) - 1
+        i = bisect.bisect_right(starts, start) - 1
         if i >= 0:
-            yield QuotedIn(q.speaker, ids[i], q.start, q.role)
+            yield QuotedIn(speaker, ids[i], start, role)
 
 
 def document_roles(roles: dict[str, list[str]]) -> list[tuple[str, str]]:
@@ -83,11 +83,13 @@ class SpeakerIndex:
         quotations: list[QuotedIn] = []
         roles: list[tuple[str, str]] = []
         for path, data in store.document_facts():
-            info = facts.loads(data)
+            got = facts.attributed(data)
             where = spans.get(path)
-            if info is not None and where is not None:
-                quotations.extend(quoted_in(info.quotations, *where))
-                roles.extend(document_roles(info.roles))
+            if got is None or where is None:
+                continue
+            quoted, given = got
+            quotations.extend(quoted_in(quoted, *where))
+            roles.extend(document_roles(given))
         return cls.from_quotations(quotations, roles)
 
     @classmethod

@@ -34,7 +34,14 @@ class Timeline:
     @classmethod
     def load(cls, store: "Store") -> "Timeline":
         """The embedded store's timeline (its chunks joined to their documents' dates)."""
-        return cls.from_rows((cid, day_ordinal(date), path) for cid, date, path in store.chunk_dates())
+        seen: dict[str | None, int] = {}  # a document's date repeats for each of its chunks: parse it once
+
+        def day(date: str | None) -> int:
+            if date not in seen:
+                seen[date] = day_ordinal(date)
+            return seen[date]
+
+        return cls.from_rows((cid, day(date), path) for cid, date, path in store.chunk_dates())
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, int, str]]) -> "Timeline":

@@ -256,7 +256,8 @@ def _quoted(prep: Prepared) -> tuple[dict[int, list[QuotedIn]], list[tuple[str, 
     d = prep.doc
     placed = sorted((s, chunk_id(d.path, d.content_hash, s, e)) for s, e in prep.spans)
     out: dict[int, list[QuotedIn]] = {}
-    for q in quoted_in(info.quotations, [s for s, _ in placed], [i for _, i in placed]):
+    quoted = [(q.speaker, q.start, q.role) for q in info.quotations]
+    for q in quoted_in(quoted, [s for s, _ in placed], [i for _, i in placed]):
         out.setdefault(q.chunk_id, []).append(q)
     return out, document_roles(info.roles)
 
