@@ -33,6 +33,8 @@ FEATURES = [
     "dense_rank",  # 1 / (1 + rank of the sentence by dense_sent within the question)
     "coverage_rank",  # 1 / (1 + rank of the sentence by coverage within the question)
     "q_when", "q_number", "q_who", "q_where", "q_why", "q_said",  # the question's type (for interactions)
+    # added for quiz-style news questions (index/answer_type.py)
+    "fit_type",  # the sentence holds a candidate of the type the question asks for that the question lacks
 ]
 LINEAR_FEATURES = FEATURES[:12]
 # Abstention: question-level features (absolute, so a question whose best match is weak stays weak).
