@@ -14,6 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .questions import QuestionInfo
 
 # head nouns of "which/what <noun>" by the type of their answer
 _HEADS = {
@@ -77,6 +81,12 @@ class Expected:
     kind: str
     unit: str | None = None
     q_words: frozenset[str] = frozenset()
+
+
+def asked_type(q: "QuestionInfo") -> Expected | None:
+    """The type of answer an analysed question asks for; none when it asks for a named person's words ("What
+    did Andrew Griffiths say about what his team found?" wants his words, not a name)."""
+    return None if q.speakers else expected_type(q.text)
 
 
 def expected_type(question: str) -> Expected | None:

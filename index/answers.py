@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .answer_type import expected_type, type_fit
+from .answer_type import asked_type, type_fit
 from .chunking import chunk_hash
 from . import facts
 from .dates import DateMention, question_date_mentions, text_dates
@@ -264,7 +264,7 @@ class AnswerBuilder:
         sents_by_hash = self.sentences_of([r.hash for r in rows])
         qkind = {f"q_{k}": 1.0 if q.kind == k else 0.0 for k in ("when", "number", "who", "where", "why")}
         qkind["q_said"] = 1.0 if q.asks_said else 0.0
-        expected = expected_type(q.text)
+        expected = asked_type(q)
         who = self.holders(q) if q.by_role else asked_speakers(q)
         topic = self.topic_terms(q, who)
         # the asked people's last names, to try reported speech only in sentences that name them

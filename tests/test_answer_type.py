@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsdesk.index.answer_type import expected_type, type_fit
+from newsdesk.index.answer_type import asked_type, expected_type, type_fit
+from newsdesk.index.questions import analyze
 
 
 @pytest.mark.parametrize("question, kind, unit", [
@@ -74,6 +75,12 @@ def test_a_title_question_wants_a_quoted_title() -> None:
     e = expected_type("Which film scored the most Oscar nominations this week?")
     assert type_fit(e, 'The leader, "Everything Everywhere All at Once," scored 11 nominations.') == 1.0
     assert type_fit(e, "Nominations for the Academy Awards were announced on Tuesday morning.") < 1.0
+
+
+def test_a_named_persons_words_asked_for_have_no_type() -> None:
+    """"What did X say about what his team found?" wants X's words: no sentence is favoured for holding a name."""
+    assert asked_type(analyze("What did researcher Andrew Griffiths say about what his team found?")) is None
+    assert asked_type(analyze("Which team did Damar Hamlin play for?")) is not None
 
 
 def test_no_type_no_fit() -> None:
