@@ -6,7 +6,9 @@ import argparse
 import datetime as dt
 import json
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -267,13 +269,26 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 told.add((s.path, s.reason))
                 print(f"{stamp}   skipped {s.path}: {s.reason}", flush=True)
 
+    # Ctrl-C lets the index run under way finish, then stops; a second Ctrl-C stops at once (an interrupted run
+    # leaves the previous index in use)
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nnewsdesk: stopping after the current index run (Ctrl-C again to stop now)", file=sys.stderr,
+              flush=True)
+
     print(f"newsdesk: watching {eng.settings.corpus} (index in {eng.settings.data}); Ctrl-C to stop.",
           file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
-        watch(eng, on_report=report)
+        watch(eng, on_report=report, stop_event=stop)
     except KeyboardInterrupt:
         print(file=sys.stderr)
     finally:
+        signal.signal(signal.SIGINT, previous)
         following.stop()
     return 0
 
