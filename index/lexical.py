@@ -39,14 +39,14 @@ import itertools
 import logging
 import math
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 import bm25s
 import numpy as np
 import Stemmer
-from cachetools import LRUCache
+
+from .memo import BatchMemo
 
 log = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every build at DEBUG
@@ -79,25 +79,15 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 MEMO_CHARS = 1000  # `terms` remembers the analysis of texts up to this long (questions, sentences, quote pieces)
 MEMO_TEXTS = 16_384  # ... this many of them (about 100 questions' scored sentences; some 16 MB)
-_memo: LRUCache[str, tuple[str, ...]] = LRUCache(maxsize=MEMO_TEXTS)
-_memo_lock = threading.Lock()
+_memo: BatchMemo[str, tuple[str, ...]] = BatchMemo(lambda texts: [tuple(t) for t in tokenize(texts)], MEMO_TEXTS,
+                                                    keep=lambda text: len(text) <= MEMO_CHARS)
 
 
 def terms_of(texts: list[str]) -> list[list[str]]:
     """`terms` of each text, the texts not remembered analysed in one tokenizer call (a call has a fixed cost
     that dominates for a sentence). A question's text is analysed by several steps of its answer, and the same
     sentences come back for related questions: short texts are analysed once and remembered (a bounded LRU)."""
-    with _memo_lock:
-        found = [_memo.get(t) for t in texts]
-    todo = list(dict.fromkeys(t for t, f in zip(texts, found) if f is None))
-    if todo:
-        new = dict(zip(todo, map(tuple, tokenize(todo))))
-        with _memo_lock:
-            for t, toks in new.items():
-                if len(t) <= MEMO_CHARS:
-                    _memo[t] = toks
-        found = [new[t] if f is None else f for t, f in zip(texts, found)]
-    return [list(f) for f in found]
+    return [list(f) for f in _memo.get(texts)]
 
 
 def terms(text: str) -> list[str]:
