@@ -445,8 +445,7 @@ class MilvusStore:
         for r in found:
             if heads.get(r["path"]) == r["content_hash"]:
                 cid = int(r["id"])
-                fresh.setdefault(r["path"], []).append((cid, int(r["day"]), decode_quotes(cid, r["quotes"]),
-                                                        decode_roles(r["quotes"])))
+                fresh.setdefault(r["path"], []).append((cid, int(r["day"]), *decode_quotes(cid, r["quotes"])))
         out = {**kept, **fresh}
         with self._tables_lock:
             self._table_rows = (heads, out)
@@ -723,13 +722,12 @@ def encode_quotes(quoted: Iterable[QuotedIn], roles: Iterable[tuple[str, str]] =
     return json.dumps(out, ensure_ascii=False)
 
 
-def decode_quotes(chunk_id: int, field: str) -> list[QuotedIn]:
-    return [QuotedIn(item[0], chunk_id, int(item[2]), item[1]) for item in json.loads(field or "[]")
-            if len(item) == 3]
-
-
-def decode_roles(field: str) -> list[tuple[str, str]]:
-    return [(item[0], item[1]) for item in json.loads(field or "[]") if len(item) == 2]
+def decode_quotes(chunk_id: int, field: str) -> tuple[list[QuotedIn], list[tuple[str, str]]]:
+    """A chunk's `quotes` field (`encode_quotes`): its quotations, and the (name, role) pairs a document's first
+    chunk carries."""
+    items = json.loads(field or "[]")
+    return ([QuotedIn(item[0], chunk_id, int(item[2]), item[1]) for item in items if len(item) == 3],
+            [(item[0], item[1]) for item in items if len(item) == 2])
 
 
 def _countable(term: str) -> bool:
