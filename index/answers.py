@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .answer_type import asked_type, type_fit
+from .answer_type import Expected, asked_type, type_fit
 from .chunking import chunk_hash
 from . import facts
 from .dates import DateMention, question_date_mentions, text_dates
@@ -26,7 +26,7 @@ from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
 from .lexical import LexicalIndex, terms, terms_of
 from .questions import QuestionInfo
-from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote
+from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, with_antecedent
 from .records import Answer, OtherSource, Result, Span
 from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
@@ -322,7 +322,7 @@ class AnswerBuilder:
                     "rare": 1.0 if rare is not None and rare in toks[i] else 0.0,
                     "length": float(np.log1p(nwords)),
                     **qkind,
-                    "fit_type": type_fit(expected, sent),
+                    "fit_type": _fit_type(expected, text, span),
                     # not ranker inputs: how far the passage is on the question's topic, names and dates aside
                     "topic_ctx": coverage(topic, ctx) if topic else 1.0,
                 }
@@ -416,9 +416,11 @@ class AnswerBuilder:
         if q.wants_words:
             _prefer_quoted(sents)
         sents.sort(key=lambda s: -s.score)
+        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
-            texts = [s.chunk.doc.text[s.span.start : s.span.end] for s in head]
+            # each scored as it would be quoted (with the sentence before that names its subject)
+            texts = [s.chunk.doc.text[qs.start : qs.end] for s in head for qs in [self._quote_span(s, q_terms)]]
             ce = self.cross_encoder.predict([(q.text, t) for t in texts], show_progress_bar=False)
             order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
             sents = [head[i] for i in order] + sents[self.rerank_top :]
@@ -433,7 +435,6 @@ class AnswerBuilder:
 
         if said_by or (q.dates and all(r.start == r.end for r in q.dates)):
             sents.sort(key=key)
-        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         results: list[Result] = []
         covered: list[tuple[str, int, int]] = []
         for s in sents:
@@ -442,6 +443,9 @@ class AnswerBuilder:
             if _junk(s):
                 continue  # captions, credits, link lines: context, never the quote
             r = self._result(s, q_terms)
+            if r is not None and any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
+                # its context is already shown as an earlier result: the sentence alone, then
+                r = self._result(s, q_terms, context=False)
             if r is None or any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 continue
             if self._merge_duplicate(results, r):
@@ -557,10 +561,10 @@ class AnswerBuilder:
                 return True
         return False
 
-    def _quote_span(self, s: Sent, q_terms: dict[str, float]) -> Span:
+    def _quote_span(self, s: Sent, q_terms: dict[str, float], context: bool = True) -> Span:
         info = self.docinfo(s.chunk.doc)
         return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)),
-                          _same_speaker(info, s.span))
+                          _same_speaker(info, s.span), context=context)
 
     def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
@@ -573,10 +577,10 @@ class AnswerBuilder:
             log.error("dropped a quote that failed the verbatim check: %s at %d", s.path, qs.start)
         return ok
 
-    def _result(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
+    def _result(self, s: Sent, q_terms: dict[str, float], context: bool = True) -> Result | None:
         doc = s.chunk.doc
         text = doc.text
-        qs = self._quote_span(s, q_terms)
+        qs = self._quote_span(s, q_terms, context)
         quote = text[qs.start : qs.end]
         if not self._verified(s, qs, quote):
             return None
@@ -651,6 +655,17 @@ def _prefer_quoted(sents: list[Sent]) -> None:
     for s in sents:
         if s.quoted_share >= 0.5:
             s.score += QUOTED_WEIGHT * spread
+
+
+def _fit_type(expected: Expected | None, text: str, span: Span) -> float:
+    """`type_fit` of the sentence, or of the sentence with the ones before it that its quote will include
+    when it names its subject only there ("The team has signed ..." after "... the Oakland Athletics")."""
+    sent = text[span.start : span.end]
+    fit = type_fit(expected, sent)
+    if expected is None or fit >= 1.0:
+        return fit
+    whole = with_antecedent(text, span)
+    return fit if whole.start == span.start else max(fit, type_fit(expected, text[whole.start : span.end]))
 
 
 def _junk(s: Sent) -> bool:

@@ -53,6 +53,13 @@ def verify_quote(text: str, quote: str, start: int) -> bool:
 
 
 _PRONOUN_START = re.compile(r"\s*(He|She|They|His|Her|Their)\b")
+# "The team has signed ...", "The country's largest movie theater chain announced ...": a description whose
+# first words after the article name nobody
+_DESCRIPTION_START = re.compile(r"(?:The|This|That|These|Those|Its)\s+[a-z0-9][\w'\u2019-]*(?:\s+[a-z][\w'\u2019-]*)?\b")
+# a capitalised word alone ("Hurts and the Eagles ...", "Haley, who ..."), not the first word of a name
+_LONE_NAME_START = re.compile(r"([A-Z][\w'\u2019-]+)\b(?![\w'\u2019-]*\s+(?:[A-Z]|of\b|de\b))")
+_OPENING = " \t\"'\u201c\u2018("
+_ENDS_SENTENCE = re.compile(r"[.!?][\"'\u201d\u2019)]*\s*$")
 _ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
                      r"announced|declared)\b", re.I)
 
@@ -79,6 +86,40 @@ def prev_sentence(text: str, start: int) -> Span | None:
             break
         prev = s
     return prev
+
+
+def refers_back(sentence: str, before: str) -> bool:
+    """The sentence names its subject only in the sentence `before` it: it opens with a pronoun ("He"), a
+    description ("The team", "The country's largest movie theater chain") or a surname that `before` gives
+    in full ("Hurts ..." after "Jalen Hurts ...")."""
+    s = sentence.lstrip(_OPENING)
+    if _PRONOUN_START.match(s) or _DESCRIPTION_START.match(s):
+        return True
+    m = _LONE_NAME_START.match(s)
+    return bool(m and re.search(r"\b[A-Z][\w.'\u2019-]*\s+" + re.escape(m.group(1)) + r"\b", before))
+
+
+def with_antecedent(text: str, span: Span, limit: int = MAX_QUOTE_WORDS, steps: int = 2) -> Span:
+    """`span` with the sentences before it that name whom or what it refers back to (`refers_back`), at most
+    `steps` of them and within `limit` words. A paragraph break may be crossed (news paragraphs are often one
+    sentence) when the sentence before ends like a sentence, not a heading or a caption."""
+    for _ in range(steps):
+        prev = prev_sentence(text, span.start)
+        if prev is None:
+            break
+        gap = text[prev.end : span.start]
+        before = text[prev.start : prev.end]
+        if gap.count("\n") > 2 or not _ENDS_SENTENCE.search(before) or \
+                not refers_back(text[span.start : span.end], before) or \
+                len(text[prev.start : span.end].split()) > limit:
+            break
+        span = Span(prev.start, span.end)
+    return span
+
+
+def _refers_back_at(text: str, span: Span) -> bool:
+    prev = prev_sentence(text, span.start)
+    return bool(prev) and refers_back(text[span.start : span.end], text[prev.start : prev.end])
 
 
 def passage_around(text: str, quote: Span) -> Span:
@@ -164,12 +205,13 @@ def statement_span(text: str, span: Span, quotations: list[Span], limit: int = M
 
 
 def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool],
-               quotations: list[Span] | None = None) -> Span:
+               quotations: list[Span] | None = None, context: bool = True) -> Span:
     """The sentence at `span`, extended to a neighbour when it only introduces a quotation (ends with ':'),
-    opens with a pronoun whose person is named in the sentence before (same paragraph), or is a bare
+    refers back to whom or what the sentences before name (`with_antecedent`), or is a bare
     quotation whose attribution (a sentence `has_speaker` accepts) is the sentence before, while it stays
     within the word limit; then cut to the answering clause if it is still too long. A sentence inside a
-    speaker's `quotations` is first widened to the whole statement (`statement_span`)."""
+    speaker's `quotations` is first widened to the whole statement (`statement_span`). Without `context` the
+    sentence is not extended backwards (its context is shown elsewhere)."""
     whole = statement_span(text, span, quotations) if quotations else None
     if whole is not None:
         return whole
@@ -178,13 +220,10 @@ def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Ca
         nxt = next_sentence(text, span.end)
         if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
             span = Span(span.start, nxt.end)
-    elif _PRONOUN_START.match(sent):
-        # "He is also the oldest quarterback…": who "he" is stands in the sentence before.
-        prev = prev_sentence(text, span.start)
-        if prev and text[prev.end : span.start].count("\n") == 0 and \
-                len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
-            span = Span(prev.start, span.end)
-    elif sent.lstrip()[:1] in "\"\u201c" and not attributed(sent):
+    elif context and _refers_back_at(text, span):
+        # "He is also the oldest quarterback…", "The team has signed …": who or what stands before.
+        span = with_antecedent(text, span)
+    elif context and sent.lstrip()[:1] in "\"\u201c" and not attributed(sent):
         prev = prev_sentence(text, span.start)
         if prev and attributed(text[prev.start : prev.end]) and has_speaker(prev) and \
                 len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:

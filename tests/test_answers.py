@@ -222,3 +222,51 @@ def test_passage_around_a_quote_near_the_start_of_a_run_on_text() -> None:
     span = passage_around(text, quote)
     assert span.start == 0 and span.end > quote.end
     assert len(text[span.start : span.end].split()) == PASSAGE_WORDS
+
+
+def test_a_quote_that_names_its_subject_only_before_it_brings_that_sentence():
+    from newsdesk.index.quotes import quote_span
+
+    text = ("Jalen Hurts is feeling the love in the City of Brotherly Love.\n\n"
+            "Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.\n\n"
+            "You may have to pay extra to get a good seat at AMC Theatres.\n\n"
+            "The country's largest movie theater chain announced Monday plans to price tickets by seat.\n\n"
+            "Photo: AMC Theatres\n\n"
+            "The chain said prices would rise.\n\n"
+            "Ticket sales rose in March. Sales fell in April.")
+
+    def quote(sentence: str, **kw) -> str:
+        s = text.index(sentence)
+        span = quote_span(text, Span(s, s + len(sentence)), {}, lambda _: False, **kw)
+        return text[span.start : span.end]
+
+    # a surname after the full name, a description of the company named before: the name comes along
+    assert quote("Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.").startswith(
+        "Jalen Hurts is feeling the love")
+    assert quote("The country's largest movie theater chain announced Monday plans to price tickets by seat.") \
+        .startswith("You may have to pay extra to get a good seat at AMC Theatres.")
+    # a caption is not a sentence to bring; a sentence naming its own subject stands alone
+    assert quote("The chain said prices would rise.") == "The chain said prices would rise."
+    assert quote("Sales fell in April.") == "Sales fell in April."
+    # without context (the sentence before is already shown): the sentence alone
+    assert quote("Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.",
+                 context=False).startswith("Hurts and")
+
+
+def test_quiz_answer_named_only_in_the_sentence_before_is_quoted(tmp_path, engine_over):
+    corpus = tmp_path / "corpus"
+    copy_samples(corpus)
+    (corpus / "theaters.md").write_text(
+        "# Seats will cost more near the screen\n\n"
+        "You may have to pay extra to get a good seat at AMC Theatres.\n\n"
+        "The country's largest movie theater chain announced Monday plans to price tickets based on seat "
+        "location within the auditorium.\n\n"
+        "Seats in the middle of the auditorium will be priced at a slight premium.\n", encoding="utf-8")
+    eng = engine_over(corpus)
+    eng.index(progress=False)
+    ans = eng.ask("Which movie theater chain announced plans to price tickets based on seat location?")
+    assert not ans.abstained
+    top = ans.results[0]
+    assert "AMC Theatres" in top.quote and "price tickets based on seat location" in top.quote
+    # one result covers both sentences: the first sentence is not shown again on its own
+    assert sum("AMC Theatres" in r.quote for r in ans.results if r.path == "theaters.md") == 1
