@@ -26,7 +26,7 @@ from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
 from .lexical import LexicalIndex, terms, terms_of
 from .questions import QuestionInfo
-from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, with_antecedent
+from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, with_antecedent, with_next
 from .records import Answer, OtherSource, Result, Span
 from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
@@ -91,6 +91,7 @@ class Sent:
     indirect: bool = False  # reported speech of the person asked about ("Turner said that ..."), not a quotation
     direct: bool = False  # mostly the asked person's quoted words (not a sentence about them quoting a phrase)
     quoted_share: float = 0.0  # share of the sentence inside attributed quotation marks (anyone's)
+    answer_after: bool = False  # lacks what the question asks for, which the next sentence holds: quote both
 
 
 class AnswerBuilder:
@@ -322,16 +323,17 @@ class AnswerBuilder:
                     "rare": 1.0 if rare is not None and rare in toks[i] else 0.0,
                     "length": float(np.log1p(nwords)),
                     **qkind,
-                    "fit_type": _fit_type(expected, text, span),
+                    "fit_type": 0.0,
                     # not ranker inputs: how far the passage is on the question's topic, names and dates aside
                     "topic_ctx": coverage(topic, ctx) if topic else 1.0,
                 }
+                f["fit_type"], after = _fit_type(expected, text, span)
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
                 out.append(Sent(row, path, span, i, f, speaker=speaker, when=when.text if dated else None,
                                 said_on=said_on, said_exact=exact, indirect=indirect, direct=direct,
-                                quoted_share=share))
+                                quoted_share=share, answer_after=after))
         if not out:
             return out, {}
         _relative(out)
@@ -564,7 +566,7 @@ class AnswerBuilder:
     def _quote_span(self, s: Sent, q_terms: dict[str, float], context: bool = True) -> Span:
         info = self.docinfo(s.chunk.doc)
         return quote_span(s.chunk.doc.text, s.span, q_terms, lambda span: bool(self._speaker(info, span)),
-                          _same_speaker(info, s.span), context=context)
+                          _same_speaker(info, s.span), context=context, answer_after=s.answer_after)
 
     def _verified(self, s: Sent, qs: Span, quote: str) -> bool:
         """The verbatim guarantee: the quote is the document's text at its offsets, within the word limit,
@@ -657,15 +659,23 @@ def _prefer_quoted(sents: list[Sent]) -> None:
             s.score += QUOTED_WEIGHT * spread
 
 
-def _fit_type(expected: Expected | None, text: str, span: Span) -> float:
+def _fit_type(expected: Expected | None, text: str, span: Span) -> tuple[float, bool]:
     """`type_fit` of the sentence, or of the sentence with the ones before it that its quote will include
-    when it names its subject only there ("The team has signed ..." after "... the Oakland Athletics")."""
+    when it names its subject only there ("The team has signed ..." after "... the Oakland Athletics"); and
+    whether, lacking an answer of the asked type, it is followed by a sentence that holds one ("Super Bowl
+    LVIII has its halftime performer." then "... Usher will perform at halftime ...")."""
     sent = text[span.start : span.end]
     fit = type_fit(expected, sent)
     if expected is None or fit >= 1.0:
-        return fit
+        return fit, False
     whole = with_antecedent(text, span)
-    return fit if whole.start == span.start else max(fit, type_fit(expected, text[whole.start : span.end]))
+    if whole.start < span.start:
+        fit = max(fit, type_fit(expected, text[whole.start : span.end]))
+    if fit >= 1.0:
+        return fit, False
+    nxt = with_next(text, whole)
+    after = nxt.end > whole.end and type_fit(expected, text[whole.end : nxt.end]) >= 1.0
+    return fit, after  # the score stays the sentence's own (counting the next one too measured no better)
 
 
 def _junk(s: Sent) -> bool:

@@ -117,6 +117,17 @@ def with_antecedent(text: str, span: Span, limit: int = MAX_QUOTE_WORDS, steps: 
     return span
 
 
+def with_next(text: str, span: Span, limit: int = MAX_QUOTE_WORDS) -> Span:
+    """`span` with the sentence after it (across one paragraph break when `span` ends like a sentence), within
+    `limit` words; `span` itself when there is none or it would not fit."""
+    nxt = next_sentence(text, span.end)
+    if nxt is None or text[span.end : nxt.start].count("\n") > 2 or \
+            not _ENDS_SENTENCE.search(text[span.start : span.end]) or \
+            len(text[span.start : nxt.end].split()) > limit:
+        return span
+    return Span(span.start, nxt.end)
+
+
 def _refers_back_at(text: str, span: Span) -> bool:
     prev = prev_sentence(text, span.start)
     return bool(prev) and refers_back(text[span.start : span.end], text[prev.start : prev.end])
@@ -205,13 +216,14 @@ def statement_span(text: str, span: Span, quotations: list[Span], limit: int = M
 
 
 def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Callable[[Span], bool],
-               quotations: list[Span] | None = None, context: bool = True) -> Span:
+               quotations: list[Span] | None = None, context: bool = True, answer_after: bool = False) -> Span:
     """The sentence at `span`, extended to a neighbour when it only introduces a quotation (ends with ':'),
     refers back to whom or what the sentences before name (`with_antecedent`), or is a bare
     quotation whose attribution (a sentence `has_speaker` accepts) is the sentence before, while it stays
     within the word limit; then cut to the answering clause if it is still too long. A sentence inside a
     speaker's `quotations` is first widened to the whole statement (`statement_span`). Without `context` the
-    sentence is not extended backwards (its context is shown elsewhere)."""
+    sentence is not extended backwards (its context is shown elsewhere). With `answer_after` (the sentence
+    restates the question and the next one holds what it asks for) the next sentence comes too."""
     whole = statement_span(text, span, quotations) if quotations else None
     if whole is not None:
         return whole
@@ -228,4 +240,6 @@ def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Ca
         if prev and attributed(text[prev.start : prev.end]) and has_speaker(prev) and \
                 len(text[prev.start : span.end].split()) <= MAX_QUOTE_WORDS:
             span = Span(prev.start, span.end)
+    if context and answer_after:
+        span = with_next(text, span)
     return clip_quote(text, span, q_terms)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import pytest
+
 from newsdesk.index.quotes import MAX_QUOTE_WORDS, PASSAGE_WORDS, clip_quote, passage_around
 from newsdesk.index.lexical import terms
 from newsdesk.index.questions import analyze
@@ -253,20 +255,34 @@ def test_a_quote_that_names_its_subject_only_before_it_brings_that_sentence():
                  context=False).startswith("Hurts and")
 
 
-def test_quiz_answer_named_only_in_the_sentence_before_is_quoted(tmp_path, engine_over):
+_THEATERS = ("You may have to pay extra to get a good seat at AMC Theatres.",
+             "The country's largest movie theater chain announced Monday plans to price tickets based on seat "
+             "location within the auditorium.",
+             "Seats in the middle of the auditorium will be priced at a slight premium.")
+_HALFTIME = ("The kelp festival of Port Avalon has its halftime performer.",
+             "Organizers announced on Sunday that Dorothea Quillfeather will perform at halftime of the festival final.",
+             "Tickets for the kelp festival final went on sale in March.")
+
+
+@pytest.mark.parametrize("paragraphs, question, answer", [
+    # the answer is named only in the sentence before the one that matches the question
+    (_THEATERS, "Which movie theater chain announced plans to price tickets based on seat location?", "AMC Theatres"),
+    # the sentence that matches the question only announces the answer, which the next sentence gives
+    (_HALFTIME, "Which singer will be the halftime performer at the kelp festival of Port Avalon?", "Quillfeather"),
+])
+def test_a_quiz_quote_brings_the_neighbouring_sentence_that_holds_the_answer(tmp_path, engine_over, paragraphs,
+                                                                             question, answer):
     corpus = tmp_path / "corpus"
     copy_samples(corpus)
-    (corpus / "theaters.md").write_text(
-        "# Seats will cost more near the screen\n\n"
-        "You may have to pay extra to get a good seat at AMC Theatres.\n\n"
-        "The country's largest movie theater chain announced Monday plans to price tickets based on seat "
-        "location within the auditorium.\n\n"
-        "Seats in the middle of the auditorium will be priced at a slight premium.\n", encoding="utf-8")
+    (corpus / "quiz.md").write_text("# News\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
     eng = engine_over(corpus)
     eng.index(progress=False)
-    ans = eng.ask("Which movie theater chain announced plans to price tickets based on seat location?")
+    ans = eng.ask(question)
     assert not ans.abstained
-    top = ans.results[0]
-    assert "AMC Theatres" in top.quote and "price tickets based on seat location" in top.quote
-    # one result covers both sentences: the first sentence is not shown again on its own
-    assert sum("AMC Theatres" in r.quote for r in ans.results if r.path == "theaters.md") == 1
+    assert ans.results[0].quote == "\n\n".join(paragraphs[:2])
+    # one result covers both sentences: neither is shown again on its own
+    assert sum(answer in r.quote for r in ans.results if r.path == "quiz.md") == 1
+    # a question that asks for no particular kind of answer gets the matching sentence alone
+    if paragraphs is _HALFTIME:
+        plain = eng.ask("Does the kelp festival of Port Avalon have a halftime performer?")
+        assert paragraphs[0] in [r.quote for r in plain.results]
