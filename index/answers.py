@@ -26,7 +26,7 @@ from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
 from .lexical import LexicalIndex, terms, terms_of
 from .questions import QuestionInfo
-from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, with_antecedent, with_next
+from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, joinable, refers_back
 from .records import Answer, OtherSource, Result, Span
 from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
@@ -327,7 +327,9 @@ class AnswerBuilder:
                     # not ranker inputs: how far the passage is on the question's topic, names and dates aside
                     "topic_ctx": coverage(topic, ctx) if topic else 1.0,
                 }
-                f["fit_type"], after = _fit_type(expected, text, span)
+                before = Span(c0 + int(spans[i - 1][0]), c0 + int(spans[i - 1][1])) if i else None
+                after_ = Span(c0 + int(spans[i + 1][0]), c0 + int(spans[i + 1][1])) if i + 1 < len(spans) else None
+                f["fit_type"], after = _fit_type(expected, text, span, before, after_)
                 # Show the date with the quote only when it surely dates it: inside the sentence, or just
                 # before a quotation by the person asked about.
                 dated = when and (when.start >= span.start or f["speaker"])
@@ -659,23 +661,26 @@ def _prefer_quoted(sents: list[Sent]) -> None:
             s.score += QUOTED_WEIGHT * spread
 
 
-def _fit_type(expected: Expected | None, text: str, span: Span) -> tuple[float, bool]:
-    """`type_fit` of the sentence, or of the sentence with the ones before it that its quote will include
-    when it names its subject only there ("The team has signed ..." after "... the Oakland Athletics"); and
-    whether, lacking an answer of the asked type, it is followed by a sentence that holds one ("Super Bowl
-    LVIII has its halftime performer." then "... Usher will perform at halftime ...")."""
+def _fit_type(expected: Expected | None, text: str, span: Span, before: Span | None,
+              after: Span | None) -> tuple[float, bool]:
+    """`type_fit` of the sentence, or of it with the sentence `before` it when it names its subject only there
+    (the quote will include it: "The team has signed ..." after "... the Oakland Athletics"); and whether,
+    lacking an answer of the asked type, it is followed by a sentence that holds one ("Super Bowl LVIII has its
+    halftime performer." then "... Usher will perform at halftime ..."). The neighbours are the passage's own
+    sentences (a whole-document split for every candidate would cost too much)."""
     sent = text[span.start : span.end]
     fit = type_fit(expected, sent)
     if expected is None or fit >= 1.0:
         return fit, False
-    whole = with_antecedent(text, span)
-    if whole.start < span.start:
-        fit = max(fit, type_fit(expected, text[whole.start : span.end]))
+    start = span.start
+    if before is not None and joinable(text, before, span) and refers_back(sent, text[before.start : before.end]):
+        start = before.start
+        fit = max(fit, type_fit(expected, text[start : span.end]))
     if fit >= 1.0:
         return fit, False
-    nxt = with_next(text, whole)
-    after = nxt.end > whole.end and type_fit(expected, text[whole.end : nxt.end]) >= 1.0
-    return fit, after  # the score stays the sentence's own (counting the next one too measured no better)
+    holds = after is not None and joinable(text, Span(start, span.end), after) and \
+        type_fit(expected, text[after.start : after.end]) >= 1.0
+    return fit, holds  # the score stays the sentence's own (counting the next one too measured no better)
 
 
 def _junk(s: Sent) -> bool:

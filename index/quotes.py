@@ -99,33 +99,31 @@ def refers_back(sentence: str, before: str) -> bool:
     return bool(m and re.search(r"\b[A-Z][\w.'\u2019-]*\s+" + re.escape(m.group(1)) + r"\b", before))
 
 
+def joinable(text: str, first: Span, second: Span, limit: int = MAX_QUOTE_WORDS) -> bool:
+    """Can one quote hold two neighbouring sentences: at most a paragraph break between them (news paragraphs
+    are often one sentence), the first ending like a sentence (not a heading or a caption), and within `limit`
+    words together."""
+    return text[first.end : second.start].count("\n") <= 2 and \
+        bool(_ENDS_SENTENCE.search(text[first.start : first.end])) and \
+        len(text[first.start : second.end].split()) <= limit
+
+
 def with_antecedent(text: str, span: Span, limit: int = MAX_QUOTE_WORDS, steps: int = 2) -> Span:
     """`span` with the sentences before it that name whom or what it refers back to (`refers_back`), at most
-    `steps` of them and within `limit` words. A paragraph break may be crossed (news paragraphs are often one
-    sentence) when the sentence before ends like a sentence, not a heading or a caption."""
+    `steps` of them, each `joinable`."""
     for _ in range(steps):
         prev = prev_sentence(text, span.start)
-        if prev is None:
-            break
-        gap = text[prev.end : span.start]
-        before = text[prev.start : prev.end]
-        if gap.count("\n") > 2 or not _ENDS_SENTENCE.search(before) or \
-                not refers_back(text[span.start : span.end], before) or \
-                len(text[prev.start : span.end].split()) > limit:
+        if prev is None or not joinable(text, prev, span, limit) or \
+                not refers_back(text[span.start : span.end], text[prev.start : prev.end]):
             break
         span = Span(prev.start, span.end)
     return span
 
 
 def with_next(text: str, span: Span, limit: int = MAX_QUOTE_WORDS) -> Span:
-    """`span` with the sentence after it (across one paragraph break when `span` ends like a sentence), within
-    `limit` words; `span` itself when there is none or it would not fit."""
+    """`span` with the sentence after it when `joinable`, else `span` itself."""
     nxt = next_sentence(text, span.end)
-    if nxt is None or text[span.end : nxt.start].count("\n") > 2 or \
-            not _ENDS_SENTENCE.search(text[span.start : span.end]) or \
-            len(text[span.start : nxt.end].split()) > limit:
-        return span
-    return Span(span.start, nxt.end)
+    return Span(span.start, nxt.end) if nxt is not None and joinable(text, span, nxt, limit) else span
 
 
 def _refers_back_at(text: str, span: Span) -> bool:
