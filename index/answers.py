@@ -444,8 +444,8 @@ class AnswerBuilder:
         for s in sents:
             if any(p == s.path and a < s.span.end and s.span.start < b for p, a, b in covered):
                 continue  # overlapping chunks give the same sentence twice
-            if _junk(s):
-                continue  # captions, credits, link lines: context, never the quote
+            if _junk(s) or _asks_back(s, q_terms):
+                continue  # captions, credits, link lines, the question itself: context, never the quote
             r = self._result(s, q_terms)
             if r is not None and any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 # its context is already shown as an earlier result: the sentence alone, then
@@ -688,6 +688,15 @@ def _junk(s: Sent) -> bool:
     text = s.chunk.doc.text
     line = line_at(text, s.span.start, s.span.end)
     return bool(text.find("\n") < s.span.start and junk_reason(line))
+
+
+def _asks_back(s: Sent, q_terms: dict[str, float]) -> bool:
+    """The sentence is a bare number ("3." split off a numbered line) or a question much like the one asked (a
+    quiz page's own question): quoting it would answer nothing."""
+    sent = s.chunk.doc.text[s.span.start : s.span.end].strip()
+    if not any(ch.isalpha() for ch in sent):
+        return True
+    return sent.endswith("?") and coverage(q_terms, set(terms(sent))) >= 0.6
 
 
 def _said_tier(s: Sent) -> int:

@@ -286,3 +286,21 @@ def test_a_quiz_quote_brings_the_neighbouring_sentence_that_holds_the_answer(tmp
     if paragraphs is _HALFTIME:
         plain = eng.ask("Does the kelp festival of Port Avalon have a halftime performer?")
         assert paragraphs[0] in [r.quote for r in plain.results]
+
+
+def test_a_quiz_page_asking_the_same_question_is_not_an_answer(tmp_path, engine_over):
+    corpus = tmp_path / "corpus"
+    copy_samples(corpus)
+    (corpus / "quiz-of-the-week.md").write_text(
+        "# Quiz of the week\n\n1. Which harbour town hosts the kelp festival final this year?\n\nSeaview\n\n"
+        "Port Avalon\n\nGull Point\n\n2. How many boats sailed in the kelp regatta?\n\n12\n\n40\n", encoding="utf-8")
+    (corpus / "kelp.md").write_text(
+        "# Kelp festival\n\nThe kelp festival final will be held in Port Avalon this year, organizers said on "
+        "Monday.\n", encoding="utf-8")
+    eng = engine_over(corpus)
+    eng.index(progress=False)
+    ans = eng.ask("Which harbour town hosts the kelp festival final this year?")
+    assert not ans.abstained and ans.results[0].path == "kelp.md"
+    quotes = [r.quote for r in ans.results]
+    assert not any("Which harbour town hosts" in q for q in quotes)  # the question itself (with an option after it)
+    assert not any(q.strip() in {"1.", "2."} for q in quotes)  # a number split off a numbered line
