@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
+from .junk import junk_reason, line_at
 from .lexical import terms
 from .records import Span
 
@@ -101,11 +102,12 @@ def refers_back(sentence: str, before: str) -> bool:
 
 def joinable(text: str, first: Span, second: Span, limit: int = MAX_QUOTE_WORDS) -> bool:
     """Can one quote hold two neighbouring sentences: at most a paragraph break between them (news paragraphs
-    are often one sentence), the first ending like a sentence (not a heading or a caption), and within `limit`
-    words together."""
+    are often one sentence), the first ending like a sentence (not a heading), neither on a line never quoted
+    (a caption, a credit, a teaser: `junk.junk_reason`), and within `limit` words together."""
     return text[first.end : second.start].count("\n") <= 2 and \
         bool(_ENDS_SENTENCE.search(text[first.start : first.end])) and \
-        len(text[first.start : second.end].split()) <= limit
+        len(text[first.start : second.end].split()) <= limit and \
+        not any(junk_reason(line_at(text, at, at)) for at in (max(first.start, first.end - 1), second.start))
 
 
 def with_antecedent(text: str, span: Span, limit: int = MAX_QUOTE_WORDS, steps: int = 2) -> Span:

@@ -250,6 +250,13 @@ def test_a_quote_that_names_its_subject_only_before_it_brings_that_sentence():
     # a caption is not a sentence to bring; a sentence naming its own subject stands alone
     assert quote("The chain said prices would rise.") == "The chain said prices would rise."
     assert quote("Sales fell in April.") == "Sales fell in April."
+    # the next sentence joins when it holds the answer, but never a teaser line (a quiz's listed option)
+    listed = "Which town hosts the final this year?\n\nPort Avalon\n\nGull Point"
+    span = quote_span(listed, Span(0, listed.index("?") + 1), {}, lambda _: False, answer_after=True)
+    assert listed[span.start : span.end] == "Which town hosts the final this year?"
+    told = "The final has a host town.\n\nOrganizers chose Port Avalon on Monday.\n\nGull Point lost."
+    span = quote_span(told, Span(0, told.index(".") + 1), {}, lambda _: False, answer_after=True)
+    assert told[span.start : span.end] == "The final has a host town.\n\nOrganizers chose Port Avalon on Monday."
     # without context (the sentence before is already shown): the sentence alone
     assert quote("Hurts and the Philadelphia Eagles have agreed on a five-year, $255 million deal.",
                  context=False).startswith("Hurts and")
