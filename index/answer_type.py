@@ -92,7 +92,9 @@ def asked_type(q: "QuestionInfo") -> Expected | None:
 def expected_type(question: str) -> Expected | None:
     """The type of answer the question asks for, or None when its form does not tell (a "what" about an event,
     a "why")."""
-    kind = _kind_of(question)
+    from .questions import asking_part
+
+    kind = _kind_of(asking_part(question))  # "... this week. Which state ...?": the asking sentence's form
     if kind is None:
         return None
     return Expected(kind.kind, kind.unit, frozenset(re.findall(r"[\w&]+", question.lower())))

@@ -133,12 +133,30 @@ def _subject_name(who: str) -> str | None:
     return names[-1] if names else None
 
 
+_ASKS = re.compile(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b|\?\s*$", re.I)
+
+
+def asking_part(question: str) -> str:
+    """The sentence that asks, when a question opens with context: "Tom Brady said he is retiring this week. How
+    many seasons did he play?" asks for a number, not for Brady's words. The last sentence when there are
+    several and it asks (a question word or mark), else the whole question."""
+    from .sentences import split_sentences
+
+    parts = split_sentences(question)
+    if len(parts) < 2:
+        return question
+    last = question[parts[-1].start : parts[-1].end]
+    return last if _ASKS.search(last) else question
+
+
 def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> QuestionInfo:
     if isinstance(asked_at, dt.datetime):
         asked_at = asked_at.date()
     asked = asked_at or dt.date.today()
-    kind = next((k for k, rx in _WH if rx.search(question)), None)
-    speakers, subject = subject_of(question)
+    # what kind of answer, and whose words if any, the asking sentence tells; names and dates come from all of it
+    ask = asking_part(question)
+    kind = next((k for k, rx in _WH if rx.search(ask)), None)
+    speakers, subject = subject_of(ask)
     try:
         dates = question_dates(question, asked)
     except Exception:  # a date parser problem must never break an answer
@@ -147,12 +165,12 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         text=question,
         kind=kind,
         names=names_in(question),
-        asks_said=bool(_SAY.search(question)),
+        asks_said=bool(_SAY.search(ask)),
         dates=dates,
         asked_at=asked,
         speakers=speakers,
         subject=subject,
         latest=bool(_LATEST.search(question)),
-        wants_words=bool(speakers or _WORDS.search(question)),
+        wants_words=bool(speakers or _WORDS.search(ask)),
         by_role=bool(speakers) and is_role(speakers[0]),
     )

@@ -36,6 +36,22 @@ def test_question_analysis():
     assert analyze("Who met Trump on April 9?").kind == "who"
 
 
+def test_a_question_opening_with_context_is_read_from_its_asking_sentence():
+    from newsdesk.index.answer_type import asked_type
+
+    # "said" in the context sentence: a number is asked for, not Brady's words
+    info = analyze("Tom Brady said he is 'retiring for good' this week. How many seasons did he play in the NFL?",
+                   dt.date(2023, 2, 3))
+    assert info.kind == "number" and not info.asks_said and not info.wants_words and not info.speakers
+    assert "Tom Brady" in info.names and info.dates  # names and "this week" still come from the whole question
+    info = analyze("Sen. Dianne Feinstein said this week she will not run for reelection. What year was she first "
+                   "elected?")
+    assert info.kind == "when" and not info.asks_said and asked_type(info).kind == "year"
+    # abbreviations do not split a question: it is still asking for the governor's words
+    info = analyze("What did Gov. John Carney say about Hunter Biden's plea deal?")
+    assert info.asks_said and len(info.speakers) == 1 and info.speakers[0].endswith("John Carney")
+
+
 def test_pompeo_quote_comes_first_attributed_to_him(sample_engine):
     ans = sample_engine.ask("what did Pompeo say on April 7?", asked_at=dt.date(2019, 4, 20))
     first = ans.results[0]
