@@ -447,8 +447,14 @@ class AnswerBuilder:
             if _junk(s) or _asks_back(s, q_terms):
                 continue  # captions, credits, link lines, the question itself: context, never the quote
             r = self._result(s, q_terms)
-            if r is not None and any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
-                # its context is already shown as an earlier result: the sentence alone, then
+            met = [i for i, (p, a, b) in enumerate(covered) if p == r.path and a < r.end and r.start < b] if r else []
+            if len(met) == 1 and r.start <= covered[met[0]][1] and covered[met[0]][2] <= r.end:
+                # it holds an earlier result whole, with the sentence that names its subject or answers it: it
+                # takes that result's place
+                r.score = results[met[0]].score
+                results[met[0]], covered[met[0]] = r, (s.path, r.start, r.end)
+                continue
+            if met:  # its context is already shown as part of an earlier result: the sentence alone, then
                 r = self._result(s, q_terms, context=False)
             if r is None or any(p == r.path and a < r.end and r.start < b for p, a, b in covered):
                 continue

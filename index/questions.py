@@ -149,6 +149,15 @@ def asking_part(question: str) -> str:
     return last if _ASKS.search(last) else question
 
 
+def _asks_for_words(ask: str) -> bool:
+    """A say-verb asks for what was said unless the question asks for a name, number, place or time: in "Jacinda
+    Ardern has announced her resignation after serving since when?" or "Which country did Putin announce ...?"
+    the verb tells the event, and Ardern's or Putin's own words are not the answer."""
+    from .answer_type import expected_type
+
+    return expected_type(ask) is None
+
+
 def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> QuestionInfo:
     if isinstance(asked_at, dt.datetime):
         asked_at = asked_at.date()
@@ -165,7 +174,7 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         text=question,
         kind=kind,
         names=names_in(question),
-        asks_said=bool(_SAY.search(ask)),
+        asks_said=bool(_SAY.search(ask)) and _asks_for_words(ask),
         dates=dates,
         asked_at=asked,
         speakers=speakers,

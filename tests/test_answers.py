@@ -47,6 +47,11 @@ def test_a_question_opening_with_context_is_read_from_its_asking_sentence():
     info = analyze("Sen. Dianne Feinstein said this week she will not run for reelection. What year was she first "
                    "elected?")
     assert info.kind == "when" and not info.asks_said and asked_type(info).kind == "year"
+    # a say-verb tells the event when a time, a name or a place is asked for; "what did X announce" wants words
+    assert not analyze("Jacinda Ardern has announced her resignation after serving as New Zealand's prime "
+                       "minister since when?").asks_said
+    assert not analyze("Vladimir Putin has announced plans to station nuclear weapons in which country?").asks_said
+    assert analyze("What did Pompeo announce on Tuesday?").asks_said
     # abbreviations do not split a question: it is still asking for the governor's words
     info = analyze("What did Gov. John Carney say about Hunter Biden's plea deal?")
     assert info.asks_said and len(info.speakers) == 1 and info.speakers[0].endswith("John Carney")
