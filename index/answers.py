@@ -475,6 +475,7 @@ class AnswerBuilder:
         # one question of 150 on said_2023 for one more model call an ask, so it is not done)
         if not said_by:
             self._order_by_quote(results, qvec)
+            self._order_by_cross_encoder(results, q)
         return Answer(q.text, False, results)
 
     def speaker_gap(self, q: QuestionInfo, sents: list[Sent]) -> str | None:
@@ -560,6 +561,15 @@ class AnswerBuilder:
         for r, c in zip(results, cos):
             r.score = float(r.score + self.quote_weight * c)
         results.sort(key=lambda r: -r.score)
+
+    def _order_by_cross_encoder(self, results: list[Result], q: QuestionInfo) -> None:
+        """With a cross-encoder set, the returned quotes in the order of its scores for them as returned (a quote
+        may have grown by a neighbouring sentence, or taken an earlier one's place, since it scored sentences)."""
+        if self.cross_encoder is None or len(results) < 2:
+            return
+        ce = self.cross_encoder.predict([(q.text, r.quote) for r in results], show_progress_bar=False)
+        order = np.argsort(-np.asarray(ce, dtype=np.float32), kind="stable")
+        results[:] = [results[i] for i in order]
 
     def _merge_duplicate(self, results: list[Result], r: Result) -> bool:
         """The same words in another document (a syndicated copy): list it as another source."""
