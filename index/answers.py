@@ -448,9 +448,10 @@ class AnswerBuilder:
                 continue  # captions, credits, link lines, the question itself: context, never the quote
             r = self._result(s, q_terms)
             met = [i for i, (p, a, b) in enumerate(covered) if p == r.path and a < r.end and r.start < b] if r else []
-            if len(met) == 1 and r.start <= covered[met[0]][1] and covered[met[0]][2] <= r.end:
-                # it holds an earlier result whole, with the sentence that names its subject or answers it: it
-                # takes that result's place
+            if len(met) == 1 and r.start <= covered[met[0]][1] and covered[met[0]][2] <= r.end \
+                    and r.speaker == results[met[0]].speaker:
+                # it holds an earlier result whole (same speaker, if any), with the sentence that names its
+                # subject or answers it: it takes that result's place
                 r.score = results[met[0]].score
                 results[met[0]], covered[met[0]] = r, (s.path, r.start, r.end)
                 continue

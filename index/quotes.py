@@ -59,7 +59,7 @@ _PRONOUN_START = re.compile(r"\s*(He|She|They|His|Her|Their)\b")
 _DESCRIPTION_START = re.compile(r"(?:The|This|That|These|Those|Its)\s+[a-z0-9][\w'\u2019-]*(?:\s+[a-z][\w'\u2019-]*)?\b")
 # a capitalised word alone ("Hurts and the Eagles ...", "Haley, who ..."), not the first word of a name
 _LONE_NAME_START = re.compile(r"([A-Z][\w'\u2019-]+)\b(?![\w'\u2019-]*\s+(?:[A-Z]|of\b|de\b))")
-_OPENING = " \t\"'\u201c\u2018("
+_OPENING = " \t("  # a sentence opening with a quotation mark is someone's words, which refer on their own
 _ENDS_SENTENCE = re.compile(r"[.!?][\"'\u201d\u2019)]*\s*$")
 _ATTRIB = re.compile(r"\b(said|says|told|added|tweeted|wrote|stated|according to|asked|warned|explained|noted|"
                      r"announced|declared)\b", re.I)
@@ -92,7 +92,8 @@ def prev_sentence(text: str, start: int) -> Span | None:
 def refers_back(sentence: str, before: str) -> bool:
     """The sentence names its subject only in the sentence `before` it: it opens with a pronoun ("He"), a
     description ("The team", "The country's largest movie theater chain") or a surname that `before` gives
-    in full ("Hurts ..." after "Jalen Hurts ...")."""
+    in full ("Hurts ..." after "Jalen Hurts ..."). Never a quotation ("\"This was a difficult choice,\" ..."):
+    its words are the speaker's, whose attribution is handled apart."""
     s = sentence.lstrip(_OPENING)
     if _PRONOUN_START.match(s) or _DESCRIPTION_START.match(s):
         return True
