@@ -208,17 +208,19 @@ def test_when_question_counts_a_month_day_without_a_year_as_a_date(sample_engine
 
 def test_quote_weight_reorders_the_same_quotes(tmp_path, engine_over):
     """NEWSDESK_QUOTE_WEIGHT re-orders the returned quotes by their own similarity to the question; 0 keeps
-    the reranker's order. Same quotes either way, scores descending."""
+    the reranker's order. Same quotes either way, scores descending. (A weight of 8, well above the default
+    2, so that the test does not hang on how close this question's scores happen to be under the fitted
+    weights in index/reranker_weights.json.)"""
     copy_samples(tmp_path / "corpus")
     q, asked = "Who endorsed the attack on Tripoli?", dt.date(2019, 4, 22)
     got = {}
-    for w in (0.0, 2.0):
+    for w in (0.0, 8.0):
         eng = engine_over(tmp_path / "corpus", quote_weight=w)
         eng.index(progress=False)
         ans = eng.ask(q, asked_at=asked)
         assert [r.score for r in ans.results] == sorted((r.score for r in ans.results), reverse=True)
         got[w] = [r.quote for r in ans.results]
-    assert sorted(got[0.0]) == sorted(got[2.0]) and got[0.0] != got[2.0]
+    assert sorted(got[0.0]) == sorted(got[8.0]) and got[0.0] != got[8.0]
 
 
 def test_passage_of_a_sentence_less_text_keeps_the_quote_near_either_end() -> None:
