@@ -690,13 +690,13 @@ def _fit_type(expected: Expected | None, text: str, span: Span, before: Span | N
     if expected is None or fit >= 1.0:
         return fit, False
     start = span.start
-    if before is not None and joinable(text, before, span) and refers_back(sent, text[before.start : before.end]):
+    if before is not None and refers_back(sent, text[before.start : before.end]) and joinable(text, before, span):
         start = before.start
         fit = max(fit, type_fit(expected, text[start : span.end]))
     if fit >= 1.0:
         return fit, False
-    holds = after is not None and joinable(text, Span(start, span.end), after) and \
-        type_fit(expected, text[after.start : after.end]) >= 1.0
+    holds = after is not None and type_fit(expected, text[after.start : after.end]) >= 1.0 and \
+        joinable(text, Span(start, span.end), after)
     return fit, holds  # the score stays the sentence's own (counting the next one too measured no better)
 
 

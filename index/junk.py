@@ -8,6 +8,7 @@ into the clean text, judged per line at answer time, so changing them needs no r
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _CREDIT = re.compile(
     r"(?:\b(?:Getty Images|AFP|AP Photo|Shutterstock|EPA-EFE|Pool Photo|USA TODAY Sports|Imagn)\b"
@@ -37,6 +38,7 @@ _DATELINE = re.compile(r"^\s*[A-Z][A-Z .,'’-]{2,}(?:\s*\([\w .]+\))?\s*[—–
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*$")
 
 
+@lru_cache(maxsize=8192)
 def junk_reason(line: str) -> str | None:
     """Why a line of article text is not a quote ("photo credit", "gallery", "link", "byline", "dateline",
     "teaser": a short line that is not a sentence), or None when it may be quoted. The headline is judged by
