@@ -26,7 +26,7 @@ from .facts import DocFacts as DocInfo
 from .junk import junk_reason, line_at
 from .lexical import LexicalIndex, terms, terms_of
 from .questions import QuestionInfo
-from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, joinable, refers_back
+from .quotes import MAX_QUOTE_WORDS, coverage, passage_around, quote_span, verify_quote, joinable, joins_back
 from .records import Answer, OtherSource, Result, Span
 from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
@@ -690,7 +690,7 @@ def _fit_type(expected: Expected | None, text: str, span: Span, before: Span | N
     if expected is None or fit >= 1.0:
         return fit, False
     start = span.start
-    if before is not None and refers_back(sent, text[before.start : before.end]) and joinable(text, before, span):
+    if before is not None and joins_back(text, before, span):
         start = before.start
         fit = max(fit, type_fit(expected, text[start : span.end]))
     if fit >= 1.0:

@@ -111,13 +111,18 @@ def joinable(text: str, first: Span, second: Span, limit: int = MAX_QUOTE_WORDS)
         not any(junk_reason(line_at(text, at, at)) for at in (max(first.start, first.end - 1), second.start))
 
 
+def joins_back(text: str, before: Span, span: Span, limit: int = MAX_QUOTE_WORDS) -> bool:
+    """Does the quote at `span` take the sentence `before` it: it `refers_back` to it and they are `joinable`."""
+    return refers_back(text[span.start : span.end], text[before.start : before.end]) and \
+        joinable(text, before, span, limit)
+
+
 def with_antecedent(text: str, span: Span, limit: int = MAX_QUOTE_WORDS, steps: int = 2) -> Span:
-    """`span` with the sentences before it that name whom or what it refers back to (`refers_back`), at most
-    `steps` of them, each `joinable`."""
+    """`span` with the sentences before it that name whom or what it refers back to (`joins_back`), at most
+    `steps` of them."""
     for _ in range(steps):
         prev = prev_sentence(text, span.start)
-        if prev is None or not joinable(text, prev, span, limit) or \
-                not refers_back(text[span.start : span.end], text[prev.start : prev.end]):
+        if prev is None or not joins_back(text, prev, span, limit):
             break
         span = Span(prev.start, span.end)
     return span
@@ -127,11 +132,6 @@ def with_next(text: str, span: Span, limit: int = MAX_QUOTE_WORDS) -> Span:
     """`span` with the sentence after it when `joinable`, else `span` itself."""
     nxt = next_sentence(text, span.end)
     return Span(span.start, nxt.end) if nxt is not None and joinable(text, span, nxt, limit) else span
-
-
-def _refers_back_at(text: str, span: Span) -> bool:
-    prev = prev_sentence(text, span.start)
-    return bool(prev) and refers_back(text[span.start : span.end], text[prev.start : prev.end])
 
 
 def passage_around(text: str, quote: Span) -> Span:
@@ -233,9 +233,9 @@ def quote_span(text: str, span: Span, q_terms: dict[str, float], has_speaker: Ca
         nxt = next_sentence(text, span.end)
         if nxt and len(text[span.start : nxt.end].split()) <= MAX_QUOTE_WORDS:
             span = Span(span.start, nxt.end)
-    elif context and _refers_back_at(text, span):
+    elif context and (named := with_antecedent(text, span)) != span:
         # "He is also the oldest quarterback…", "The team has signed …": who or what stands before.
-        span = with_antecedent(text, span)
+        span = named
     elif context and sent.lstrip()[:1] in "\"\u201c" and not attributed(sent):
         prev = prev_sentence(text, span.start)
         if prev and attributed(text[prev.start : prev.end]) and has_speaker(prev) and \
