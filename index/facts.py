@@ -17,8 +17,9 @@ log = logging.getLogger(__name__)
 # 11: a name before an aside ahead of the verb, "told X" names the listener; 12-17: no sentence-opening words, days,
 # party or job words in a name, no place after "from" as speaker, pronouns by gender and last sayer; 18: the roles
 # given quoted people; 19: initials inside a name, a body's short name;
-# 20-21: "the Mexican government" speaks, a party word alone is no name).
-FACTS_VERSION = 21
+# 20-21: "the Mexican government" speaks, a party word alone is no name; 22: attribution after a quotation
+# that ends with a nested one, "... ask a woman,’” Haley said.").
+FACTS_VERSION = 22
 
 
 @dataclass

@@ -654,7 +654,9 @@ def extract_quotations(text: str) -> list[Quotation]:
     for idx, sp in enumerate(spans):
         para = _paragraph_start(text, sp.open)
         attribution: _Attribution | None = None
-        inner_last = text[sp.end - 1] if sp.end > sp.start else ""
+        # the quote's own last character, past a nested quotation's closing mark ("... ask a woman,’” Haley said.")
+        inner = text[sp.start : sp.end].rstrip("’‘' ")
+        inner_last = inner[-1] if inner else ""
         after_char = text[sp.close] if sp.close < len(text) else ""
         if sp.closed and (inner_last in ",?!—–-…" or after_char == ","):
             attribution = _after_attribution(text, sp.close)

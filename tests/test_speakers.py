@@ -105,6 +105,10 @@ def test_article_has_no_quote_for_single_quoted_headline(article: str) -> None:
         ('Dr. Sameh Iskander, head of the mission, told CBS News that the heads were "obviously offerings."',
          "Sameh Iskander", "told"),
         ('Carney, in his statement, said he would ensure a "robust regulatory system."', "Carney", "said"),
+        # a quotation that ends with one it quotes: the nested quotation's closing mark before its own
+        ("“This is exactly why Margaret Thatcher said, 'If you want something said, ask a man,’” Haley said.",
+         "Haley", "said"),
+        ("“Who was it who said, 'Do or do not?’” Yoda asked.", "Yoda", "asked"),
     ],
 )
 def test_attribution_forms(text: str, speaker: str, verb: str) -> None:
