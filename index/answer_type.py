@@ -86,7 +86,7 @@ class Expected:
 def asked_type(q: "QuestionInfo") -> Expected | None:
     """The type of answer an analysed question asks for; none when it asks for a named person's words ("What
     did Andrew Griffiths say about what his team found?" wants his words, not a name)."""
-    return None if q.speakers else expected_type(q.text)
+    return None if q.speakers else q.expected
 
 
 def expected_type(question: str) -> Expected | None:

@@ -199,11 +199,6 @@ class AnswerBuilder:
         return info
 
     # --- scoring --------------------------------------------------------------------------------
-    def candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> list[Sent]:
-        """Every sentence of the top passages, with its features and score."""
-        sents, _ = self._candidates(q, qvec, cands)
-        return sents
-
     def topic_terms(self, q: QuestionInfo, who: list[str]) -> dict[str, float]:
         """The question's terms (IDF-weighted) without the asked person's name, verbs of saying, question words
         and date phrases: what the words asked for should be about ({} when nothing is left)."""
@@ -244,15 +239,19 @@ class AnswerBuilder:
                         cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
         """Every scored sentence of the candidate passages (each with its `feats` over `FEATURES`) and the
         question's abstention features: what `build` ranks, and what scripts/fit_reranker.py fits on."""
-        return self._candidates(q, qvec, cands)
+        return self._candidates(q, qvec, cands, self.q_terms(q))
 
     def quote_of(self, s: Sent, q_terms: dict[str, float]) -> Result | None:
         """The verbatim quote and passage `build` would return for the scored sentence `s`."""
         return self._result(s, q_terms)
 
-    def _candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate]) -> tuple[list[Sent], dict[str, float]]:
+    def q_terms(self, q: QuestionInfo) -> dict[str, float]:
+        """The question's terms with their IDF."""
+        return {t: self.lexical.idf(t) for t in set(terms(q.text))}
+
+    def _candidates(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate],
+                    q_terms: dict[str, float]) -> tuple[list[Sent], dict[str, float]]:
         """The sentences (features, reranker score) and the question-level abstention features."""
-        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         rare = max(q_terms, key=lambda t: (q_terms[t], t)) if q_terms else None
         q_marks = _marks(q.text)
         top = max((c.score for c in cands), default=0.0) or 1.0
@@ -414,13 +413,13 @@ class AnswerBuilder:
 
     # --- the answer -----------------------------------------------------------------------------
     def build(self, q: QuestionInfo, qvec: np.ndarray, cands: list[Candidate], k: int) -> Answer:
-        sents, abst = self._candidates(q, qvec, cands)
+        q_terms = self.q_terms(q)
+        sents, abst = self._candidates(q, qvec, cands, q_terms)
         if q.latest and q.asked_at is not None:
             _prefer_recent(sents, q.asked_at)
         if q.wants_words:
             _prefer_quoted(sents)
         sents.sort(key=lambda s: -s.score)
-        q_terms = {t: self.lexical.idf(t) for t in set(terms(q.text))}
         if self.cross_encoder is not None and sents:
             head = sents[: self.rerank_top]
             # each scored as it would be quoted (with the sentence before that names its subject)

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from .answer_type import Expected, expected_type
 from .dates import DateRange, question_dates
 
 _SAY = re.compile(
@@ -44,6 +45,8 @@ class QuestionInfo:
     # the subject is a role, not a name ("Tennessee's governor", "the mayor of Dimmitt"): `speakers` holds the role,
     # matched against the roles the articles give speakers
     by_role: bool = False
+    # the type of answer the question's form asks for ("which state", "how many years"; answer_type.py), or None
+    expected: "Expected | None" = None
 
 
 def names_in(question: str) -> list[str]:
@@ -149,15 +152,6 @@ def asking_part(question: str) -> str:
     return last if _ASKS.search(last) else question
 
 
-def _asks_for_words(ask: str) -> bool:
-    """A say-verb asks for what was said unless the question asks for a name, number, place or time: in "Jacinda
-    Ardern has announced her resignation after serving since when?" or "Which country did Putin announce ...?"
-    the verb tells the event, and Ardern's or Putin's own words are not the answer."""
-    from .answer_type import expected_type
-
-    return expected_type(ask) is None
-
-
 def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> QuestionInfo:
     if isinstance(asked_at, dt.datetime):
         asked_at = asked_at.date()
@@ -166,6 +160,7 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
     ask = asking_part(question)
     kind = next((k for k, rx in _WH if rx.search(ask)), None)
     speakers, subject = subject_of(ask)
+    expected = expected_type(question)
     try:
         dates = question_dates(question, asked)
     except Exception:  # a date parser problem must never break an answer
@@ -174,7 +169,9 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         text=question,
         kind=kind,
         names=names_in(question),
-        asks_said=bool(_SAY.search(ask)) and _asks_for_words(ask),
+        # a say-verb asks for what was said unless a name, number, place or time is asked for: in "Jacinda Ardern
+        # has announced her resignation after serving since when?" the verb tells the event, not the answer
+        asks_said=bool(_SAY.search(ask)) and expected is None,
         dates=dates,
         asked_at=asked,
         speakers=speakers,
@@ -182,4 +179,5 @@ def analyze(question: str, asked_at: dt.date | dt.datetime | None = None) -> Que
         latest=bool(_LATEST.search(question)),
         wants_words=bool(speakers or _WORDS.search(ask)),
         by_role=bool(speakers) and is_role(speakers[0]),
+        expected=expected,
     )

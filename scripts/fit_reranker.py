@@ -52,7 +52,6 @@ from newsdesk.index.answers import _norm  # noqa: E402
 from newsdesk.index.features import ABSTAIN_FEATURES, FEATURES, LINEAR_FEATURES, WEIGHTS_FILE  # noqa: E402
 from newsdesk.index.engine import Engine  # noqa: E402
 from newsdesk.index.evaluation import fold, load_questions  # noqa: E402
-from newsdesk.index.lexical import terms  # noqa: E402
 from newsdesk.index.questions import analyze  # noqa: E402
 from newsdesk.index.settings import Settings  # noqa: E402
 
@@ -84,7 +83,7 @@ def collect(engine: Engine, questions, label: str, drop_gold_doc: bool = False, 
         sents, abst = b.score_sentences(info, qvec, cands)
         gold = [fold(g) for g in q.gold]
         own = {Path(d).name for d in q.docs} if strict and q.docs else None
-        q_terms = {t: b.lexical.idf(t) for t in set(terms(q.question))}
+        q_terms = b.q_terms(info)
         X = np.array([[s.feats[f] for f in FEATURES] for s in sents]) if sents else np.zeros((0, len(FEATURES)))
         lab, res = [], []
         for s in sents:
