@@ -31,7 +31,7 @@ from .records import Answer, OtherSource, Result, Span
 from .features import FEATURES, LINEAR_FEATURES, WEIGHTS_FILE
 from .rerank_model import RerankModel, load_model as _load_model
 from .retrieval import Candidate
-from .speakers import name_matches, says_who
+from .speakers import expand_surname, name_matches, says_who, speaker_mentions
 from .store import ChunkRow, DocRow, Snapshot
 from .speaker_index import SpeakerIndex, speaks_for
 from .speakers import Quotation
@@ -298,9 +298,11 @@ class AnswerBuilder:
                 indirect = False
                 if not asked_by and who and q.speakers and surnames.search(sent):
                     # indirect speech: "Turner said Tuesday that the balloon's journey ..."
-                    sayer = says_who(sent)
+                    # (the sayer as the text last named them in full: "Johnson" after "Cam Johnson" is not
+                    # Brandon Johnson)
+                    sayer = _expand(says_who(sent), info, text, span.start)
                     indirect = bool(sayer and any(name_matches(n, sayer) for n in who))
-                    speaker = speaker or (_expand(sayer, info) if indirect else None)
+                    speaker = speaker or (sayer if indirect else None)
                 when = self._date_fit(q, span, info, row.doc)
                 said_on, exact = _said_on(info, span, row.doc.date)
                 marks = _marks(sent)
@@ -775,10 +777,14 @@ def _day(value: str | None) -> dt.date | None:
         return None
 
 
-def _expand(name: str | None, info: DocInfo) -> str | None:
-    """A surname to the full name the document's quotations give it ("Turner" -> "Mike Turner")."""
+def _expand(name: str | None, info: DocInfo, text: str, before: int) -> str | None:
+    """A surname to the full name the text last gave it before `before` ("Johnson" -> "Cam Johnson"), else the
+    one the document's quotations give it ("Turner" -> "Mike Turner")."""
     if not name or " " in name:
         return name
+    full = expand_surname(name, speaker_mentions(text), before, bodies=False)
+    if full != name:
+        return full
     for qt in info.quotations:
         if qt.speaker and qt.speaker.split()[-1].lower() == name.lower():
             return qt.speaker

@@ -250,6 +250,9 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     name = run[cut:] or run
     if all(t.bare in _ROLE_WORDS for t in name):
         return _Who(None, None, None, phrase)  # "the Republican from South Carolina": a role, no name
+    of = next((k for k, t in enumerate(name) if t.low == "of"), None)
+    if of is not None and of >= 2 and not any(t.bare in _ORGS or t.bare in _TITLES for t in name[:of]):
+        name = name[:of]  # "Gloria Johnson of Knoxville": the person, not where they are from
     role_end = name[0].start
     role = text[role_start : role_end].strip(" ,") or None
     start, end = name[0].start, name[-1].end
@@ -624,15 +627,17 @@ def _is_org(name: str) -> bool:
     return any(w.lower().strip(".") in _ORGS for w in name.split())
 
 
-def _expand_surname(name: str, names: list[NameMention], before: int) -> str:
-    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`; else a name that opens
-    with it ("Kaiser" -> "Kaiser Permanente")."""
+def expand_surname(name: str, names: list[NameMention], before: int, bodies: bool = True) -> str:
+    """"Pompeo" -> "Mike Pompeo" when the text named that person in full before `before`; else, with `bodies`, a
+    name that opens with it ("Kaiser" -> "Kaiser Permanente")."""
     if " " in name or _is_org(name):
         return name
     earlier = [n for n in names if n.start < before]
     for m in reversed(earlier):
         if m.name.split()[-1].lower() == name.lower():
             return m.name
+    if not bodies:
+        return name
     # a body's short name: "Kaiser" for "Kaiser Permanente" (no one of that surname named before)
     for m in reversed(earlier):
         if m.name.split()[0].lower() == name.lower():
@@ -694,7 +699,7 @@ def extract_quotations(text: str) -> list[Quotation]:
                 # "the Home Secretary said": the person the text last named
                 speaker = _last_named(names, sp.open) or who.speaker
             elif who.speaker:
-                speaker = _expand_surname(who.speaker, names, sp.open)
+                speaker = expand_surname(who.speaker, names, sp.open)
             elif _role_only(who.role):
                 # "the governor said": the person the text last named
                 speaker = _last_named(names, sp.open)
@@ -889,4 +894,10 @@ def name_matches(query_name: str, speaker: str | None) -> bool:
         return False
     if set(q) <= set(s):
         return True
+    if len(q) == len(s) == 2 and q[1] == s[1] and min(len(q[0]), len(s[0])) >= 5 and _undoubled(q[0]) == _undoubled(s[0]):
+        return True  # one spelling's doubled letter: "Wynonna Judd" ~ "Wynona Judd", "Phillip" ~ "Philip"
     return (set(s) <= set(q) and q[-1] == s[-1]) or _country_matches(q, speaker)
+
+
+def _undoubled(word: str) -> str:
+    return re.sub(r"(.)\1", r"\1", word)

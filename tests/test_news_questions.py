@@ -73,6 +73,13 @@ Borrowing costs rose again across the country.
 
 "We built the footbridge on time and under budget," said engineer Priya Nand.
 """),
+    # two people sharing a surname: one is only mentioned, the other speaks under his surname alone
+    "signing.md": ("2023-06-08", "Harbourview signs a guard", """Market day drew a crowd, and Governor Brandon Johnson of the northern province opened the new fish hall.
+
+Harbourview signed guard Cam Johnson on Thursday after a season in the north.
+
+Johnson said he was happy to play by the sea at last.
+"""),
 }
 
 
@@ -190,6 +197,16 @@ def test_same_first_name_is_never_answered_for_the_other_person(news_engine):
     for r in ans.results:  # Dalton's words may follow as context, never under Ferris's name
         assert ("ferry is full" in r.quote) <= (r.speaker == "Mike Dalton")
         assert (r.speaker == "Mike Ferris") <= ("bridge" in r.quote)
+
+
+def test_same_surname_is_never_answered_for_the_other_person(news_engine):
+    # "Johnson said ..." after "Cam Johnson" is Cam Johnson's reported speech, not Brandon Johnson's
+    ans = news_engine.ask("What did Brandon Johnson say about joining Harbourview?", asked_at=dt.date(2023, 6, 10))
+    assert ans.abstained and "no words of Brandon Johnson" in ans.reason
+    assert all(r.speaker != "Brandon Johnson" for r in ans.near_misses)
+    cam = news_engine.ask("What did Cam Johnson say about joining Harbourview?", asked_at=dt.date(2023, 6, 10))
+    assert not cam.abstained and cam.results[0].speaker == "Cam Johnson"
+    assert "happy to play by the sea" in cam.results[0].quote
 
 
 def test_known_person_on_a_foreign_topic_abstains_with_a_reason(news_engine):

@@ -157,8 +157,12 @@ def test_no_named_speaker(text: str) -> None:
         # "Title of Place" is the speaker as named; a name after it is the person
         ('"Stand firm," the Archbishop of Canterbury said.', "Archbishop of Canterbury", None),
         ('"London is open," Mayor of London Sadiq Khan said.', "Sadiq Khan", "Mayor of London"),
-        # a place after "from" is where the speaker is from
+        # a place after "from" or "of" is where the speaker is from
         ('"It was a big fight," Sen. Chuck Grassley from Iowa said.', "Chuck Grassley", "Sen."),
+        ('"We will fight," said Rep. Justin Pearson of Memphis.', "Justin Pearson", "Rep."),
+        # ... also where the person was named in full before their surname speaks
+        ('The House expelled Reps. Gloria Johnson of Knoxville and Justin Jones of Nashville.\n\n'
+         '"No one told me," Johnson said.', "Gloria Johnson", None),
         # an initial is part of the name
         ('"Iowa is where it starts," said pollster J. Ann Selzer, who ran the poll.', "J. Ann Selzer", "pollster"),
         ('George W. Bush spoke first. "We will see," Bush said.', "George W. Bush", None),
@@ -309,6 +313,9 @@ def test_speaker_mentions_strip_titles() -> None:
         ("Neill", "Séamus Ó Néill", True),
         ("Pompe", "Mike Pompeo", False),
         ("Mike Smith", "Mike Pompeo", False),
+        ("Wynonna Judd", "Wynona Judd", True),  # a spelling that doubles a letter
+        ("Brandon Johnson", "Cam Johnson", False),
+        ("John Smith", "Jon Smith", False),  # too short a first name to tell a spelling from another person
         ("State Department", "Defense Department", False),
         ("Trump", None, False),
         ("Mexico", "Mexican government", True),  # a country and its government
