@@ -9,7 +9,9 @@ Prints, with the hardware it ran on:
      full `engine.index()` speed (chunks/s, everything included) for each CPU backend;
   2. per index size (10k, 100k, 1M chunks): `ask` p50/p95 through the real Engine with one query thread (the
      question embedding is real, int8 backend), the RSS of a fresh process that loaded the index and answered,
-     the vector index type, and the time to add one article through `engine.index()` (real model).
+     the vector index type, and the time to add one article through `engine.index()` (real model); with
+     `--ask-only`, also `Engine.warm()` (what the bot and the chat do at start) and the first ask after it, in
+     another fresh process.
 
 The corpus is generated news (scripts/bench_index.py's article generator). To reach 100k and 1M chunks in
 minutes, the bulk of each index is written straight into the data folder's format (SQLite rows, FAISS and BM25
