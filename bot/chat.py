@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import os
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,6 +120,7 @@ def run_chat(engine: Engine, *, out: TextIO | None = None, err: TextIO | None = 
     out, err = out or sys.stdout, err or sys.stderr
     paint: Paint = ansi if use_colour(out) else plain
     print(render_report(engine.index(progress=err.isatty())), file=err)
+    warm_in_background(engine)  # after the catch-up run, whose generation it loads; the prompt does not wait
     prompt = "> " if paint is plain else f"\001\033[{_ANSI['prompt']}m\002> \001\033[0m\002"
     reader = LineReader(Path(engine.settings.data) / HISTORY_FILE, prompt)
     st = engine.status()
@@ -151,6 +153,24 @@ def run_chat(engine: Engine, *, out: TextIO | None = None, err: TextIO | None = 
     if reader.interactive:
         print(file=err)
     return 0
+
+
+def warm_in_background(engine: Engine) -> threading.Thread | None:
+    """NEWSDESK_WARM_AT_START: `Engine.warm` in a daemon thread (named newsdesk-warm), so that the model and the
+    index are loaded while the user types the first question; None when the setting is off. A failure is logged
+    (the first question meets it again and says why)."""
+    if not engine.settings.warm_at_start:
+        return None
+
+    def warm() -> None:
+        try:
+            engine.warm()
+        except Exception as exc:
+            log.warning("warming up failed (the first question will load the index): %s", exc)
+
+    thread = threading.Thread(target=warm, name="newsdesk-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def _command(line: str, state: ChatState, engine: Engine, out: TextIO, paint: Paint) -> bool:

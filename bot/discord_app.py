@@ -7,6 +7,7 @@ Follows discord.py's own examples (advanced_startup.py, app_commands/basic.py): 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -105,6 +106,8 @@ class NewsdeskBot(commands.Bot):
         self._synced = "no slash commands synced"  # for the log line at login
         self._watch: tuple[threading.Thread, threading.Event] | None = None
         self._catch_up: asyncio.Task | None = None  # the start-up index run (when not watching)
+        self._warming: asyncio.Task | None = None  # Engine.warm in a thread (NEWSDESK_WARM_AT_START)
+        self._warm_again = False  # an index run committed while warming: warm once more
 
     async def setup_hook(self) -> None:
         if self.web_client is None:
@@ -136,6 +139,7 @@ class NewsdeskBot(commands.Bot):
         else:
             self._catch_up = asyncio.create_task(self._index_at_start(newsdesk.state.forget_status),
                                                  name="newsdesk-index-at-start")
+        self._warm_soon()  # beside the catch-up run, which it never waits for (nor it for warming)
 
     async def on_ready(self) -> None:
         assert self.user is not None
@@ -150,6 +154,11 @@ class NewsdeskBot(commands.Bot):
         return
 
     async def close(self) -> None:
+        if self._warming is not None:  # the thread finishes its load on its own; nothing waits for it here
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
+            self._warming = None
         if self._watch is not None:
             thread, stop = self._watch
             stop.set()
@@ -175,8 +184,10 @@ class NewsdeskBot(commands.Bot):
 
         loop = asyncio.get_running_loop()
 
-        def on_report(_run: Any) -> None:  # in the watcher thread
+        def on_report(run: Any) -> None:  # in the watcher thread
             loop.call_soon_threadsafe(on_change)
+            if run.report is not None and run.report.any_change:
+                loop.call_soon_threadsafe(self._warm_soon)
 
         self._watch = start_watch_thread(self.engine, on_report=on_report)
         log.info("Watching %s for changes", self.engine.settings.corpus)
@@ -190,8 +201,31 @@ class NewsdeskBot(commands.Bot):
             log.warning("Indexing the corpus at start-up failed: %s", exc)
             return
         forget_status()
+        if report.any_change:
+            self._warm_soon()  # the new generation's view and tables, before its first question
         log.info("Index up to date at start-up: %d added, %d updated, %d removed, %d skipped; %d articles",
                  report.added, report.updated, report.removed, len(report.skipped), report.documents)
+
+    def _warm_soon(self) -> None:
+        """NEWSDESK_WARM_AT_START: load the model, the current index generation and its tables in a thread
+        (`Engine.warm`), so that the first question does not wait for them; the event loop never waits for it.
+        Called again while warming, it warms once more after (a generation committed meanwhile)."""
+        if not self.engine.settings.warm_at_start:
+            return
+        if self._warming is not None and not self._warming.done():
+            self._warm_again = True
+            return
+        self._warming = asyncio.create_task(self._warm(), name="newsdesk-warm")
+
+    async def _warm(self) -> None:
+        while True:
+            self._warm_again = False
+            try:
+                await asyncio.to_thread(self.engine.warm)
+            except Exception as exc:  # damaged or unreachable: the first question reports it to the asker
+                log.warning("Warming up failed (the first question will load the index): %s", exc)
+            if not self._warm_again:
+                return
 
 
 def create_bot(engine: Engine, settings: BotSettings, **options: Any) -> NewsdeskBot:

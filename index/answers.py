@@ -126,15 +126,32 @@ class AnswerBuilder:
         self._docinfo: dict[tuple[str, str], DocInfo] = {}
         self._terms: dict[tuple[str, str], set[str]] = {}
         self._lock = threading.Lock()
+        # one lock per table: the first users of a table wait for one read (slow at scale: a full scan on Milvus)
+        # without holding `_lock`, which every question takes briefly
+        self._table_locks = {"_timeline": threading.Lock(), "_speakers": threading.Lock()}
 
     # --- time ------------------------------------------------------------------------------------
     def _once(self, attr: str, load: Callable[["IndexView"], object]):
-        """A per-generation table read from the index on first use (None without one)."""
-        if getattr(self, attr) is None and self.tables is not None:
-            value = load(self.tables)
-            with self._lock:
+        """A per-generation table read from the index on first use (None without one); threads that need it
+        at the same time wait for the one read (double-checked under the table's own lock)."""
+        value = getattr(self, attr)
+        if value is not None or self.tables is None:
+            return value
+        with self._table_locks[attr]:
+            value = getattr(self, attr)
+            if value is None:
+                value = load(self.tables)
                 setattr(self, attr, value)
-        return getattr(self, attr)
+        return value
+
+    def load_tables(self) -> None:
+        """Read the per-generation tables now (`Engine.warm`), so that no question waits for them."""
+        _ = self.timeline, self.speaker_index
+
+    @property
+    def tables_loaded(self) -> bool:
+        """Whether the per-generation tables are read (True without tables to read)."""
+        return self.tables is None or (self._timeline is not None and self._speakers is not None)
 
     @property
     def timeline(self) -> Timeline | None:

@@ -25,7 +25,7 @@ from .questions import analyze
 from .acceptance import max_bytes, plain_name, refusal
 from .errors import IndexProblem
 from .preparing import Job, Limits, prepare_all
-from .records import Answer, IndexReport, IndexStatus
+from .records import Answer, IndexReport, IndexStatus, Warmup
 from .settings import Settings
 from .store import DocRow, Store, damage_reported
 from .stores import IndexStore, IndexView, open_store
@@ -34,10 +34,11 @@ from .vector_cache import TextVectors
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AddedFile", "Engine", "IndexProblem"]
+__all__ = ["AddedFile", "Engine", "IndexProblem", "Warmup"]
 
 UPLOAD_PREFIX = ".upload-"  # uploads being checked, in the corpus folder (hidden: never indexed)
 STALE_UPLOAD_S = 3600.0  # a temporary upload this old was left by a killed process
+WARM_ROUNDS = 3  # generations `warm` follows when index runs commit new ones while it loads
 
 
 @dataclass
@@ -225,6 +226,49 @@ class Engine:
                                              passages=self.settings.passages, rerank_top=self.settings.rerank_top,
                                              tables=view))
             return self._view
+
+    def warm(self) -> Warmup:
+        """Load now what the first question would otherwise wait for: the model (with one tiny encode, so the
+        ONNX or torch runtime is initialized), the current index generation's view (FAISS, BM25) and its
+        answer builder's tables (timeline, speaker index). Returns at once, loading nothing, when there is no
+        index yet (the first question indexes). Safe from a thread while questions are asked: everything is
+        loaded once, the first users waiting for it. When an index run commits a newer generation meanwhile,
+        that one is warmed too (a few rounds at most). Logs one INFO line with the parts and their times."""
+        t0 = time.perf_counter()
+        parts: dict[str, float] = {}
+        gen = 0
+        with damage_reported(Path(self.settings.data)):
+            for _ in range(WARM_ROUNDS):
+                if (gen := self.store.generation()) == 0:
+                    break
+                if "model" not in parts:
+                    t = time.perf_counter()
+                    self.embedder.encode_query("warm up")
+                    parts["model"] = time.perf_counter() - t
+                t = time.perf_counter()
+                view = self._refresh(force=False)
+                parts["index"] = parts.get("index", 0.0) + time.perf_counter() - t
+                if view is None:
+                    break
+                t = time.perf_counter()
+                view.builder.load_tables()
+                parts["tables"] = parts.get("tables", 0.0) + time.perf_counter() - t
+                gen = view.snapshot.generation
+                if self.store.generation() == gen:
+                    break
+        done = Warmup(gen, parts, time.perf_counter() - t0)
+        if gen == 0:
+            log.info("warm-up: no index yet, nothing loaded (%.2f s)", done.total_s)
+        else:
+            log.info("warm-up: index generation %d ready in %.2f s (%s)", gen, done.total_s,
+                     ", ".join(f"{name} {s:.2f} s" for name, s in parts.items()))
+        return done
+
+    def is_warm(self) -> bool:
+        """Whether the model, an index generation and its tables are loaded (the generation loaded may be older
+        than the index's current one: the next question loads the new one)."""
+        view = self._view
+        return self._embedder is not None and view is not None and view.builder.tables_loaded
 
     def _embed_quotes(self, texts: list[str]) -> np.ndarray:
         return self._quote_vectors.get(texts)

@@ -126,6 +126,11 @@ class IndexReport:
     skipped: list[Skipped] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def any_change(self) -> bool:
+        """Whether the run added, updated or removed a document (so committed a new index generation)."""
+        return bool(self.added or self.updated or self.removed)
+
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
         d["seconds"] = round(self.seconds, 3)
@@ -149,3 +154,13 @@ class IndexStatus:
     updated_at: str | None  # ISO time of the last index change
     model: str
     sources: list[SourceInfo] = field(default_factory=list)
+
+
+@dataclass
+class Warmup:
+    """What `Engine.warm` loaded: seconds per part (`model`, `index`, `tables`; a part already loaded takes
+    about nothing), the index generation warmed (0: no index yet, nothing loaded) and the seconds in all."""
+
+    generation: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    total_s: float = 0.0

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="Long-running front ends (the Discord bot) watch the corpus folder and index it at start and "
         "whenever files change (`newsdesk watch` does the same alone).",
     )
+    warm_at_start: bool = Field(
+        default=True,
+        description="Long-running front ends (the Discord bot, the terminal chat) load the model, the index and "
+        "its timeline and speaker tables in the background at start, so that the first question is as fast as "
+        "the next ones; off, the first question loads them.",
+    )
     progress: bool = Field(default=True, description="Show a progress bar on stderr while indexing.")
     backend: str = Field(
         default=DEFAULT_BACKEND,

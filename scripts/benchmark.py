@@ -9,7 +9,9 @@ Prints, with the hardware it ran on:
      full `engine.index()` speed (chunks/s, everything included) for each CPU backend;
   2. per index size (10k, 100k, 1M chunks): `ask` p50/p95 through the real Engine with one query thread (the
      question embedding is real, int8 backend), the RSS of a fresh process that loaded the index and answered,
-     the vector index type, and the time to add one article through `engine.index()` (real model).
+     the vector index type, and the time to add one article through `engine.index()` (real model); with
+     `--ask-only`, also `Engine.warm()` (what the bot and the chat do at start) and the first ask after it, in
+     another fresh process.
 
 The corpus is generated news (scripts/bench_index.py's article generator). To reach 100k and 1M chunks in
 minutes, the bulk of each index is written straight into the data folder's format (SQLite rows, FAISS and BM25
@@ -528,8 +530,9 @@ def bulk_data(corpus: Path, data: Path, n_chunks: int, pool: VectorPool, setting
     return i, t
 
 
-def probe(corpus: Path, data: Path, n_questions: int) -> dict:
-    """Run in a fresh process: load the engine, ask; latencies and RSS."""
+def probe(corpus: Path, data: Path, n_questions: int, warm: bool = False) -> dict:
+    """Run in a fresh process: load the engine, ask; latencies and RSS. With `warm`, `Engine.warm()` first (as the
+    bot and the chat do at start), timed as `warm_s`."""
     from newsdesk.index.engine import Engine
 
     def status_mib(key: str) -> float:
@@ -547,6 +550,7 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
 
     eng._embedder = Embedder.from_settings(s)  # noqa: SLF001 - the engine's own default takes only model/device
     first_question, questions = timed_questions(n_questions)
+    warmed = eng.warm() if warm else None
     t0 = time.perf_counter()
     eng.ask(first_question, asked_at=ASKED_AT)  # the first ask also reads the timeline and speaker tables
     first = time.perf_counter() - t0
@@ -559,8 +563,9 @@ def probe(corpus: Path, data: Path, n_questions: int) -> dict:
     from newsdesk.index import vectors
 
     view = eng._refresh(force=False)  # noqa: SLF001
-    return {"first_s": first, "lat": lat, "cpu": cpu, "rss_mib": status_mib("VmRSS"), "hwm_mib": status_mib("VmHWM"),
-            "base_mib": base, "kind": vectors.kind(view.retriever.index)}
+    return {"first_s": first, "warm_s": warmed and warmed.total_s, "warm_parts": warmed and warmed.seconds,
+            "lat": lat, "cpu": cpu, "rss_mib": status_mib("VmRSS"), "hwm_mib": status_mib("VmHWM"), "base_mib": base,
+            "kind": vectors.kind(view.retriever.index)}
 
 
 def add_one(corpus: Path, data: Path, run: int = 0) -> tuple[dict[str, float], list[str]]:
@@ -602,9 +607,10 @@ def add_one(corpus: Path, data: Path, run: int = 0) -> tuple[dict[str, float], l
     return {"scan": scan, "named": named, "delete": delete, "reload": reload_s}, ph.lines(scan)
 
 
-def run_probe(corpus: Path, data: Path, n: int) -> dict:
+def run_probe(corpus: Path, data: Path, n: int, warm: bool = False) -> dict:
     out = subprocess.run([sys.executable, __file__, "--probe", "--corpus", str(corpus), "--data", str(data),
-                          "--questions", str(n)], capture_output=True, text=True, cwd=ROOT)
+                          "--questions", str(n)] + (["--warm"] if warm else []), capture_output=True, text=True,
+                         cwd=ROOT)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -704,7 +710,8 @@ def milvus_section(work: Path, sizes: list[int], model: str, n_questions: int, f
                 rows.append((f"full index, onnx-int8, {label}", f"{rep.chunks / rep.seconds:7.1f} chunks/s  "
                              f"({rep.documents} articles, {rep.chunks} chunks in {rep.seconds:.1f} s)"))
             table("index rate with the real model (generated news):", rows)
-        header = f"{'chunks':>9} {'write rate':>14} {'ask p50':>8} {'ask p95':>8} {'first ask':>9} {'add/named':>9}"
+        header = (f"{'chunks':>9} {'write rate':>14} {'ask p50':>8} {'ask p95':>8} {'first ask':>9} {'warm-up':>8} "
+                  f"{'then first':>10} {'add/named':>9}")
         lines = []
         for n in sizes:
             per = bench_index.chunks_per_article(bench_index.settings_for(work, work / "none"))
@@ -723,6 +730,11 @@ def milvus_section(work: Path, sizes: list[int], model: str, n_questions: int, f
                 reader.ask(q, asked_at=ASKED_AT)
                 lat.append(time.perf_counter() - t0)
             p50, p95 = percentiles(lat)
+            warmed = Engine(settings(f"n{n}", corpus, data=work / f"m{n}" / "warmed"), embedder=emb)  # a restart
+            warm_s = warmed.warm().total_s  # as the bot and the chat do at start
+            t0 = time.perf_counter()
+            warmed.ask(first_question, asked_at=ASKED_AT)
+            warm_first = time.perf_counter() - t0
             (corpus / "new").mkdir(exist_ok=True)
             (corpus / "new" / "one.txt").write_text(bench_index.article(900_000_001))
             t0 = time.perf_counter()
@@ -730,7 +742,7 @@ def milvus_section(work: Path, sizes: list[int], model: str, n_questions: int, f
             named = time.perf_counter() - t0
             assert added.added == 1, added
             line = (f"{rep.chunks:>9} {rep.chunks / rep.seconds:>8.0f} ch/s {p50:>6.1f}ms {p95:>6.1f}ms "
-                    f"{first:>8.2f}s {named:>8.2f}s")
+                    f"{first:>8.2f}s {warm_s:>7.2f}s {warm_first:>9.2f}s {named:>8.2f}s")
             lines.append(line)
             print(header + "\n" + line + "\n    " + load_note(), flush=True)
             shutil.rmtree(work / f"m{n}", ignore_errors=True)
@@ -742,7 +754,8 @@ def milvus_section(work: Path, sizes: list[int], model: str, n_questions: int, f
               "(topic and \"what did X say\" questions in turn, asked on 2023-10-01: a quarter of the articles are "
               "later, the as-of filter runs in Milvus's search) after a first one that also reads the timeline and "
               "speakers, through an Engine with an empty data folder (everything read from Milvus), real question "
-              "embeddings, 1 query thread; add/named: one new article through engine.index(paths=[...]) with the "
+              "embeddings, 1 query thread; warm-up: Engine.warm() of another such Engine (a restart), then first: "
+              "its first ask; add/named: one new article through engine.index(paths=[...]) with the "
               "real model)")
     finally:
         server.stop()
@@ -789,6 +802,7 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed after)")
     ap.add_argument("--keep", action="store_true", help="keep each size's data folder (with --workdir)")
     ap.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)  # the probe calls Engine.warm() first
     ap.add_argument("--add-only", type=int, default=0, metavar="RUNS",
                     help="with --corpus/--data (a folder kept by --keep): time RUNS more one-article adds, each in "
                     "this process with the model loaded, and nothing else")
@@ -803,7 +817,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("NEWSDESK_MODEL_CACHE", str(model_cache()))
     if args.probe:
-        print(json.dumps(probe(args.corpus, args.data, args.questions)))
+        print(json.dumps(probe(args.corpus, args.data, args.questions, warm=args.warm)))
         return
     if args.ask_only:
         print(load_note())
@@ -815,6 +829,11 @@ def main() -> None:
               "process that loaded the index and answered)")
         print(f"CPU time of the asking thread: p50 {c50:.1f} ms, p95 {c95:.1f} ms a question (less sensitive to "
               "other processes than the wall-clock figures)")
+        w = run_probe(args.corpus, args.data, args.questions, warm=True)
+        parts = ", ".join(f"{k} {v:.2f} s" for k, v in w["warm_parts"].items())
+        print(f"after Engine.warm() (as the bot and the chat do at start; another fresh process, model constructed "
+              f"before as above): warm-up {w['warm_s']:.2f} s ({parts}), then first ask {w['first_s']:.2f} s; ask p50 "
+              f"{percentiles(w['lat'])[0]:.1f} ms")
         return
     if args.add_only:
         print(load_note())

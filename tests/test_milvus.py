@@ -469,3 +469,41 @@ async def test_discord_says_milvus_is_unreachable_and_keeps_running(tmp_path, em
     assert any("cannot reach Milvus" in (m.get("content") or "") for m in replies)
     assert not any(r.exc_info for r in caplog.records), "no traceback in the bot's log"
     assert any("cannot reach Milvus" in r.getMessage() for r in caplog.records if r.name.startswith("newsdesk"))
+
+
+def test_warm_and_the_first_questions_together_read_the_milvus_tables_once(settings_for, embedder, monkeypatch,
+                                                                           tmp_path):
+    """A restarted reader warming up while the first questions arrive: one scan of the days and quotations
+    (held open a moment, so that all of them arrive during it), every answer as a question asked alone."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from newsdesk.index.stores.milvus import MilvusStore
+
+    Engine(settings_for(), embedder=embedder).index(progress=False)
+    expected = quotes(Engine(settings_for(data=tmp_path / "alone"), embedder=embedder), POMPEO_Q)
+    assert any(p in q for q in expected for p in POMPEO), expected
+    scans: list[int] = []
+    table_rows = MilvusStore.table_rows
+
+    def counted(self: MilvusStore):
+        scans.append(1)
+        time.sleep(0.3)
+        return table_rows(self)
+
+    monkeypatch.setattr(MilvusStore, "table_rows", counted)
+    reader = Engine(settings_for(data=tmp_path / "reader"), embedder=embedder)
+    with ThreadPoolExecutor(5) as pool:
+        warming = pool.submit(reader.warm)
+        asked = [pool.submit(quotes, reader, POMPEO_Q) for _ in range(4)]
+        assert warming.result().generation > 0
+        answers = [a.result() for a in asked]
+    assert len(scans) == 1
+    assert all(a == expected for a in answers), answers
+    assert reader.is_warm()
+    view = Engine(settings_for(data=tmp_path / "third"), embedder=embedder).current_view()
+    assert view is not None
+    with ThreadPoolExecutor(4) as pool:  # the view's two tables come from one scan, whichever is asked for first
+        tables = [pool.submit(read) for read in (view.snapshot.timeline, view.snapshot.speakers) * 2]
+        assert all(t.result() is not None for t in tables)
+    assert len(scans) == 2

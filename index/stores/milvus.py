@@ -527,6 +527,7 @@ class MilvusView:
         self._stats: dict[str, tuple[float, int]] = {}  # term (or milvus_terms.TOTAL) -> (when read, count)
         self._lock = threading.Lock()
         self._read: tuple[Timeline, SpeakerIndex] | None = None
+        self._read_lock = threading.Lock()  # the first users of the tables wait for one scan
         # a question's requests (two searches, the statistics of its terms) go out together
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="newsdesk-milvus")
 
@@ -617,18 +618,19 @@ class MilvusView:
     def _tables(self) -> tuple[Timeline, SpeakerIndex]:
         """The timeline and the speaker index of the live chunks, on first use: the heads are read, and the
         `day` and `quotes` fields of the chunks of each path's live version, only for the paths whose version
-        changed since the store last read them (all on the first read; `MilvusStore.table_rows`)."""
-        with self._lock:
-            if self._read is not None:
-                return self._read
-        rows = self.store.table_rows()
-        days = [(cid, day, path) for path, got in rows.items() for cid, day, _, _ in got]
-        quoted = [q for got in rows.values() for _, _, qs, _ in got for q in qs]
-        roles = [r for got in rows.values() for _, _, _, rs in got for r in rs]
-        read = (Timeline.from_rows(days), SpeakerIndex.from_quotations(quoted, roles))
-        with self._lock:
-            self._read = read
-        return read
+        changed since the store last read them (all on the first read; `MilvusStore.table_rows`). Threads asking
+        at the same time (a question and `Engine.warm`) wait for one read."""
+        read = self._read
+        if read is not None:
+            return read
+        with self._read_lock:
+            if self._read is None:
+                rows = self.store.table_rows()
+                days = [(cid, day, path) for path, got in rows.items() for cid, day, _, _ in got]
+                quoted = [q for got in rows.values() for _, _, qs, _ in got for q in qs]
+                roles = [r for got in rows.values() for _, _, _, rs in got for r in rs]
+                self._read = (Timeline.from_rows(days), SpeakerIndex.from_quotations(quoted, roles))
+            return self._read
 
     def timeline(self) -> Timeline:
         return self._tables()[0]
