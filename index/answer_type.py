@@ -146,6 +146,11 @@ def _places() -> frozenset[str]:
     return frozenset(n.lower() for n in names)
 
 
+def is_place_name(name: str) -> bool:
+    """The whole name is a country, US state, continent or city of the gazetteer ("Las Vegas", "New Hampshire")."""
+    return name.lower() in _places()
+
+
 def _names(sentence: str) -> list[str]:
     """Capitalized names in the sentence, without a leading function word ("The", "In") or a month."""
     out = []

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 # party or job words in a name, no place after "from" as speaker, pronouns by gender and last sayer; 18: the roles
 # given quoted people; 19: initials inside a name, a body's short name;
 # 20-21: "the Mexican government" speaks, a party word alone is no name; 22: attribution after a quotation
-# that ends with a nested one, "... ask a woman,’” Haley said."; 23: "Gloria Johnson of Knoxville" is Gloria Johnson).
-FACTS_VERSION = 23
+# that ends with a nested one, "... ask a woman,’” Haley said."; 23: "Gloria Johnson of Knoxville" is Gloria Johnson;
+# 24: a place's name ("Las Vegas") is no person a pronoun or surname stands for).
+FACTS_VERSION = 24
 
 
 @dataclass

@@ -38,6 +38,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from . import pronouns
+from .answer_type import is_place_name
 
 log = logging.getLogger(__name__)
 
@@ -695,6 +696,8 @@ def extract_quotations(text: str) -> list[Quotation]:
                     gender = pronouns.genders(text, people)
                 at = min(sp.open, s_start) if s_start is not None else sp.open  # "He said X has been "…""
                 speaker = _resolve_pronoun(who.pronoun, results, people, gender, at)
+                if speaker and is_place_name(speaker):
+                    speaker = None  # "he said" after "... in Las Vegas": the text names no one nearer, so no one
             elif who.speaker and _titles_only(who.speaker):
                 # "the Home Secretary said": the person the text last named
                 speaker = _last_named(names, sp.open) or who.speaker
@@ -794,8 +797,10 @@ def _country_matches(query: list[str], speaker: str) -> bool:
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:
+    """The person the text last named before `pos`; None when that name is a place's ("his press secretary said"
+    after "... the United States": whose secretary the text does not say nearby)."""
     before = [n for n in names if n.end <= pos]
-    return before[-1].name if before else None
+    return before[-1].name if before and not is_place_name(before[-1].name) else None
 
 
 def _titles_only(name: str) -> bool:

@@ -236,6 +236,17 @@ def test_pronoun_with_no_one_of_its_gender_is_unattributed() -> None:
     assert only(text).speaker is None
 
 
+def test_pronoun_never_stands_for_a_place() -> None:
+    # a place's name is not a person: "he" (or "the press secretary") has no one to stand for here; Andy Reid,
+    # the sentence's subject, is "he" although the place is named after him
+    text = 'Visitors packed Las Vegas on Friday.\n\n"It is going to be a fan favorite," he said.'
+    assert only(text).speaker is None
+    text = 'Coach Andy Reid landed in Las Vegas on Friday.\n\n"It is going to be a fan favorite," he said.'
+    assert only(text).speaker == "Andy Reid"
+    text = 'Migrants crossed into the United States.\n\n"We deploy every tool," the press secretary said.'
+    assert only(text).speaker is None
+
+
 def test_pronoun_after_a_later_sayer_is_that_sayer() -> None:
     text = (
         'Dr. Hani Maarouf estimated the baby was born hours earlier. "She would have died," he said.\n\n'
