@@ -78,7 +78,7 @@ _VERBS = frozenset(
     predicted promised vowed pledged stressed emphasized emphasised described called denied agreed
     boasted joked quipped shouted yelled countered retorted reiterated alleged charged shot fired snapped texted
     lamented recounted mused wondered laughed pleaded demanded exclaimed reflected elaborated clarified
-    maintained assured""".split()
+    maintained assured echoed chimed""".split()
 )
 _BE = frozenset("is are was were be been being".split())
 _ADVERBS = frozenset(
@@ -123,6 +123,8 @@ _LEAD_NOISE = frozenset(
     still also then now meanwhile however instead indeed later earlier still what who why how where which whether
     does do did is are was were has have had can could would should might must in on at for to from by
     with without about of over under into onto upon during despite like unlike than the a an this that these those
+    inside outside across near around behind beyond between among amid amidst along against toward towards through
+    throughout within beside
     i i'm i’m i've i’ve i'll i’ll we we're we’re it's it’s his her their its our my your first last next both any
     every each some all many most several either neither not no yes only just yesterday today tonight
     monday tuesday wednesday thursday friday saturday sunday january february march april june july august
@@ -696,7 +698,7 @@ def extract_quotations(text: str) -> list[Quotation]:
                     gender = pronouns.genders(text, people)
                 at = min(sp.open, s_start) if s_start is not None else sp.open  # "He said X has been "…""
                 speaker = _resolve_pronoun(who.pronoun, results, people, gender, at)
-                if speaker and is_place_name(speaker):
+                if speaker and _not_a_person(speaker):
                     speaker = None  # "he said" after "... in Las Vegas": the text names no one nearer, so no one
             elif who.speaker and _titles_only(who.speaker):
                 # "the Home Secretary said": the person the text last named
@@ -796,11 +798,24 @@ def _country_matches(query: list[str], speaker: str) -> bool:
     return _demonym_stem(words[0]) == _demonym_stem(query[0])
 
 
+# the last word of a name that is a place or a thing, not a person ("Westminster Abbey", "Coronation Bible")
+_THING_HEADS = frozenset("""abbey cathedral church chapel mosque temple palace castle bible park square street avenue road
+    bridge tunnel stadium arena center centre hall hotel museum gallery library theater theatre river lake sea
+    ocean mountain mountains island islands county valley beach airport station harbor harbour port canal
+    highway tower building plaza mall market""".split())
+
+
+def _not_a_person(name: str) -> bool:
+    """A name no pronoun or role noun can stand for: a place of the gazetteer ("Las Vegas"), or a name ending
+    in a word for a place or thing ("Westminster Abbey")."""
+    return is_place_name(name) or name.split()[-1].lower() in _THING_HEADS
+
+
 def _last_named(names: list[NameMention], pos: int) -> str | None:
     """The person the text last named before `pos`; None when that name is a place's ("his press secretary said"
     after "... the United States": whose secretary the text does not say nearby)."""
     before = [n for n in names if n.end <= pos]
-    return before[-1].name if before and not is_place_name(before[-1].name) else None
+    return before[-1].name if before and not _not_a_person(before[-1].name) else None
 
 
 def _titles_only(name: str) -> bool:

@@ -245,6 +245,14 @@ def test_pronoun_never_stands_for_a_place() -> None:
     assert only(text).speaker == "Andy Reid"
     text = 'Migrants crossed into the United States.\n\n"We deploy every tool," the press secretary said.'
     assert only(text).speaker is None
+    text = 'Inside Westminster Abbey, the king knelt.\n\n"So help me God," he said.'
+    assert only(text).speaker is None
+
+
+def test_pronoun_after_a_new_sayer_is_that_sayer() -> None:
+    text = ('"Hopefully he comes," Angel Reese said Saturday.\n\nHaley Cavinder echoed that.\n\n'
+            '"Hopefully he comes to the game," she said.')
+    assert [q.speaker for q in extract_quotations(text)] == ["Angel Reese", "Haley Cavinder"]
 
 
 def test_pronoun_after_a_later_sayer_is_that_sayer() -> None:
