@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 # 20-21: "the Mexican government" speaks, a party word alone is no name; 22: attribution after a quotation
 # that ends with a nested one, "... ask a woman,’” Haley said."; 23: "Gloria Johnson of Knoxville" is Gloria Johnson;
 # 24: a place's name ("Las Vegas") is no person a pronoun or surname stands for; 25: nor a place or thing named
-# ("Westminster Abbey", "Knox County"), "Inside ..." opens no name, "echoed" and "chimed" say).
-FACTS_VERSION = 25
+# ("Westminster Abbey", "Knox County"), "Inside ..." opens no name, "echoed" and "chimed" say; 26: "he said" after
+# "X, an aide, dismissed ..." is X, never an organisation).
+FACTS_VERSION = 26
 
 
 @dataclass

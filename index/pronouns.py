@@ -30,6 +30,9 @@ _OPENERS = frozenset("but and so yet now then still also meanwhile however later
 _ADVERBS = frozenset("also later then reportedly previously once has had repeatedly recently publicly".split())
 
 
+_APPOSITIVE = re.compile(r",[^,.;:!?\n\"“”]{3,60},")
+
+
 @dataclass(frozen=True)
 class Mention:
     """A person named in the text: `name` is the full name (a surname alone is expanded to the full name named
@@ -51,17 +54,24 @@ def _sentence_starts(text: str) -> list[int]:
     return [0] + [m.end() for m in _BOUNDARY.finditer(text)]
 
 
-def person_mentions(text: str, full: Sequence[tuple[int, int, str, bool]], verbs: frozenset[str]) -> list[Mention]:
+def person_mentions(text: str, full: Sequence[tuple[int, int, str, bool]], verbs: frozenset[str],
+                    acts: frozenset[str] = frozenset()) -> list[Mention]:
     """Every mention of the people named in full (`full`: start, end, name, opens-sentence, in text order): the
-    full names, and later capitalised words equal to the surname of exactly one of them."""
+    full names, and later capitalised words equal to the surname of exactly one of them. A mention is a sayer next
+    to one of `verbs` ("Muir-Wood said", "said Robert Muir-Wood") or before one of `acts` ("Redfern dismissed":
+    after it, its object is no sayer)."""
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     starts = [w[0] for w in words]
 
     def sayer(a: int, b: int) -> bool:
+        # past an appositive: "Jeremy Redfern, DeSantis' press secretary, dismissed ..."
+        app = _APPOSITIVE.match(text, b)
+        if app:
+            b = app.end()
         i = bisect.bisect_left(starts, b)
         while i < len(words) and words[i][2].lower() in _ADVERBS:
             i += 1
-        if i < len(words) and words[i][2] in verbs and "\n" not in text[b : words[i][0]]:
+        if i < len(words) and (words[i][2] in verbs or words[i][2] in acts) and "\n" not in text[b : words[i][0]]:
             return True
         j = bisect.bisect_left(starts, a) - 1
         if j >= 0 and "\n" not in text[words[j][1] : a]:

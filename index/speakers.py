@@ -80,6 +80,10 @@ _VERBS = frozenset(
     lamented recounted mused wondered laughed pleaded demanded exclaimed reflected elaborated clarified
     maintained assured echoed chimed""".split()
 )
+# verbs of public reaction: who does this just before "he said" is who says it ("Jeremy Redfern dismissed the
+# announcement. "We aren't going to waste time ...," he said.")
+_REACTS = frozenset("""dismissed criticized criticised slammed blasted praised defended rejected welcomed condemned
+    disputed questioned accused thanked apologized apologised hailed mocked""".split())
 _BE = frozenset("is are was were be been being".split())
 _ADVERBS = frozenset(
     """also later then reportedly previously once has have had repeatedly recently publicly privately
@@ -138,7 +142,8 @@ _ORGS = frozenset(
     committee commission court senate congress union nations bank press news times post journal
     reuters politico bloomberg forces command pentagon kremlin institute university foundation group
     company corp corp. inc inc. association organization organisation service bureau embassy network
-    insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine
+    insider cnn bbc npr fox abc nbc cbs guardian telegraph tribune herald gazette review magazine chronicle
+    standard
     agency police parliament assembly cabinet team""".split()
 )
 _SPOKES = frozenset("spokesman spokeswoman spokesperson spokespeople representative".split())
@@ -694,7 +699,7 @@ def extract_quotations(text: str) -> list[Quotation]:
             if who.pronoun:
                 if people is None:
                     people = pronouns.person_mentions(text, [(n.start, n.end, n.name, n.subject) for n in names],
-                                                      _VERBS)
+                                                      _VERBS, _REACTS)
                     gender = pronouns.genders(text, people)
                 at = min(sp.open, s_start) if s_start is not None else sp.open  # "He said X has been "…""
                 speaker = _resolve_pronoun(who.pronoun, results, people, gender, at)
@@ -806,9 +811,9 @@ _THING_HEADS = frozenset("""abbey cathedral church chapel mosque temple palace c
 
 
 def _not_a_person(name: str) -> bool:
-    """A name no pronoun or role noun can stand for: a place of the gazetteer ("Las Vegas"), or a name ending
-    in a word for a place or thing ("Westminster Abbey")."""
-    return is_place_name(name) or name.split()[-1].lower() in _THING_HEADS
+    """A name no "he", "she" or role noun can stand for: a place of the gazetteer ("Las Vegas"), a name ending in
+    a word for a place or thing ("Westminster Abbey"), an organisation ("San Francisco Chronicle")."""
+    return is_place_name(name) or name.split()[-1].lower() in _THING_HEADS or _is_org(name)
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:

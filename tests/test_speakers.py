@@ -249,6 +249,21 @@ def test_pronoun_never_stands_for_a_place() -> None:
     assert only(text).speaker is None
 
 
+def test_pronoun_after_someone_reacting_is_that_person_not_the_one_reacted_to() -> None:
+    text = ('"We will march," said Domingo Garcia, the group\'s president.\n\n'
+            "Jeremy Redfern, DeSantis' press secretary, dismissed the announcement.\n\n"
+            '"We are not going to waste time," he said.')
+    assert [q.speaker for q in extract_quotations(text)] == ["Domingo Garcia", "Jeremy Redfern"]
+    text = ("Chris Christie criticized Ron DeSantis for sidestepping a question.\n\n"
+            'He later added, "This is the problem."')
+    assert only(text).speaker == "Chris Christie"
+
+
+def test_pronoun_never_stands_for_an_organisation() -> None:
+    text = 'A reporter for the San Francisco Chronicle was there.\n\n"I deplore it," he said.'
+    assert only(text).speaker is None
+
+
 def test_pronoun_after_a_new_sayer_is_that_sayer() -> None:
     text = ('"Hopefully he comes," Angel Reese said Saturday.\n\nHaley Cavinder echoed that.\n\n'
             '"Hopefully he comes to the game," she said.')
