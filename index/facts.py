@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 # that ends with a nested one, "... ask a woman,’” Haley said."; 23: "Gloria Johnson of Knoxville" is Gloria Johnson;
 # 24: a place's name ("Las Vegas") is no person a pronoun or surname stands for; 25: nor a place or thing named
 # ("Westminster Abbey", "Knox County"), "Inside ..." opens no name, "echoed" and "chimed" say; 26: "he said" after
-# "X, an aide, dismissed ..." is X, never an organisation).
-FACTS_VERSION = 26
+# "X, an aide, dismissed ..." is X, never an organisation; 27: more job words and a possessive before a name are
+# its role, "Walterboro City Manager Jeff Molinari" is Jeff Molinari).
+FACTS_VERSION = 27
 
 
 @dataclass

@@ -118,7 +118,8 @@ _TITLES = frozenset(
 _ROLE_WORDS = frozenset(
     """coach pollster entrepreneur superintendent commissioner rabbi archbishop actor actress pastor agent detective
     sheriff trooper republican republicans democrat democrats democratic gop independent lady congressman
-    congresswoman whip administrator director-general secretary-general""".split()
+    congresswoman whip administrator director-general secretary-general manager contestant economist strategist
+    researcher scientist lawyer historian reporter host producer owner executive""".split()
 )
 # words that open a sentence before a name but are no part of it ("But Lee said", "When Mandel ...", "On Tuesday
 # Smith ...", "Does OpenAI ..."): conjunctions, adverbs, question words, auxiliaries, prepositions, days, months
@@ -247,6 +248,9 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
             continue
         if tok.bare in _TITLES or tok.bare in _ROLE_WORDS or tok.bare in _ORGS or _acronym_before_name(run, k):
             cut = k + 1
+        elif re.search(r"['’]s$", tok.text) and len(run) - k - 1 >= 2 and \
+                not _not_a_person(" ".join(t.text for t in run[k + 1 :])):
+            cut = k + 1  # "The Vacationer's Eric Jones": whose they are is the role, the name follows
     if run[-1].bare in _ORGS or run[-1].bare in _TITLES or run[-1].bare in _ROLE_WORDS:
         cut = 0
     if cut == 0 and i > 0 and toks[i - 1].low in _PLACE_PREPS and toks[i - 1].end <= run[0].start:
@@ -807,7 +811,7 @@ def _country_matches(query: list[str], speaker: str) -> bool:
 _THING_HEADS = frozenset("""abbey cathedral church chapel mosque temple palace castle bible park square street avenue road
     bridge tunnel stadium arena center centre hall hotel museum gallery library theater theatre river lake sea
     ocean mountain mountains island islands county valley beach airport station harbor harbour port canal
-    highway tower building plaza mall market""".split())
+    highway tower building plaza mall market school college unit""".split())
 
 
 def _not_a_person(name: str) -> bool:

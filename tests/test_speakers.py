@@ -163,6 +163,11 @@ def test_no_named_speaker(text: str) -> None:
         # ... also where the person was named in full before their surname speaks
         ('The House expelled Reps. Gloria Johnson of Knoxville and Justin Jones of Nashville.\n\n'
          '"No one told me," Johnson said.', "Gloria Johnson", None),
+        # job words and a possessive before a name are not part of it
+        ('"This is unprecedented," said Walterboro City Manager Jeff Molinari.', "Jeff Molinari",
+         "Walterboro City Manager"),
+        ('"We were told," said Historian Edward Spencer Dyas.', "Edward Spencer Dyas", "Historian"),
+        ('"It is a sign," The Atlantic\u2019s David A. Graham wrote.', "David A. Graham", "Atlantic\u2019s"),
         # an initial is part of the name
         ('"Iowa is where it starts," said pollster J. Ann Selzer, who ran the poll.', "J. Ann Selzer", "pollster"),
         ('George W. Bush spoke first. "We will see," Bush said.', "George W. Bush", None),
