@@ -268,7 +268,12 @@ def _parse_who(text: str, toks: list[_Tok]) -> _Who | None:
     role_end = name[0].start
     role = text[role_start : role_end].strip(" ,") or None
     start, end = name[0].start, name[-1].end
-    speaker = re.sub(r"['’]s$", "", text[start:end])
+    speaker = text[start:end]
+    after = re.match(r"(['’]s)?\s+([a-z]+)(?:\s+([a-z]+))?", text[end:])
+    if after and (after.group(2) in _VERBS or after.group(2) in _ADVERBS and after.group(3) in _VERBS):
+        speaker += after.group(1) or ""  # "McDonald's (also) said": the name ends in 's ("Trump's lawyer" is his)
+    else:
+        speaker = re.sub(r"['’]s$", "", speaker)
     return _Who(speaker, start, end, role)
 
 
