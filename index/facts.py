@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 # 24: a place's name ("Las Vegas") is no person a pronoun or surname stands for; 25: nor a place or thing named
 # ("Westminster Abbey", "Knox County"), "Inside ..." opens no name, "echoed" and "chimed" say; 26: "he said" after
 # "X, an aide, dismissed ..." is X, never an organisation; 27: more job words and a possessive before a name are
-# its role, "Walterboro City Manager Jeff Molinari" is Jeff Molinari; 28: "McDonald's said" is McDonald's).
-FACTS_VERSION = 28
+# its role, "Walterboro City Manager Jeff Molinari" is Jeff Molinari; 28: "McDonald's said" is McDonald's;
+# 29: a question's "Will" opens no name, "Will Novak Djokovic win?").
+FACTS_VERSION = 29
 
 
 @dataclass

@@ -568,6 +568,13 @@ def _quote_spans(text: str) -> list[_Span]:
     return spans
 
 
+def _asks(text: str, pos: int) -> bool:
+    """A sentence opens at `pos` and its line asks ("Will Novak Djokovic play in the 2023 U.S. Open?")."""
+    end = text.find("\n", pos)
+    line = text[pos : end if end >= 0 else len(text)][:300]
+    return "?" in line and _sentence_start(text, pos, _paragraph_start(text, pos)) == pos
+
+
 def _paragraph_start(text: str, pos: int) -> int:
     i = text.rfind("\n", 0, pos)
     return 0 if i < 0 else i + 1
@@ -601,6 +608,8 @@ def _mentions(text: str) -> tuple[NameMention, ...]:
             j -= 1
         run = toks[i : j + 1]
         i = j + 1
+        if len(run) > 2 and run[0].low == "will" and _asks(text, run[0].start):
+            run = run[1:]  # "Will Novak Djokovic win again?": the question's verb, not a first name
         if len(run) > 7:
             continue
         who = _parse_who(text, run)

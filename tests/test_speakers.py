@@ -163,6 +163,8 @@ def test_no_named_speaker(text: str) -> None:
         # ... also where the person was named in full before their surname speaks
         ('The House expelled Reps. Gloria Johnson of Knoxville and Justin Jones of Nashville.\n\n'
          '"No one told me," Johnson said.', "Gloria Johnson", None),
+        # a question's "Will" before a name is no first name
+        ('Will Novak Djokovic win again? "I hope we meet," Djokovic said.', "Novak Djokovic", None),
         # a name that ends in 's speaks as itself
         ('"We are sorry," McDonald\'s said in a statement.', "McDonald's", None),
         # job words and a possessive before a name are not part of it
