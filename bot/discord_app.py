@@ -154,11 +154,15 @@ class NewsdeskBot(commands.Bot):
         return
 
     async def close(self) -> None:
-        if self._warming is not None:  # the thread finishes its load on its own; nothing waits for it here
-            self._warming.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._warming
-            self._warming = None
+        # the warm-up and the start-up index run: their tasks end here; their threads finish on their own (an index
+        # run commits or leaves the previous index as it was, and the process waits for it before exiting)
+        for name in ("_warming", "_catch_up"):
+            task = getattr(self, name)
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            setattr(self, name, None)
         if self._watch is not None:
             thread, stop = self._watch
             stop.set()

@@ -168,3 +168,31 @@ def test_the_terminal_chat_does_not_warm_when_turned_off(corpus, engine_over, mo
     out = _chat(engine, monkeypatch, f"{QUESTION}\n")
     assert "military" in out  # the first question loads what it needs
     assert engine.is_warm()
+
+
+async def test_closing_the_bot_during_its_start_up_index_run_leaves_nothing_pending(corpus, engine_over,
+                                                                                   start_discord_bot):
+    # the start-up run is held in its thread (the real Engine.index, entered and then kept waiting) while the bot
+    # is closed: close() ends the task that awaits it, the run then finishes on its own and commits
+    engine = engine_over(corpus, warm_at_start=False)
+    entered, release, finished = threading.Event(), threading.Event(), threading.Event()
+    index = engine.index
+
+    def held_index(*args, **kwargs):
+        entered.set()
+        release.wait(30)
+        try:
+            return index(*args, **kwargs)
+        finally:
+            finished.set()
+
+    engine.index = held_index
+    bot = await start_discord_bot(engine)
+    task = bot._catch_up  # noqa: SLF001 - the start-up index run's task
+    assert task is not None
+    await asyncio.to_thread(entered.wait, 10)
+    await asyncio.wait_for(bot.close(), 10)  # does not wait for the held run
+    assert task.done() and bot._catch_up is None  # noqa: SLF001 - nothing left pending on the loop
+    release.set()
+    assert await asyncio.to_thread(finished.wait, 60)  # the run itself went on to its end
+    assert engine.status().documents == 2
