@@ -835,8 +835,8 @@ def _not_a_person(name: str) -> bool:
 
 
 def _last_named(names: list[NameMention], pos: int) -> str | None:
-    """The person the text last named before `pos`; None when that name is a place's ("his press secretary said"
-    after "... the United States": whose secretary the text does not say nearby)."""
+    """The person the text last named before `pos`; None when that name is no person's (`_not_a_person`: "his
+    press secretary said" after "... the United States": whose secretary the text does not say nearby)."""
     before = [n for n in names if n.end <= pos]
     return before[-1].name if before and not _not_a_person(before[-1].name) else None
 
